@@ -1,0 +1,23 @@
+"""arforecast: autoregressive forecasting from exact linear AR(p) to neural autoregressors.
+
+Example:
+    >>> import numpy as np, pandas as pd
+    >>> import arforecast as af
+    >>> y = pd.Series(np.sin(np.arange(100) / 3), index=pd.date_range("2024", periods=100, freq="h"))
+    >>> fc = af.SeasonalNaive(season_length=24).fit(y).predict(h=12)
+    >>> len(fc.mean)
+    12
+"""
+from arforecast.base import Forecaster
+from arforecast.data.frames import to_panel
+from arforecast.data.panel import Panel
+from arforecast.exceptions import DataError, NotFittedError, TrainingError
+from arforecast.forecast import Forecast
+from arforecast.models.baselines import Drift, Mean, Naive, Naive2, SeasonalNaive
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Forecaster", "Forecast", "Panel", "to_panel", "DataError", "NotFittedError", "TrainingError",
+    "Naive", "SeasonalNaive", "Naive2", "Mean", "Drift",
+]

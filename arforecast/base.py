@@ -1,0 +1,115 @@
+"""Forecaster: the contract every model follows (scikit-learn conventions).
+
+* ``__init__`` stores its parameters, nothing else (so ``get_params``/``set_params``/``clone`` work);
+* ``fit(y) -> self`` validates ``y`` through the data layer and sets trailing-underscore attributes;
+* ``predict(h, num_samples=None, seed=None, y=None) -> Forecast``; ``y`` re-conditions a fitted model
+  on newer histories of the same series without refitting (backtests and anomaly detection use it).
+
+A subclass implements ``_fit(panel)`` and ``_predict(panel, h, num_samples, seed, **options)``
+and declares ``min_length`` (observations a series needs).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from arforecast.data.frames import check_horizon, check_min_length, to_panel
+from arforecast.data.panel import Panel
+from arforecast.exceptions import DataError, NotFittedError
+from arforecast.forecast import Forecast
+
+
+class Forecaster(BaseEstimator):
+    """Base class of every arforecast model.
+
+    Subclasses set ``can_recondition = False`` if ``predict(y=...)`` would need a refit.
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> from arforecast import SeasonalNaive
+        >>> y = pd.Series(np.tile([1.0, 2.0, 3.0], 5))
+        >>> SeasonalNaive(season_length=3).fit(y).predict(4).mean.tolist()
+        [1.0, 2.0, 3.0, 1.0]
+    """
+
+    can_recondition: bool = True
+    #: True when the model's parameters are shared by all series (a global model): it can then
+    #: forecast series it was not fitted on.
+    is_global: bool = False
+
+    # ------------------------------------------------------------------ public API
+    def fit(self, y: Any, *, freq: Any = None, **columns: str) -> "Forecaster":
+        """Fit to ``y`` (Series, wide or long DataFrame; see :func:`arforecast.data.to_panel`)."""
+        panel = to_panel(y, freq=freq, **columns)
+        check_min_length(panel, self.min_length, type(self).__name__ + self._describe_need())
+        self._fit(panel)
+        self.panel_ = panel
+        self.ids_ = panel.ids
+        self.n_series_ = panel.n_series
+        return self
+
+    def predict(self, h: int, num_samples: int | None = None, seed: int | None = None, *,
+                y: Any = None, **options: Any) -> Forecast:
+        """Forecast ``h`` steps after the end of each fitted series (or of ``y``, if given).
+
+        Args:
+            h: horizon, a positive integer.
+            num_samples: if given, also draw this many sample paths per series.
+            seed: makes sample paths reproducible.
+            y: newer histories of the fitted series to forecast from, without refitting.
+            options: model-specific prediction options (e.g. decoding strategy).
+        """
+        self._check_fitted()
+        h = check_horizon(h)
+        if num_samples is not None and (isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer))
+                                        or num_samples < 1):
+            raise ValueError(f"num_samples must be a positive integer or None, got {num_samples!r}")
+        if y is None:
+            panel = self.panel_
+        else:
+            panel = to_panel(y, freq=self.panel_.freq if self.panel_.freq is not None else None,
+                             **self._layout_columns())
+            check_min_length(panel, self.min_length, type(self).__name__ + self._describe_need())
+        return self._predict(panel, h, None if num_samples is None else int(num_samples), seed, **options)
+
+    def fit_predict(self, y: Any, h: int, num_samples: int | None = None, seed: int | None = None,
+                    **options: Any) -> Forecast:
+        """``fit(y)`` then ``predict(h, ...)``."""
+        return self.fit(y).predict(h, num_samples=num_samples, seed=seed, **options)
+
+    # ------------------------------------------------------------------ for subclasses
+    @property
+    def min_length(self) -> int:
+        """Observations each series needs to be fitted or forecast from."""
+        return 1
+
+    def _describe_need(self) -> str:
+        return ""
+
+    def _fit(self, panel: Panel) -> None:
+        raise NotImplementedError
+
+    def _predict(self, panel: Panel, h: int, num_samples: int | None, seed: int | None,
+                 **options: Any) -> Forecast:
+        raise NotImplementedError
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "panel_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(y) first")
+
+    def _layout_columns(self) -> dict[str, str]:
+        lay = self.panel_.layout
+        return {"id_col": lay.id_col, "time_col": lay.time_col, "target_col": lay.target_col}
+
+    def _series_rows(self, panel: Panel) -> np.ndarray:
+        """Index of each of ``panel``'s series among the fitted ones (local models need it)."""
+        if panel is self.panel_:
+            return np.arange(panel.n_series)
+        lookup = {uid: k for k, uid in enumerate(self.ids_)}
+        missing = [uid for uid in panel.ids if uid not in lookup]
+        if missing:
+            raise DataError(f"{type(self).__name__} was not fitted on series {missing[:5]}; "
+                            "refit, or forecast only series seen in fit")
+        return np.array([lookup[uid] for uid in panel.ids], dtype=np.int64)

@@ -1,0 +1,222 @@
+"""pandas in: a Series, a wide DataFrame or the long format, checked and turned into a Panel.
+
+Rules, the same for every model and tool:
+
+* A ``pd.Series`` needs a ``DatetimeIndex`` whose frequency is set or can be inferred, or an
+  integer index with a constant step (a ``RangeIndex``).
+* A wide ``DataFrame`` has one column per series over a shared time index; each column's leading
+  and trailing NaNs are trimmed, so series of different lengths can share one frame.
+* A long ``DataFrame`` has ``unique_id``, ``ds``, ``y`` columns (names configurable); it is
+  recognised by having all three. Rows may come in any order of series but must be in time
+  order within each series.
+* Leading NaNs of a series are trimmed (the series starts at its first observation). Any other
+  NaN or an infinite value is an error, as are duplicate or unsorted timestamps, gaps that break
+  the frequency, non-numeric values, empty series and frequencies that differ between series.
+
+The caller's object is never modified.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from arforecast.data.panel import Layout, Panel
+from arforecast.exceptions import DataError
+
+PandasInput = "pd.Series | pd.DataFrame"
+
+
+def to_panel(y: Any, *, freq: Any = None, id_col: str = "unique_id", time_col: str = "ds",
+             target_col: str = "y") -> Panel:
+    """Check ``y`` and lay it out as a :class:`Panel`.
+
+    Args:
+        y: a ``pd.Series``, a wide ``pd.DataFrame`` or a long ``pd.DataFrame``.
+        freq: pandas frequency to use when it cannot be read from the index (e.g. ``"h"``).
+        id_col, time_col, target_col: column names of the long format.
+
+    Example:
+        >>> s = pd.Series([1.0, 2.0, 3.0], index=pd.date_range("2024-01-01", periods=3, freq="D"))
+        >>> p = to_panel(s)
+        >>> p.n_series, p.future_index(0, 2)[0]
+        (1, Timestamp('2024-01-04 00:00:00'))
+    """
+    if isinstance(y, Panel):
+        return y
+    if isinstance(y, pd.Series):
+        layout = Layout("series", name=y.name)
+        return _build([("series" if y.name is None else y.name, y.index, y.to_numpy())], freq, layout)
+    if isinstance(y, pd.DataFrame):
+        if {id_col, time_col, target_col}.issubset(y.columns):
+            return _from_long(y, freq, id_col, time_col, target_col)
+        if len(y.columns) == 0:
+            raise DataError("the DataFrame has no columns: expected one column per series (wide) "
+                            f"or the long columns {id_col!r}, {time_col!r}, {target_col!r}")
+        if any(c in y.columns for c in (id_col, time_col)) and target_col not in y.columns:
+            missing = [c for c in (id_col, time_col, target_col) if c not in y.columns]
+            raise DataError(f"long-format frame is missing column(s) {missing}")
+        layout = Layout("wide", name=y.columns.name)
+        items = []
+        for col in y.columns:
+            values = y[col].to_numpy()
+            items.append((col, y.index, _trim_trailing(values, col)))
+        return _build(items, freq, layout)
+    if isinstance(y, np.ndarray) and y.ndim == 1:
+        return to_panel(pd.Series(y), freq=freq)
+    raise DataError(f"expected a pandas Series or DataFrame, got {type(y).__name__}")
+
+
+def check_horizon(h: Any) -> int:
+    """``h`` as a positive int, or a clear error."""
+    if isinstance(h, (bool, np.bool_)) or not isinstance(h, (int, np.integer)) or h < 1:
+        raise ValueError(f"the horizon h must be a positive integer, got {h!r}")
+    return int(h)
+
+
+def check_min_length(panel: Panel, min_length: int, what: str) -> None:
+    """Raise a DataError naming every series shorter than ``min_length``."""
+    short = np.flatnonzero(panel.lengths < min_length)
+    if len(short):
+        names = ", ".join(f"{panel.ids[i]!r} ({panel.lengths[i]})" for i in short[:5])
+        more = f" and {len(short) - 5} more" if len(short) > 5 else ""
+        raise DataError(f"{what} needs at least {min_length} observations per series; "
+                        f"too short: {names}{more}")
+
+
+# ---------------------------------------------------------------------- internals
+def _from_long(df: pd.DataFrame, freq: Any, id_col: str, time_col: str, target_col: str) -> Panel:
+    layout = Layout("long", id_col=id_col, time_col=time_col, target_col=target_col)
+    if len(df) == 0:
+        raise DataError("the long-format frame is empty")
+    if df[id_col].isna().any():
+        raise DataError(f"column {id_col!r} has missing series ids")
+    times = df[time_col]
+    if not (pd.api.types.is_datetime64_any_dtype(times) or pd.api.types.is_integer_dtype(times)):
+        try:
+            times = pd.to_datetime(times)
+        except (ValueError, TypeError) as err:
+            raise DataError(f"column {time_col!r} holds values that are neither timestamps nor "
+                            f"integers: {err}") from None
+    ids = pd.unique(df[id_col])
+    codes = pd.Categorical(df[id_col], categories=ids).codes
+    order = np.argsort(codes, kind="stable")
+    sorted_codes = codes[order]
+    bounds = np.searchsorted(sorted_codes, np.arange(len(ids) + 1))
+    t_all = np.asarray(times)[order]
+    v_all = df[target_col].to_numpy()[order]
+    items = [(uid, pd.Index(t_all[bounds[k]:bounds[k + 1]]), v_all[bounds[k]:bounds[k + 1]])
+             for k, uid in enumerate(ids)]
+    return _build(items, freq, layout)
+
+
+def _trim_trailing(values: np.ndarray, name: Any) -> np.ndarray:
+    if values.dtype.kind not in "biuf":
+        return values  # reported by _build with the series name
+    finite_or_inf = ~np.isnan(values.astype(np.float64))
+    if not finite_or_inf.any():
+        return values
+    last = np.flatnonzero(finite_or_inf)[-1]
+    return values[:last + 1]
+
+
+def _numeric(values: np.ndarray, name: Any) -> np.ndarray:
+    if values.dtype.kind == "b" or not (values.dtype.kind in "iuf" or
+                                        pd.api.types.is_numeric_dtype(values.dtype)):
+        raise DataError(f"series {name!r} has non-numeric values (dtype {values.dtype}); "
+                        "convert them with pd.to_numeric first")
+    return np.asarray(values, dtype=np.float64)
+
+
+def _build(items: list, freq: Any, layout: Layout) -> Panel:
+    """items: (id, index, values) per series -> validated Panel with one shared frequency."""
+    arrays, ids, starts = [], [], []
+    panel_freq = pd.tseries.frequencies.to_offset(freq) if freq is not None else None
+    step = None
+    datetime_kind = None
+    for uid, index, raw in items:
+        values = _numeric(np.asarray(raw), uid)
+        index = pd.Index(index[:len(values)])
+        if len(values) == 0:
+            raise DataError(f"series {uid!r} is empty")
+        finite = ~np.isnan(values)
+        if not finite.any():
+            raise DataError(f"series {uid!r} has no observations (all values are NaN)")
+        first = int(np.argmax(finite))  # leading NaNs are trimmed
+        values, index = values[first:], index[first:]
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            what = "inf" if np.isinf(values[bad[0]]) else "NaN"
+            raise DataError(f"series {uid!r} has a {what} value at {index[bad[0]]!r} "
+                            f"({len(bad)} non-finite value(s) in all); fill or drop them first")
+        is_dt = isinstance(index, pd.DatetimeIndex)
+        if not is_dt and not pd.api.types.is_integer_dtype(index):
+            raise DataError(f"series {uid!r} has an index of type {type(index).__name__}; "
+                            "use a DatetimeIndex or an integer (Range) index")
+        if datetime_kind is None:
+            datetime_kind = is_dt
+        elif datetime_kind != is_dt:
+            raise DataError("the series mix timestamp and integer time indexes")
+        if index.has_duplicates:
+            dup = index[index.duplicated()][0]
+            raise DataError(f"series {uid!r} has duplicate timestamps (first: {dup!r}); "
+                            "aggregate or drop them first")
+        if not index.is_monotonic_increasing:
+            pos = int(np.flatnonzero(~(index[1:] > index[:-1]))[0])
+            raise DataError(f"series {uid!r} has unsorted timestamps ({index[pos]!r} is followed by "
+                            f"{index[pos + 1]!r}); sort by time first")
+        if is_dt:
+            panel_freq = _check_datetime_freq(uid, index, panel_freq, freq)
+        else:
+            step = _check_integer_step(uid, index, step)
+        arrays.append(values)
+        ids.append(uid)
+        starts.append(index[0] if is_dt else int(index[0]))
+    if datetime_kind and panel_freq is None:
+        raise DataError("could not infer the frequency of any series (each has fewer than 3 "
+                        "timestamps); pass freq=..., e.g. freq='h'")
+    panel = Panel.from_arrays(arrays, ids=ids, starts=starts, layout=layout)
+    return Panel(panel.values, panel.indptr, panel.ids, panel.starts,
+                 panel_freq if datetime_kind else None, step or 1, layout)
+
+
+def _check_datetime_freq(uid: Any, index: pd.DatetimeIndex, panel_freq: Any, given: Any) -> Any:
+    own = index.freq
+    if own is None and len(index) >= 3:
+        try:
+            inferred = pd.infer_freq(index)
+        except ValueError:
+            inferred = None
+        own = pd.tseries.frequencies.to_offset(inferred) if inferred else None
+    if given is None and own is not None and panel_freq is not None and own != panel_freq:
+        raise DataError(f"series {uid!r} has frequency {own.freqstr!r} but other series have "
+                        f"{panel_freq.freqstr!r}; one panel holds one frequency")
+    freq = panel_freq or own
+    if freq is None:
+        if len(index) >= 3:
+            raise DataError(f"the frequency of series {uid!r} cannot be inferred (irregular "
+                            "timestamps?); pass freq=..., e.g. freq='h', or regularize the data")
+        return None
+    expected = pd.date_range(start=index[0], periods=len(index), freq=freq)
+    found = pd.DatetimeIndex(index).as_unit(expected.unit).asi8
+    mism = np.flatnonzero(expected.asi8 != found)
+    if len(mism):
+        k = int(mism[0])
+        raise DataError(f"series {uid!r} does not follow frequency {freq.freqstr!r}: expected "
+                        f"{expected[k]!r} but found {index[k]!r} (a gap or irregular step); "
+                        "fill the gaps or pass the right freq")
+    return freq
+
+
+def _check_integer_step(uid: Any, index: pd.Index, step: int | None) -> int:
+    arr = np.asarray(index, dtype=np.int64)
+    if len(arr) < 2:
+        return step or 1
+    diffs = np.diff(arr)
+    own = int(diffs[0])
+    if own <= 0 or np.any(diffs != own):
+        raise DataError(f"series {uid!r} has an integer index without a constant positive step")
+    if step is not None and own != step:
+        raise DataError(f"series {uid!r} steps by {own} but other series by {step}")
+    return own

@@ -1,0 +1,179 @@
+"""Many series as one array plus offsets, with the time axis of each and the caller's layout.
+
+Every model and tool goes through :func:`to_panel` (pandas in) and :meth:`Panel.to_pandas`
+(pandas out), so input checks and future timestamps live in one place.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from arforecast.exceptions import DataError
+
+LONG_COLUMNS = ("unique_id", "ds", "y")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How the caller's data looked, so that outputs come back the same way.
+
+    ``kind`` is ``"series"`` (a ``pd.Series``), ``"wide"`` (one column per series) or ``"long"``
+    (``unique_id``, ``ds``, ``y`` columns; names configurable).
+    """
+
+    kind: str
+    name: Any = None
+    id_col: str = "unique_id"
+    time_col: str = "ds"
+    target_col: str = "y"
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A panel of series stored as one float64 array plus offsets (statsforecast's layout).
+
+    Series ``i`` is ``values[indptr[i]:indptr[i+1]]``; its timestamps start at ``starts[i]`` and
+    advance by ``freq`` (a pandas offset) or, for integer time, by ``step``.
+
+    Example:
+        >>> p = Panel.from_arrays([[1.0, 2.0, 3.0], [4.0, 5.0]], ids=["a", "b"])
+        >>> p.n_series, p.lengths.tolist(), p.series(1).tolist()
+        (2, [3, 2], [4.0, 5.0])
+    """
+
+    values: np.ndarray
+    indptr: np.ndarray
+    ids: np.ndarray
+    starts: tuple
+    freq: Any = None
+    step: int = 1
+    layout: Layout = field(default_factory=lambda: Layout("long"))
+
+    # ------------------------------------------------------------------ construction
+    @staticmethod
+    def from_arrays(arrays: Sequence[Sequence[float]], ids: Sequence | None = None,
+                    starts: Sequence | None = None, freq: Any = None,
+                    layout: Layout | None = None) -> "Panel":
+        """A panel from a list of 1-D arrays; integer time starting at 0 unless ``starts``/``freq``."""
+        arrays = [np.asarray(a, dtype=np.float64).reshape(-1) for a in arrays]
+        lengths = np.array([len(a) for a in arrays], dtype=np.int64)
+        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        values = np.concatenate(arrays) if arrays else np.zeros(0)
+        ids = np.asarray(list(range(len(arrays))) if ids is None else list(ids), dtype=object)
+        if starts is None:
+            starts = tuple(0 for _ in arrays) if freq is None else tuple(pd.Timestamp("2000-01-01") for _ in arrays)
+        freq = pd.tseries.frequencies.to_offset(freq) if freq is not None else None
+        return Panel(values, indptr, ids, tuple(starts), freq, 1, layout or Layout("long"))
+
+    # ------------------------------------------------------------------ access
+    @property
+    def n_series(self) -> int:
+        return len(self.ids)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.indptr)
+
+    def series(self, i: int) -> np.ndarray:
+        """Values of series ``i`` (a view; do not write to it)."""
+        return self.values[self.indptr[i]:self.indptr[i + 1]]
+
+    def padded(self, width: int | None = None, fill: float = np.nan) -> np.ndarray:
+        """``[n_series, width]`` right-aligned matrix of the last ``width`` values, left-padded with ``fill``."""
+        lengths = self.lengths
+        width = int(lengths.max()) if width is None else int(width)
+        out = np.full((self.n_series, width), fill, dtype=np.float64)
+        for i in range(self.n_series):
+            tail = self.series(i)[-width:] if width > 0 else self.series(i)[:0]
+            if len(tail):
+                out[i, width - len(tail):] = tail
+        return out
+
+    def time_index(self, i: int) -> pd.Index:
+        """The observed timestamps (or integer steps) of series ``i``."""
+        return self._index_from(self.starts[i], int(self.lengths[i]))
+
+    def last_time(self, i: int) -> Any:
+        return self.time_index(i)[-1]
+
+    def future_index(self, i: int, h: int) -> pd.Index:
+        """The ``h`` timestamps that follow series ``i``, continuing its frequency."""
+        n = int(self.lengths[i])
+        return self._index_from(self.starts[i], n + h)[n:]
+
+    def _index_from(self, start: Any, periods: int) -> pd.Index:
+        if self.freq is None:
+            return pd.RangeIndex(int(start), int(start) + periods * self.step, self.step)
+        return pd.date_range(start=start, periods=periods, freq=self.freq)
+
+    # ------------------------------------------------------------------ reshaping
+    def subset(self, rows: Sequence[int]) -> "Panel":
+        """The panel restricted to series ``rows`` (in that order)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        arrays = [self.series(i) for i in rows]
+        lengths = np.array([len(a) for a in arrays], dtype=np.int64)
+        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        values = np.concatenate(arrays) if len(arrays) else np.zeros(0)
+        return Panel(values, indptr, self.ids[rows], tuple(self.starts[i] for i in rows),
+                     self.freq, self.step, self.layout)
+
+    def head(self, lengths: Sequence[int] | np.ndarray) -> "Panel":
+        """Each series cut to its first ``lengths[i]`` values (time-ordered truncation; no leakage)."""
+        lengths = np.asarray(lengths, dtype=np.int64)
+        if np.any(lengths < 0) or np.any(lengths > self.lengths):
+            raise ValueError("head(): lengths must lie between 0 and each series' length")
+        arrays = [self.series(i)[:lengths[i]] for i in range(self.n_series)]
+        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        values = np.concatenate(arrays) if arrays else np.zeros(0)
+        return Panel(values, indptr, self.ids, self.starts, self.freq, self.step, self.layout)
+
+    def tail(self, lengths: Sequence[int] | np.ndarray | int) -> "Panel":
+        """Each series cut to its last ``lengths[i]`` values, timestamps shifted accordingly."""
+        lengths = np.broadcast_to(np.asarray(lengths, dtype=np.int64), (self.n_series,))
+        lengths = np.minimum(lengths, self.lengths)
+        arrays = [self.series(i)[self.lengths[i] - lengths[i]:] for i in range(self.n_series)]
+        starts = tuple(self.time_index(i)[self.lengths[i] - lengths[i]] if lengths[i] > 0 else self.starts[i]
+                       for i in range(self.n_series))
+        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        values = np.concatenate(arrays) if arrays else np.zeros(0)
+        return Panel(values, indptr, self.ids, starts, self.freq, self.step, self.layout)
+
+    def to_long(self, name: str = "y") -> pd.DataFrame:
+        """The observed data as a long frame ``unique_id, ds, <name>``."""
+        lay = self.layout
+        return pd.DataFrame({
+            lay.id_col: np.repeat(self.ids, self.lengths),
+            lay.time_col: np.concatenate([np.asarray(self.time_index(i)) for i in range(self.n_series)])
+            if self.n_series else [],
+            name: self.values.copy(),
+        })
+
+    def to_pandas(self, blocks: dict[str, np.ndarray], indexes: list[pd.Index]) -> Any:
+        """Arrays ``[n_series, h]`` (one per named column) back into the caller's layout.
+
+        ``series`` layout gets a ``pd.Series`` (one block) or a DataFrame (several); ``wide`` gets
+        one DataFrame per block (a dict if several); ``long`` gets one long frame with a column
+        per block.
+        """
+        lay = self.layout
+        if lay.kind == "long":
+            frame = {lay.id_col: np.repeat(self.ids, [len(ix) for ix in indexes]),
+                     lay.time_col: np.concatenate([np.asarray(ix) for ix in indexes]) if indexes else []}
+            for key, arr in blocks.items():
+                frame[key] = np.concatenate([arr[i, :len(ix)] for i, ix in enumerate(indexes)]) if indexes else []
+            return pd.DataFrame(frame)
+        if lay.kind == "series":
+            if len(blocks) == 1:
+                (arr,) = blocks.values()
+                return pd.Series(arr[0, :len(indexes[0])], index=indexes[0], name=lay.name)
+            return pd.DataFrame({k: a[0, :len(indexes[0])] for k, a in blocks.items()}, index=indexes[0])
+        out = {}
+        for key, arr in blocks.items():
+            cols = {self.ids[i]: pd.Series(arr[i, :len(ix)], index=ix) for i, ix in enumerate(indexes)}
+            df = pd.DataFrame(cols)
+            df.columns = pd.Index(list(self.ids), name=lay.name)
+            out[key] = df
+        return out[next(iter(out))] if len(out) == 1 else out

@@ -1,0 +1,128 @@
+"""Forecast accuracy metrics, vectorized over series.
+
+Arrays are ``[n_series, h]`` (``y`` the actuals, ``yhat`` a forecast); quantile forecasts are
+``[n_quantiles, n_series, h]``; samples ``[n_series, num_samples, h]``. Each metric returns one
+value per series (average over the horizon) unless it says otherwise; average over series for
+the panel figure (that is how M4 reports sMAPE, MASE and MSIS).
+
+Scaled metrics (MASE, MSIS) divide by the in-sample mean absolute seasonal difference
+``mean(|y_t - y_{t-m}|)`` of each training series, as in M4.
+
+Example:
+    >>> import numpy as np
+    >>> y, f = np.array([[1.0, 2.0]]), np.array([[1.0, 4.0]])
+    >>> float(mae(y, f)[0]), round(float(smape(y, f)[0]), 4)
+    (1.0, 33.3333)
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from arforecast.data.panel import Panel
+
+
+def _pair(y: np.ndarray, yhat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y, yhat = np.atleast_2d(np.asarray(y, dtype=np.float64)), np.atleast_2d(np.asarray(yhat, dtype=np.float64))
+    if y.shape != yhat.shape:
+        raise ValueError(f"actuals {y.shape} and forecasts {yhat.shape} differ in shape")
+    return y, yhat
+
+
+def mae(y: np.ndarray, yhat: np.ndarray) -> np.ndarray:
+    """Mean absolute error per series."""
+    y, yhat = _pair(y, yhat)
+    return np.mean(np.abs(y - yhat), axis=1)
+
+
+def rmse(y: np.ndarray, yhat: np.ndarray) -> np.ndarray:
+    """Root mean squared error per series."""
+    y, yhat = _pair(y, yhat)
+    return np.sqrt(np.mean((y - yhat) ** 2, axis=1))
+
+
+def smape(y: np.ndarray, yhat: np.ndarray) -> np.ndarray:
+    """M4's symmetric MAPE in percent: ``200 * mean(|y - f| / (|y| + |f|))`` (0 where both are 0)."""
+    y, yhat = _pair(y, yhat)
+    denom = np.abs(y) + np.abs(yhat)
+    ratio = np.divide(np.abs(y - yhat), denom, out=np.zeros_like(denom), where=denom > 0)
+    return 200.0 * np.mean(ratio, axis=1)
+
+
+def seasonal_scale(insample: Panel | Sequence[np.ndarray], m: int) -> np.ndarray:
+    """``mean(|y_t - y_{t-m}|)`` over each training series (the MASE/MSIS denominator)."""
+    series = [insample.series(i) for i in range(insample.n_series)] if isinstance(insample, Panel) else insample
+    out = np.empty(len(series))
+    for i, s in enumerate(series):
+        s = np.asarray(s, dtype=np.float64)
+        if len(s) <= m:
+            raise ValueError(f"series {i} has {len(s)} in-sample values; MASE with m={m} needs more than {m}")
+        out[i] = np.mean(np.abs(s[m:] - s[:-m]))
+    return out
+
+
+def mase(y: np.ndarray, yhat: np.ndarray, insample: Panel | Sequence[np.ndarray], m: int) -> np.ndarray:
+    """Mean absolute scaled error per series (in-sample seasonal-naive scaling, season ``m``)."""
+    return mae(y, yhat) / seasonal_scale(insample, m)
+
+
+def owa(smape_value: float, mase_value: float, smape_baseline: float, mase_baseline: float) -> float:
+    """M4's overall weighted average: ``(sMAPE/sMAPE_b + MASE/MASE_b) / 2`` on panel averages."""
+    return 0.5 * (smape_value / smape_baseline + mase_value / mase_baseline)
+
+
+def pinball_loss(y: np.ndarray, qhat: np.ndarray, quantiles: Sequence[float]) -> np.ndarray:
+    """Quantile (pinball) loss ``[n_quantiles, n_series]``, averaged over the horizon.
+
+    ``rho_q(y, f) = max(q (y - f), (q - 1)(y - f))``.
+    """
+    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+    qhat = np.asarray(qhat, dtype=np.float64).reshape((len(quantiles),) + y.shape)
+    q = np.asarray(quantiles, dtype=np.float64)[:, None, None]
+    diff = y[None] - qhat
+    return np.mean(np.maximum(q * diff, (q - 1) * diff), axis=2)
+
+
+def weighted_quantile_loss(y: np.ndarray, qhat: np.ndarray, quantiles: Sequence[float]) -> float:
+    """Weighted quantile loss of a whole panel, as in the Chronos paper (one number).
+
+    ``WQL = mean_q [ 2 * sum_{i,t} rho_q(y_it, f_it^q) / sum_{i,t} |y_it| ]``.
+    """
+    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+    total = pinball_loss(y, qhat, quantiles) * y.shape[1]  # back to sums over the horizon
+    return float(np.mean(2.0 * total.sum(axis=1) / np.abs(y).sum()))
+
+
+def coverage(y: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Share of actuals inside ``[lower, upper]`` per series."""
+    y, lower = _pair(y, lower)
+    _, upper = _pair(y, upper)
+    return np.mean((y >= lower) & (y <= upper), axis=1)
+
+
+def msis(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, insample: Panel | Sequence[np.ndarray],
+         m: int, alpha: float = 0.05) -> np.ndarray:
+    """M4's mean scaled interval score per series, for a ``1 - alpha`` interval.
+
+    ``mean(U - L + 2/alpha (L - y) 1{y < L} + 2/alpha (y - U) 1{y > U}) / scale``.
+    """
+    y, lower = _pair(y, lower)
+    _, upper = _pair(y, upper)
+    score = (upper - lower) + (2.0 / alpha) * (lower - y) * (y < lower) + (2.0 / alpha) * (y - upper) * (y > upper)
+    return np.mean(score, axis=1) / seasonal_scale(insample, m)
+
+
+def crps_from_samples(y: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    """Continuous ranked probability score per series from sample paths ``[n, S, h]``.
+
+    Uses the energy form ``E|X - y| - 0.5 E|X - X'|`` with the sorted-sample identity for the
+    second term (exact for the empirical distribution of the samples), averaged over the horizon.
+    """
+    y = np.atleast_2d(np.asarray(y, dtype=np.float64))
+    x = np.sort(np.asarray(samples, dtype=np.float64), axis=1)
+    S = x.shape[1]
+    term1 = np.mean(np.abs(x - y[:, None, :]), axis=1)
+    weights = (2 * np.arange(1, S + 1) - S - 1)[None, :, None]
+    term2 = np.sum(weights * x, axis=1) / (S * S)
+    return np.mean(term1 - term2, axis=1)

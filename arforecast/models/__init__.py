@@ -1,0 +1,1 @@
+"""Forecasting models: baselines, linear AR, neural AR."""

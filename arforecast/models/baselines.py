@@ -1,0 +1,279 @@
+"""Benchmark forecasters: Naive, SeasonalNaive, Naive2, Mean (historic average), Drift.
+
+Point forecasts are the textbook ones (they equal statsforecast's). Prediction intervals are
+residual-based with Normal errors, as in Hyndman & Athanasopoulos, *Forecasting: Principles and
+Practice* (3rd ed.), section 5.5, where ``sigma`` is the residual standard deviation with the
+model's ``K`` parameters removed from the degrees of freedom (``sqrt(sum(e**2) / (T_e - K))``):
+
+============== ======================================== ==================================
+model          point forecast                           standard deviation at step ``h``
+============== ======================================== ==================================
+Mean           ``mean(y)``                              ``sigma * sqrt(1 + 1/T)``
+Naive          ``y_T``                                  ``sigma * sqrt(h)``
+SeasonalNaive  ``y_{T+h-m(k+1)}``, ``k=floor((h-1)/m)`` ``sigma * sqrt(k + 1)``
+Drift          ``y_T + h (y_T - y_1) / (T - 1)``        ``sigma * sqrt(h (1 + h / (T - 1)))``
+============== ======================================== ==================================
+
+Sample paths are drawn from the same models (a random walk for Naive, one per season position
+for SeasonalNaive, ...) so that their marginals match the analytic ones.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from arforecast.base import Forecaster
+from arforecast.data.panel import Panel
+from arforecast.distributions import Normal
+from arforecast.forecast import Forecast
+from arforecast.models.seasonality import deseasonalize
+
+
+def _rng(seed: int | None) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _residual_sigma(residuals: list[np.ndarray], n_params: int) -> np.ndarray:
+    """``sqrt(sum(e**2) / (len(e) - K))`` per series; NaN where there are too few residuals."""
+    out = np.full(len(residuals), np.nan)
+    for i, e in enumerate(residuals):
+        dof = len(e) - n_params
+        if dof > 0:
+            out[i] = np.sqrt(np.sum(e ** 2) / dof)
+    return out
+
+
+class _Baseline(Forecaster):
+    """Shared predict: closed-form point and sigma per step, Normal marginals, model-based paths."""
+
+    def _predict(self, panel: Panel, h: int, num_samples: int | None, seed: int | None,
+                 **options: Any) -> Forecast:
+        if options:
+            raise TypeError(f"{type(self).__name__}.predict() got unexpected options {sorted(options)}")
+        point, sd = self._point_and_sd(panel, h)
+        samples = None
+        if num_samples is not None:
+            samples = self._sample(panel, h, num_samples, _rng(seed))
+        marginals = Normal(torch.from_numpy(point), torch.from_numpy(sd))
+        return Forecast(panel, h, point, samples=samples, marginals=marginals, model=type(self).__name__)
+
+    def _point_and_sd(self, panel: Panel, h: int) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _sample(self, panel: Panel, h: int, num_samples: int, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    def _fit(self, panel: Panel) -> None:
+        # Baselines are local and cheap: forecasts are computed from whichever history predict
+        # gets, so fitting only validates and remembers the data.
+        self.sigma_ = self._sigma(panel)
+
+    def _sigma(self, panel: Panel) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _last_values(panel: Panel) -> np.ndarray:
+    return panel.values[panel.indptr[1:] - 1]
+
+
+class Naive(_Baseline):
+    """Last value carried forward (random walk).
+
+    Example:
+        >>> import pandas as pd
+        >>> Naive().fit(pd.Series([1.0, 3.0, 2.0])).predict(2).mean.tolist()
+        [2.0, 2.0]
+    """
+
+    @property
+    def min_length(self) -> int:
+        return 2
+
+    def _sigma(self, panel: Panel) -> np.ndarray:
+        return _residual_sigma([np.diff(panel.series(i)) for i in range(panel.n_series)], 0)
+
+    def _point_and_sd(self, panel: Panel, h: int) -> tuple[np.ndarray, np.ndarray]:
+        point = np.repeat(_last_values(panel)[:, None], h, axis=1)
+        sd = self._sigma(panel)[:, None] * np.sqrt(np.arange(1, h + 1))[None, :]
+        return point, sd
+
+    def _sample(self, panel: Panel, h: int, num_samples: int, rng: np.random.Generator) -> np.ndarray:
+        sigma = self._sigma(panel)
+        steps = rng.standard_normal((panel.n_series, num_samples, h)) * sigma[:, None, None]
+        return _last_values(panel)[:, None, None] + np.cumsum(steps, axis=2)
+
+
+class SeasonalNaive(_Baseline):
+    """The value one season ago carried forward.
+
+    Args:
+        season_length: observations per season (24 for hourly data with a daily cycle).
+
+    Example:
+        >>> import pandas as pd
+        >>> SeasonalNaive(2).fit(pd.Series([1.0, 2.0, 3.0, 4.0])).predict(3).mean.tolist()
+        [3.0, 4.0, 3.0]
+    """
+
+    def __init__(self, season_length: int = 1) -> None:
+        self.season_length = season_length
+
+    @property
+    def min_length(self) -> int:
+        return self._m() + 1
+
+    def _describe_need(self) -> str:
+        return f"(season_length={self.season_length})"
+
+    def _m(self) -> int:
+        m = self.season_length
+        if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+            raise ValueError(f"season_length must be a positive integer, got {m!r}")
+        return int(m)
+
+    def _sigma(self, panel: Panel) -> np.ndarray:
+        m = self._m()
+        return _residual_sigma([panel.series(i)[m:] - panel.series(i)[:-m] for i in range(panel.n_series)], 0)
+
+    def _point_and_sd(self, panel: Panel, h: int) -> tuple[np.ndarray, np.ndarray]:
+        m = self._m()
+        last_season = panel.padded(m)
+        steps = np.arange(h)
+        point = last_season[:, steps % m]
+        k = steps // m
+        sd = self._sigma(panel)[:, None] * np.sqrt(k + 1)[None, :]
+        return point, sd
+
+    def _sample(self, panel: Panel, h: int, num_samples: int, rng: np.random.Generator) -> np.ndarray:
+        m = self._m()
+        point, _ = self._point_and_sd(panel, h)
+        sigma = self._sigma(panel)
+        noise = rng.standard_normal((panel.n_series, num_samples, h)) * sigma[:, None, None]
+        # each season position is its own random walk: cumulate every m-th step
+        for start in range(min(m, h)):
+            noise[:, :, start::m] = np.cumsum(noise[:, :, start::m], axis=2)
+        return point[:, None, :] + noise
+
+
+class Naive2(_Baseline):
+    """The M4 benchmark: Naive on seasonally adjusted data, re-seasonalized.
+
+    A series is treated as seasonal when its autocorrelation at lag ``season_length`` exceeds
+    the 90% limit ``1.645 * sqrt((1 + 2 * sum_{k<m} acf_k**2) / T)``; it is then adjusted by the
+    indices of a classical multiplicative decomposition (statsmodels ``seasonal_decompose``).
+    Intervals are Naive's on the adjusted scale, multiplied by the seasonal indices.
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> y = pd.Series(10 + np.tile([1.0, 2.0, 3.0, 2.0], 10))
+        >>> Naive2(4).fit(y).predict(4).mean.round(6).tolist()
+        [11.0, 12.0, 13.0, 12.0]
+    """
+
+    def __init__(self, season_length: int = 1) -> None:
+        self.season_length = season_length
+
+    @property
+    def min_length(self) -> int:
+        m = int(self.season_length)
+        return 2 if m == 1 else 2 * m + 1
+
+    def _describe_need(self) -> str:
+        return f"(season_length={self.season_length})"
+
+    def _adjusted(self, panel: Panel, h: int) -> tuple[list[np.ndarray], np.ndarray]:
+        adjusted, future_index = [], np.ones((panel.n_series, h))
+        for i in range(panel.n_series):
+            y = panel.series(i)
+            si_in, si_out = deseasonalize(y, int(self.season_length), h)
+            adjusted.append(y / si_in)
+            future_index[i] = si_out
+        return adjusted, future_index
+
+    def _sigma(self, panel: Panel) -> np.ndarray:
+        adjusted, _ = self._adjusted(panel, 1)
+        return _residual_sigma([np.diff(a) for a in adjusted], 0)
+
+    def _point_and_sd(self, panel: Panel, h: int) -> tuple[np.ndarray, np.ndarray]:
+        adjusted, si_out = self._adjusted(panel, h)
+        last = np.array([a[-1] for a in adjusted])
+        sigma = _residual_sigma([np.diff(a) for a in adjusted], 0)
+        point = last[:, None] * si_out
+        sd = sigma[:, None] * np.sqrt(np.arange(1, h + 1))[None, :] * si_out
+        return point, sd
+
+    def _sample(self, panel: Panel, h: int, num_samples: int, rng: np.random.Generator) -> np.ndarray:
+        adjusted, si_out = self._adjusted(panel, h)
+        last = np.array([a[-1] for a in adjusted])
+        sigma = _residual_sigma([np.diff(a) for a in adjusted], 0)
+        steps = rng.standard_normal((panel.n_series, num_samples, h)) * sigma[:, None, None]
+        return (last[:, None, None] + np.cumsum(steps, axis=2)) * si_out[:, None, :]
+
+
+class Mean(_Baseline):
+    """The historic average of each series.
+
+    Example:
+        >>> import pandas as pd
+        >>> Mean().fit(pd.Series([1.0, 2.0, 6.0])).predict(2).mean.tolist()
+        [3.0, 3.0]
+    """
+
+    @property
+    def min_length(self) -> int:
+        return 2
+
+    def _sigma(self, panel: Panel) -> np.ndarray:
+        return _residual_sigma([panel.series(i) - panel.series(i).mean() for i in range(panel.n_series)], 1)
+
+    def _means(self, panel: Panel) -> np.ndarray:
+        return np.add.reduceat(panel.values, panel.indptr[:-1]) / panel.lengths
+
+    def _point_and_sd(self, panel: Panel, h: int) -> tuple[np.ndarray, np.ndarray]:
+        point = np.repeat(self._means(panel)[:, None], h, axis=1)
+        sd = (self._sigma(panel) * np.sqrt(1 + 1 / panel.lengths))[:, None] * np.ones(h)
+        return point, sd
+
+    def _sample(self, panel: Panel, h: int, num_samples: int, rng: np.random.Generator) -> np.ndarray:
+        sigma, n = self._sigma(panel), panel.lengths
+        level = self._means(panel)[:, None] + (sigma / np.sqrt(n))[:, None] * rng.standard_normal((panel.n_series, num_samples))
+        return level[:, :, None] + sigma[:, None, None] * rng.standard_normal((panel.n_series, num_samples, h))
+
+
+class Drift(_Baseline):
+    """Naive plus the average historical change (a line through the first and last values).
+
+    Example:
+        >>> import pandas as pd
+        >>> Drift().fit(pd.Series([1.0, 2.0, 4.0])).predict(2).mean.tolist()
+        [5.5, 7.0]
+    """
+
+    @property
+    def min_length(self) -> int:
+        return 3
+
+    def _slopes(self, panel: Panel) -> np.ndarray:
+        first = panel.values[panel.indptr[:-1]]
+        return (_last_values(panel) - first) / (panel.lengths - 1)
+
+    def _sigma(self, panel: Panel) -> np.ndarray:
+        slopes = self._slopes(panel)
+        return _residual_sigma([np.diff(panel.series(i)) - slopes[i] for i in range(panel.n_series)], 1)
+
+    def _point_and_sd(self, panel: Panel, h: int) -> tuple[np.ndarray, np.ndarray]:
+        steps = np.arange(1, h + 1)[None, :]
+        point = _last_values(panel)[:, None] + steps * self._slopes(panel)[:, None]
+        T = panel.lengths[:, None]
+        sd = self._sigma(panel)[:, None] * np.sqrt(steps * (1 + steps / (T - 1)))
+        return point, sd
+
+    def _sample(self, panel: Panel, h: int, num_samples: int, rng: np.random.Generator) -> np.ndarray:
+        point, _ = self._point_and_sd(panel, h)
+        sigma, T = self._sigma(panel), panel.lengths
+        steps = np.arange(1, h + 1)
+        slope_err = (sigma / np.sqrt(T - 1))[:, None, None] * rng.standard_normal((panel.n_series, num_samples, 1))
+        walk = np.cumsum(rng.standard_normal((panel.n_series, num_samples, h)), axis=2) * sigma[:, None, None]
+        return point[:, None, :] + steps[None, None, :] * slope_err + walk

@@ -1,0 +1,1 @@
+"""Neural building blocks: backbones, heads, training."""
