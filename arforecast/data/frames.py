@@ -17,6 +17,7 @@ The caller's object is never modified.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -95,7 +96,9 @@ def _from_long(df: pd.DataFrame, freq: Any, id_col: str, time_col: str, target_c
     times = df[time_col]
     if not (pd.api.types.is_datetime64_any_dtype(times) or pd.api.types.is_integer_dtype(times)):
         try:
-            times = pd.to_datetime(times)
+            with warnings.catch_warnings():  # pandas warns when it falls back to dateutil
+                warnings.simplefilter("ignore", UserWarning)
+                times = pd.to_datetime(times)
         except (ValueError, TypeError) as err:
             raise DataError(f"column {time_col!r} holds values that are neither timestamps nor "
                             f"integers: {err}") from None

@@ -1,0 +1,78 @@
+"""Contract checks every forecaster must pass (in the spirit of scikit-learn's estimator checks).
+
+Example:
+    >>> import numpy as np, pandas as pd
+    >>> from arforecast import Naive
+    >>> y = pd.Series(np.random.default_rng(0).normal(size=40).cumsum(),
+    ...               index=pd.date_range("2024-01-01", periods=40, freq="D"))
+    >>> check_forecaster(Naive(), y, h=3)
+"""
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from arforecast.base import Forecaster
+from arforecast.exceptions import NotFittedError
+
+
+def _copy(y: Any) -> Any:
+    return y.copy(deep=True)
+
+
+def check_forecaster(model: Forecaster, y: Any, h: int = 5, num_samples: int = 200,
+                     rtol: float = 1e-7) -> None:
+    """Run the contract checks on ``model`` with data ``y``; raise AssertionError on a breach.
+
+    Checks: predict before fit raises NotFittedError; ``fit`` returns self and sets trailing
+    underscore attributes; the caller's data is unchanged; fitting twice equals fitting once;
+    ``clone`` and pickle round-trip; the same seed gives the same samples; the point forecast
+    agrees with the sample paths within Monte-Carlo error; sampled quantiles bracket the mean.
+    """
+    fresh = clone(model)
+    try:
+        fresh.predict(h)
+    except NotFittedError:
+        pass
+    else:
+        raise AssertionError("predict before fit must raise NotFittedError")
+    assert not [k for k in vars(fresh) if k.endswith("_") and not k.startswith("_")], \
+        "__init__ must not set fitted attributes"
+
+    before = _copy(y)
+    fitted = clone(model)
+    assert fitted.fit(y) is fitted, "fit must return self"
+    _assert_unchanged(before, y)
+    assert [k for k in vars(fitted) if k.endswith("_") and not k.startswith("_")], "fit sets no *_ attribute"
+
+    first = fitted.predict(h, num_samples=num_samples, seed=0)
+    _assert_unchanged(before, y)
+    again = clone(model).fit(y).fit(y).predict(h, num_samples=num_samples, seed=0)
+    np.testing.assert_allclose(again.point, first.point, rtol=rtol, err_msg="fitting twice changed the forecast")
+    np.testing.assert_array_equal(again.samples, first.samples, err_msg="same seed, different samples")
+
+    params = model.get_params()
+    assert clone(model).get_params() == params, "clone changed the parameters"
+    unpickled = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_allclose(unpickled.predict(h).point, first.point, rtol=rtol,
+                               err_msg="pickle round trip changed the forecast")
+
+    assert first.samples.shape == (first.panel.n_series, num_samples, h)
+    spread = first.samples.std(axis=1)
+    mc_err = 5 * spread / np.sqrt(num_samples) + 1e-9 * (1 + np.abs(first.point))
+    gap = np.abs(first.samples.mean(axis=1) - first.point)
+    assert np.all(gap <= mc_err + 0.05 * spread), "point forecast disagrees with the sample paths"
+    if first.marginals is not None or first.samples is not None:
+        lo, hi = first.interval_values(0.9)
+        assert np.all(lo <= hi), "interval bounds out of order"
+
+
+def _assert_unchanged(before: Any, after: Any) -> None:
+    if isinstance(before, pd.Series):
+        pd.testing.assert_series_equal(before, after, check_exact=True)
+    else:
+        pd.testing.assert_frame_equal(before, after, check_exact=True)
