@@ -1,0 +1,52 @@
+"""Building a forecaster from command-line options."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from arforecast.cli.io import CliError
+
+MODEL_CHOICES = ("ar", "seasonal-naive", "naive", "naive2", "mean", "drift", "neural")
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """The options that pick and configure a model (shared by forecast, backtest and detect)."""
+    g = parser.add_argument_group("model")
+    g.add_argument("--model", choices=MODEL_CHOICES, default="ar",
+                   help="forecaster to use (default: ar)")
+    g.add_argument("--season-length", type=int, default=24,
+                   help="season length for seasonal-naive / naive2 (default: 24)")
+    g.add_argument("--p", default="24",
+                   help="AR order: an integer, or 'aic' / 'bic' to choose it per series (default: 24)")
+    g.add_argument("--max-p", type=int, default=None, help="largest order tried with --p aic/bic")
+    g.add_argument("--trend", choices=("n", "c", "t", "ct"), default="c", help="AR deterministic terms (default: c)")
+    g.add_argument("--backbone", choices=("conv", "transformer"), default="conv", help="neural backbone (default: conv)")
+    g.add_argument("--values", choices=("quantized", "continuous"), default="continuous",
+                   help="neural value type (default: continuous)")
+    g.add_argument("--max-steps", type=int, default=300, help="neural training steps (default: 300)")
+    g.add_argument("--time-limit", type=float, default=None, help="neural training time limit in seconds")
+
+
+def build_model(args: argparse.Namespace) -> Any:
+    """The forecaster the options describe."""
+    import arforecast as af
+
+    if args.model == "seasonal-naive":
+        return af.SeasonalNaive(args.season_length)
+    if args.model == "naive2":
+        return af.Naive2(args.season_length)
+    if args.model in ("naive", "mean", "drift"):
+        return {"naive": af.Naive, "mean": af.Mean, "drift": af.Drift}[args.model]()
+    if args.model == "ar":
+        p: Any = args.p
+        if p not in ("aic", "bic"):
+            try:
+                p = int(p)
+            except ValueError:
+                raise CliError(f"--p must be an integer, 'aic' or 'bic', got {args.p!r}") from None
+        kwargs = {"p": p, "trend": args.trend}
+        if args.max_p is not None:
+            kwargs["max_p"] = args.max_p
+        return af.AR(**kwargs)
+    return af.NeuralAR(backbone=args.backbone, values=args.values, max_steps=args.max_steps,
+                       time_limit=args.time_limit, seed=getattr(args, "seed", None), progress=True)
