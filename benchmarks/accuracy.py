@@ -1,0 +1,122 @@
+"""Accuracy on M4 Hourly (414 series, h=48, m=24): arforecast's models beside its peers, one run.
+
+Columns: sMAPE, MASE, OWA (vs Naive2), MSIS and coverage of the 95% interval, weighted quantile
+loss, fit+predict wall time. Peers run when installed (``pip install arforecast[bench]``):
+statsforecast AutoARIMA, AutoETS, AutoTheta, and a loop of statsmodels AutoReg fits.
+
+    python benchmarks/accuracy.py --quick        # 40 series, fast models only
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import time
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+import arforecast as af
+from arforecast.datasets import M4_HOURLY_HORIZON as H, M4_HOURLY_SEASONALITY as M, load_m4_hourly
+from arforecast.evaluation.scoring import DEFAULT_QUANTILES, add_owa, score
+from arforecast.forecast import Forecast
+from arforecast.distributions import Normal
+
+LEVEL = 0.95
+
+
+def _ours(model: af.Forecaster, num_samples: int | None = None) -> Callable:
+    def run(train: pd.DataFrame) -> Forecast:
+        return model.fit(train).predict(H, num_samples=num_samples, seed=0)
+    return run
+
+
+def _statsforecast(model_factory: Callable) -> Callable:
+    """A statsforecast model wrapped into a Forecast with Normal marginals read off its intervals."""
+    def run(train: pd.DataFrame) -> Forecast:
+        from statsforecast import StatsForecast
+        from scipy.stats import norm
+        import torch
+        sf = StatsForecast(models=[model_factory()], freq="h", n_jobs=1)
+        out = sf.forecast(df=train, h=H, level=[int(LEVEL * 100)])
+        name = [c for c in out.columns if c not in ("unique_id", "ds") and "-lo-" not in c and "-hi-" not in c][0]
+        panel = af.to_panel(train)
+        out = out.set_index("unique_id").loc[list(panel.ids)]
+        point = out[name].to_numpy().reshape(panel.n_series, H)
+        hi = out[f"{name}-hi-{int(LEVEL * 100)}"].to_numpy().reshape(panel.n_series, H)
+        sd = np.maximum((hi - point) / norm.ppf(0.5 + LEVEL / 2), 1e-12)
+        return Forecast(panel, H, point, marginals=Normal(torch.from_numpy(point), torch.from_numpy(sd)), model=name)
+    return run
+
+
+def _statsmodels_autoreg(p: int) -> Callable:
+    """A plain loop of statsmodels AutoReg(p) fits with get_prediction intervals."""
+    def run(train: pd.DataFrame) -> Forecast:
+        import torch
+        from statsmodels.tsa.ar_model import AutoReg
+        panel = af.to_panel(train)
+        point = np.empty((panel.n_series, H))
+        sd = np.empty((panel.n_series, H))
+        for i in range(panel.n_series):
+            y = panel.series(i)
+            res = AutoReg(y, lags=p, trend="c").fit()
+            pred = res.get_prediction(start=len(y), end=len(y) + H - 1)
+            point[i] = pred.predicted_mean
+            sd[i] = np.sqrt(pred.var_pred_mean)
+        return Forecast(panel, H, point, marginals=Normal(torch.from_numpy(point), torch.from_numpy(sd)),
+                        model=f"AutoReg({p})")
+    return run
+
+
+def candidates(suite: str) -> dict[str, Callable]:
+    """The models of a suite: ``quick`` (fast ones) or ``full`` (everything installed)."""
+    runs: dict[str, Callable] = {
+        "SeasonalNaive": _ours(af.SeasonalNaive(M)),
+        "Naive": _ours(af.Naive()),
+    }
+    if hasattr(af, "AR"):
+        runs["AR(48)"] = _ours(af.AR(p=48, trend="c"))
+        runs["AR(aic, max 48)"] = _ours(af.AR(p="aic", max_p=48, trend="c"))
+    runs["statsmodels AutoReg(48)"] = _statsmodels_autoreg(48)
+    if suite == "full":
+        if hasattr(af, "AR"):
+            runs["AR(168)"] = _ours(af.AR(p=168, trend="c"))
+        if importlib.util.find_spec("statsforecast") is not None:
+            from statsforecast.models import AutoARIMA, AutoETS, AutoTheta
+            runs["statsforecast AutoETS"] = _statsforecast(lambda: AutoETS(season_length=M))
+            runs["statsforecast AutoTheta"] = _statsforecast(lambda: AutoTheta(season_length=M))
+            runs["statsforecast AutoARIMA"] = _statsforecast(lambda: AutoARIMA(season_length=M))
+    return runs
+
+
+def run(suite: str = "quick", extra: dict[str, Callable] | None = None, verbose: bool = True) -> dict:
+    """Score every candidate on M4 Hourly; returns a JSON-ready dict with the table."""
+    n_series = 40 if suite == "quick" else None
+    train, test = load_m4_hourly(n_series)
+    insample = af.to_panel(train)
+    rows = {}
+    todo = {"Naive2": _ours(af.Naive2(M)), **candidates(suite), **(extra or {})}
+    for name, fn in todo.items():
+        start = time.perf_counter()
+        fc = fn(train)
+        seconds = time.perf_counter() - start
+        rows[name] = {**score(fc, test, insample, M, level=LEVEL, quantiles=DEFAULT_QUANTILES), "seconds": seconds}
+        if verbose:
+            print(f"  {name:<28} sMAPE {rows[name]['sMAPE']:7.3f}  MASE {rows[name]['MASE']:6.3f}  {seconds:8.2f} s", flush=True)
+    table = add_owa(pd.DataFrame(rows).T)
+    cols = ["sMAPE", "MASE", "OWA", "MSIS", "coverage", "WQL", "seconds"]
+    table = table[[c for c in cols if c in table.columns]]
+    return {"name": "accuracy_m4_hourly", "suite": suite, "n_series": int(insample.n_series), "horizon": H,
+            "level": LEVEL, "table": table.round(6).reset_index(names="model").to_dict(orient="records")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="40 series and the fast models only")
+    args = parser.parse_args()
+    result = run("quick" if args.quick else "full")
+    print(pd.DataFrame(result["table"]).set_index("model").round(3).to_string())
+
+
+if __name__ == "__main__":
+    main()
