@@ -65,7 +65,14 @@ class Forecast:
                                          or self.samples.shape[2] != expected[1]):
             raise ValueError(f"samples have shape {self.samples.shape}, expected [n, S, h] with "
                              f"n={expected[0]}, h={expected[1]}")
-        self.index = [panel.future_index(i, self.h) for i in range(panel.n_series)]
+        self._index: list[pd.Index] | None = None
+
+    @property
+    def index(self) -> list[pd.Index]:
+        """The future timestamps (or integer steps) of each series, built on first use."""
+        if self._index is None:
+            self._index = [self.panel.future_index(i, self.h) for i in range(self.panel.n_series)]
+        return self._index
 
     # ------------------------------------------------------------------ arrays
     @property

@@ -6,6 +6,7 @@ Every model and tool goes through :func:`to_panel` (pandas in) and :meth:`Panel.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Sequence
 
 import numpy as np
@@ -73,7 +74,7 @@ class Panel:
     def n_series(self) -> int:
         return len(self.ids)
 
-    @property
+    @cached_property
     def lengths(self) -> np.ndarray:
         return np.diff(self.indptr)
 
@@ -102,7 +103,11 @@ class Panel:
     def future_index(self, i: int, h: int) -> pd.Index:
         """The ``h`` timestamps that follow series ``i``, continuing its frequency."""
         n = int(self.lengths[i])
-        return self._index_from(self.starts[i], n + h)[n:]
+        if self.freq is None:
+            first = int(self.starts[i]) + n * self.step
+            return pd.RangeIndex(first, first + h * self.step, self.step)
+        # starts lie on the frequency (checked by to_panel), so n offsets land on the next timestamp
+        return pd.date_range(start=self.starts[i] + n * self.freq, periods=h, freq=self.freq)
 
     def _index_from(self, start: Any, periods: int) -> pd.Index:
         if self.freq is None:
