@@ -11,13 +11,19 @@ Example:
 from arforecast.base import Forecaster
 from arforecast.data.frames import to_panel
 from arforecast.data.panel import Panel
+from arforecast.evaluation.backtest import BacktestResult, backtest
 from arforecast.exceptions import DataError, NotFittedError, TrainingError
 from arforecast.forecast import Forecast
 from arforecast.models.baselines import Drift, Mean, Naive, Naive2, SeasonalNaive
+from arforecast.models.linear import AR
+from arforecast.rollout import RolloutResult, rollout
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Forecaster", "Forecast", "Panel", "to_panel", "DataError", "NotFittedError", "TrainingError",
     "Naive", "SeasonalNaive", "Naive2", "Mean", "Drift",
+    "AR",
+    "backtest", "BacktestResult",
+    "rollout", "RolloutResult",
 ]

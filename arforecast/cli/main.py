@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_options(dt)
     dt.add_argument("--level", type=float, default=0.99, help="interval level; points outside are flagged (default: 0.99)")
     dt.add_argument("--history", type=int, default=None,
-                    help="observations per series used to fit before scoring starts (default: the first 15%%)")
+                    type=int, help="observations per series used to fit before scoring starts (default: the first 15%%)")
     dt.add_argument("--samples", type=int, default=None, help="sample paths per forecast (default: use the model's distribution)")
     dt.set_defaults(func=_detect)
 
@@ -123,13 +123,13 @@ def _backtest(args: argparse.Namespace) -> int:
     result = af.backtest(build_model(args), panel, h=args.horizon, n_windows=args.windows,
                          step=args.step or args.horizon, refit=args.refit == "always",
                          num_samples=args.samples, levels=[args.level], seed=args.seed,
-                         season_length=args.season_length)
+                         season_length=args.season_length, progress=False)
     out = write_table(result.forecasts, args.output)
     table = result.metrics(by="cutoff")
     if args.metrics:
         write_table(table.reset_index(), args.metrics)
     if args.plot:
-        result.plot(panel.ids[0], path=args.plot)
+        result.plot(panel.ids[0]).figure.savefig(args.plot, dpi=110)
     print(f"backtest of {args.model}: {panel.n_series} series x {args.windows} windows -> {out}")
     print(result.metrics().round(4).to_string())
     return 0
@@ -138,12 +138,13 @@ def _backtest(args: argparse.Namespace) -> int:
 def _detect(args: argparse.Namespace) -> int:
     import arforecast as af
     _, panel = _load(args)
-    frame = af.detect_anomalies(build_model(args), panel, level=args.level, num_samples=args.samples,
-                                history=args.history, seed=args.seed)
+    options = {} if args.samples is None else {"num_samples": args.samples}
+    frame = af.detect_anomalies(build_model(args), panel, level=args.level, start=args.history or 0.15,
+                                seed=args.seed, **options)
     out = write_table(frame, args.output)
     if args.plot:
         from arforecast.anomaly import plot_anomalies
-        plot_anomalies(frame, series=panel.ids[0], path=args.plot)
+        plot_anomalies(frame, unique_id=panel.ids[0]).figure.savefig(args.plot, dpi=110)
     flagged = frame.groupby("unique_id", sort=False)["is_anomaly"].agg(["sum", "size"])
     print(f"{int(flagged['sum'].sum())} of {int(flagged['size'].sum())} scored points flagged at level {args.level} -> {out}")
     print(flagged.rename(columns={"sum": "flagged", "size": "scored"}).head(10).to_string())
