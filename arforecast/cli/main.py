@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_options(dt)
     dt.add_argument("--level", type=float, default=0.99, help="interval level; points outside are flagged (default: 0.99)")
     dt.add_argument("--history", type=int, default=None,
-                    type=int, help="observations per series used to fit before scoring starts (default: the first 15%%)")
+                    help="observations per series used to fit before scoring starts (default: the first 15%%)")
     dt.add_argument("--samples", type=int, default=None, help="sample paths per forecast (default: use the model's distribution)")
     dt.set_defaults(func=_detect)
 
