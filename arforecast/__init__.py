@@ -8,6 +8,7 @@ Example:
     >>> len(fc.mean)
     12
 """
+from arforecast.anomaly import AnomalyDetector, detect_anomalies
 from arforecast.base import Forecaster
 from arforecast.data.frames import to_panel
 from arforecast.data.panel import Panel
@@ -26,4 +27,5 @@ __all__ = [
     "AR",
     "backtest", "BacktestResult",
     "rollout", "RolloutResult",
+    "detect_anomalies", "AnomalyDetector",
 ]

@@ -32,18 +32,39 @@ def _markdown(records: list[dict], digits: int = 3) -> str:
     return "\n".join([header, rule, *rows])
 
 
+META = {"environment", "command", "benchmark", "suite", "seconds_total", "title", "description", "notes",
+        "images", "name"}
+
+
+def _is_records(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _scalar(value: Any) -> bool:
+    return isinstance(value, (int, float, str, bool)) or value is None
+
+
 def _section(result: dict[str, Any]) -> str:
+    """One benchmark's results: every list of records becomes a table, scalars a figures table."""
     parts = [f"## {result.get('title', result['benchmark'])}", ""]
     if result.get("description"):
         parts += [result["description"], ""]
     parts += [f"Command: `{result['command']}` ({result['seconds_total']:.0f} s)", ""]
-    tables = result.get("tables") or ({"": result["table"]} if "table" in result else {})
-    for name, records in tables.items():
-        if name:
-            parts += [f"**{name}**", ""]
-        parts += [_markdown(records), ""]
-    if result.get("figures"):
-        parts += [_markdown([{"figure": k, "value": v} for k, v in result["figures"].items()]), ""]
+    figures = {}
+    for key, value in result.items():
+        if key in META:
+            continue
+        if _is_records(value):
+            parts += [f"**{key}**" if key not in ("table",) else "", "", _markdown(value), ""]
+        elif isinstance(value, dict) and value and all(_is_records(v) for v in value.values()):
+            for name, records in value.items():
+                parts += [f"**{name}**", "", _markdown(records), ""]
+        elif isinstance(value, dict) and value and all(_scalar(v) for v in value.values()):
+            parts += [f"**{key}**", "", _markdown([{"figure": k, "value": v} for k, v in value.items()]), ""]
+        elif _scalar(value):
+            figures[key] = value
+    if figures:
+        parts += [_markdown([{"figure": k, "value": v} for k, v in figures.items()]), ""]
     for img in result.get("images", []):
         parts += [f"![{img}]({img})", ""]
     if result.get("notes"):

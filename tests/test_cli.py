@@ -80,3 +80,43 @@ def test_help_explains_every_option_with_an_example():
         proc = run(sub, "--help")
         assert proc.returncode == 0
         assert "example:" in proc.stdout and "arforecast " + sub in proc.stdout
+
+
+def test_backtest_writes_forecasts_metrics_and_plot(tmp_path):
+    out, met, png = tmp_path / "bt.csv", tmp_path / "metrics.csv", tmp_path / "bt.png"
+    proc = run("backtest", "--input", EXAMPLE, "--model", "ar", "--p", 24, "--horizon", 12, "--windows", 3,
+               "--output", out, "--metrics", met, "--plot", png)
+    assert proc.returncode == 0, proc.stderr
+    df = pd.read_csv(out)
+    assert {"unique_id", "cutoff", "ds", "y", "mean"} <= set(df.columns)
+    assert df["cutoff"].nunique() == 3 and len(df) == 3 * 3 * 12
+    assert (pd.to_datetime(df["ds"]) > pd.to_datetime(df["cutoff"])).all()
+    assert len(pd.read_csv(met)) == 3 and png.stat().st_size > 10_000
+
+
+def test_detect_flags_an_injected_spike(tmp_path):
+    long = pd.read_csv(EXAMPLE)
+    spiked = long.copy()
+    row = spiked.index[(spiked["unique_id"] == "H2")][300]
+    spiked.loc[row, "y"] = spiked.loc[row, "y"] * 5
+    src, out, png = tmp_path / "spiked.csv", tmp_path / "anomalies.csv", tmp_path / "a.png"
+    spiked.to_csv(src, index=False)
+    proc = run("detect", "--input", src, "--model", "ar", "--p", 24, "--level", 0.999, "--history", 100,
+               "--output", out, "--plot", png)
+    assert proc.returncode == 0, proc.stderr
+    df = pd.read_csv(out)
+    assert {"unique_id", "ds", "y", "mean", "lower", "upper", "score", "is_anomaly"} <= set(df.columns)
+    hit = df[(df["unique_id"] == "H2") & (df["ds"] == spiked.loc[row, "ds"])]
+    assert bool(hit["is_anomaly"].iloc[0])
+    assert png.stat().st_size > 10_000
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    proc = run("demo", "--out", tmp_path / "demo", "--n-series", 8, "--no-neural")
+    assert proc.returncode == 0, proc.stderr
+    for name in ("m4_hourly_scores.csv", "backtest_scores.csv", "forecasts.csv", "fan_chart.png", "anomalies.png",
+                 "anomalies.csv"):
+        assert (tmp_path / "demo" / name).stat().st_size > 0, name
+    table = pd.read_csv(tmp_path / "demo" / "m4_hourly_scores.csv", index_col=0)
+    assert {"Naive2", "SeasonalNaive", "AR(48)"} <= set(table.index)
+    assert table.loc["Naive2", "OWA"] == pytest.approx(1.0)

@@ -1,0 +1,20 @@
+"""Anomaly detection from forecast intervals: is each observation plausible under the forecast
+made before it arrived?
+
+* :func:`detect_anomalies` (batch) and :class:`AnomalyDetector` (streaming: ``fit`` then
+  ``update``) work with any arforecast forecaster; models that implement the rollout protocol
+  (AR, NeuralAR, :class:`RollingZScore`) cost one model step per point.
+* :func:`tail_score` and the predictive helpers in :mod:`arforecast.anomaly.scores`.
+* :class:`RollingZScore`: the classic rolling z-score detector as a forecaster (a baseline).
+* :func:`plot_anomalies`: a series with its interval band and flagged points.
+* :func:`alerts` / :func:`suppress_repeats`: one alert per burst of flags (a cooldown).
+"""
+from arforecast.anomaly.alerts import alerts, suppress_repeats
+from arforecast.anomaly.baselines import RollingZScore
+from arforecast.anomaly.detect import detect_anomalies
+from arforecast.anomaly.plot import plot_anomalies
+from arforecast.anomaly.scores import tail_score
+from arforecast.anomaly.streaming import AnomalyDetector
+
+__all__ = ["detect_anomalies", "AnomalyDetector", "RollingZScore", "tail_score", "plot_anomalies",
+           "alerts", "suppress_repeats"]

@@ -1,0 +1,92 @@
+"""The rolling z-score detector, written as a forecaster so it runs through the same detector.
+
+``RollingZScore(window)`` forecasts the next value as ``Normal(m, s)`` with ``m`` and ``s`` the
+mean and standard deviation (``ddof=1``) of the last ``window`` values. Flagging a point outside
+the central ``level`` interval is then the classic rule ``|y - m| / s > z`` with
+``z = Phi^-1((1 + level) / 2)`` (``level=0.997`` is the "3 sigma" rule). It implements the rollout
+protocol (its state is the last ``window`` values), so it is scored exactly like AR or NeuralAR.
+
+Example:
+    >>> import pandas as pd
+    >>> fc = RollingZScore(window=3).fit(pd.Series([1.0, 2.0, 3.0, 4.0])).predict(2)
+    >>> fc.mean.tolist(), round(float(fc.marginals.scale[0, 0]), 4)
+    ([3.0, 3.0], 1.0)
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from arforecast.base import Forecaster
+from arforecast.data.panel import Panel
+from arforecast.distributions import Normal
+from arforecast.forecast import Forecast
+from arforecast.rollout.protocol import Context, State
+
+#: relative floor on the scale, so that a flat window gives a tiny (not zero) spread
+_SCALE_FLOOR = 1e-9
+
+
+class RollingZScore(Forecaster):
+    """Mean and standard deviation of the last ``window`` values as a Normal forecast.
+
+    Args:
+        window: number of past values (at least 2).
+    """
+
+    def __init__(self, window: int = 288) -> None:
+        self.window = window
+
+    @property
+    def min_length(self) -> int:
+        return self._w()
+
+    def _describe_need(self) -> str:
+        return f"(window={self.window})"
+
+    def _w(self) -> int:
+        w = self.window
+        if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 2:
+            raise ValueError(f"window must be an integer >= 2, got {w!r}")
+        return int(w)
+
+    def _fit(self, panel: Panel) -> None:
+        self._w()  # nothing to learn: the forecast is a function of the last values
+
+    def _predict(self, panel: Panel, h: int, num_samples: int | None, seed: int | None,
+                 **options: Any) -> Forecast:
+        if options:
+            raise TypeError(f"RollingZScore.predict() got unexpected options {sorted(options)}")
+        dist = self.distribution(self.start(Context.from_list([panel.series(i) for i in range(panel.n_series)])))
+        loc = dist.loc.numpy()[:, None].repeat(h, axis=1)
+        scale = dist.scale.numpy()[:, None].repeat(h, axis=1)
+        samples = None
+        if num_samples is not None:
+            rng = np.random.default_rng(seed)
+            samples = loc[:, None, :] + scale[:, None, :] * rng.standard_normal((panel.n_series, num_samples, h))
+        return Forecast(panel, h, loc, samples=samples,
+                        marginals=Normal(torch.from_numpy(loc), torch.from_numpy(scale)), model="RollingZScore")
+
+    # ------------------------------------------------------------------ rollout protocol
+    def start(self, context: Context) -> State:
+        w = self._w()
+        values = context.values[:, -w:]
+        if values.shape[1] < w:
+            pad = torch.full((values.shape[0], w - values.shape[1]), float("nan"), dtype=torch.float64)
+            values = torch.cat([pad, values], dim=1)
+        return {"window": values.to(torch.float64)}
+
+    def distribution(self, state: State) -> Normal:
+        win = state["window"]
+        mean = torch.nanmean(win, dim=1)
+        n = (~torch.isnan(win)).sum(dim=1)
+        var = torch.nansum((win - mean[:, None]) ** 2, dim=1) / (n - 1).clamp(min=1)
+        scale = torch.sqrt(var).clamp(min=_SCALE_FLOOR) * torch.ones_like(mean)
+        scale = torch.maximum(scale, _SCALE_FLOOR * mean.abs())
+        return Normal(mean, scale)
+
+    def advance(self, state: State, value: torch.Tensor) -> State:
+        win = state["window"]
+        return {"window": torch.cat([win[:, 1:], value.to(win.dtype).reshape(-1, 1)], dim=1)}

@@ -1,0 +1,140 @@
+"""detect_anomalies: flag every observation that is implausible under the forecast made before it.
+
+The batch form of :class:`~arforecast.anomaly.streaming.AnomalyDetector`: each series' first
+``start`` observations train the model (they are not scored); every later observation is scored
+against the forecast made ``horizon`` steps before it, from data strictly before it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from arforecast.anomaly.streaming import COLUMNS, AnomalyDetector, panel_with_missing
+from arforecast.data.panel import Panel
+from arforecast.exceptions import DataError
+
+
+def detect_anomalies(model: Any, y: Any, level: float = 0.99, horizon: int = 1,
+                     num_samples: int = 200, refit: bool | int = False, *,
+                     start: int | float = 0.15, robust: bool | int = True, calibrate: bool = False,
+                     seed: int = 0,
+                     progress: bool = False, freq: Any = None, **columns: str) -> pd.DataFrame:
+    """Rolling ``horizon``-step-ahead forecasts over ``y`` and a verdict for every observation.
+
+    Args:
+        model: an unfitted forecaster (cloned and fitted on each series' first ``start`` values).
+        y: a Series, wide or long frame (see :func:`arforecast.to_panel`); NaNs inside a series
+            (e.g. gaps marked by :func:`~arforecast.data.regularize.regularize`) are allowed: they
+            are not scored and the forecast mean is fed forward in their place.
+        level: coverage of the interval outside which a point is flagged.
+        horizon: score each point against the forecast made ``horizon`` steps earlier.
+        num_samples: sample paths per point when ``horizon > 1`` (or the model only samples).
+        refit: ``False``, or refit the model on everything seen every ``refit`` steps.
+        start: observations of each series used to fit before scoring begins: an int, or a
+            fraction of each series' length (default 15%, NAB's probationary share).
+        robust: feed the forecast mean instead of flagged points (see :class:`AnomalyDetector`).
+        calibrate: judge points by the law of the model's past normal scores (a Student-t fitted
+            online) rather than by the model's own tails (see :class:`AnomalyDetector`).
+        seed: seed of the sample paths.
+        progress: show a progress bar.
+
+    Returns:
+        A long frame, one row per observation: ``unique_id, ds, y, mean, lower, upper, score,
+        is_anomaly``. Rows of the training head have NaN forecasts and ``is_anomaly=False``.
+        ``score`` is ``-log10`` of the two-sided tail probability (2 = a 1-in-100 surprise).
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> from arforecast.anomaly.baselines import RollingZScore
+        >>> y = pd.Series(np.sin(np.arange(200) / 5), index=pd.date_range("2024", periods=200, freq="h"))
+        >>> y.iloc[150] += 6
+        >>> out = detect_anomalies(RollingZScore(window=24), y, level=0.999, start=48)
+        >>> out.columns.tolist()
+        ['unique_id', 'ds', 'y', 'mean', 'lower', 'upper', 'score', 'is_anomaly']
+        >>> out.loc[out["is_anomaly"], "ds"].tolist()
+        [Timestamp('2024-01-07 06:00:00')]
+    """
+    detector = AnomalyDetector(model, level=level, horizon=horizon, num_samples=num_samples,
+                               robust=robust, refit=refit, calibrate=calibrate, seed=seed, progress=progress)
+    detector._check_params()
+    panel, missing = panel_with_missing(y, freq=freq, fill="mark", **columns)
+    heads = _start_lengths(panel, start, detector)
+    head = _slice(panel, 0, heads)
+    head_missing = _slice(missing, 0, heads)
+    # the training head: missing values interpolated (only past values, nothing is scored there)
+    filled = []
+    for i in range(panel.n_series):
+        v = head.series(i).copy()
+        gone = head_missing.series(i) > 0.5
+        if gone.any():
+            v[gone] = np.nan
+            v = pd.Series(v).interpolate(limit_area="inside").ffill().bfill().to_numpy()
+        filled.append(v)
+    detector._fit_panel(Panel(np.concatenate(filled) if filled else np.zeros(0), head.indptr, head.ids,
+                              head.starts, head.freq, head.step, head.layout))
+    tail_panel = _slice(panel, heads, panel.lengths)
+    scored = detector._update_panel(tail_panel, _slice(missing, heads, panel.lengths)) \
+        if tail_panel.lengths.sum() else None
+    return _with_head(detector, panel, missing, heads, scored)
+
+
+def _start_lengths(panel: Panel, start: Any, detector: AnomalyDetector) -> np.ndarray:
+    n = panel.lengths
+    if isinstance(start, bool) or not isinstance(start, (int, np.integer, float, np.floating)):
+        raise ValueError(f"start must be an int or a fraction in (0, 1), got {start!r}")
+    if isinstance(start, (float, np.floating)):
+        if not 0 < start < 1:
+            raise ValueError(f"a fractional start must lie in (0, 1), got {start!r}")
+        heads = np.floor(start * n).astype(np.int64)
+    else:
+        heads = np.full(panel.n_series, int(start), dtype=np.int64)
+    need = max(int(getattr(detector.model, "min_length", 1)), int(detector.horizon), 2)
+    short = np.flatnonzero(heads < need)
+    if len(short):
+        names = ", ".join(f"{panel.ids[i]!r} ({heads[i]})" for i in short[:5])
+        raise DataError(f"{type(detector.model).__name__} needs at least {need} training values before "
+                        f"the first scored point; too few for {names}: raise start or use longer series")
+    return np.minimum(heads, n)
+
+
+def _slice(panel: Panel, begin: Any, end: Any) -> Panel:
+    """Each series cut to ``[begin[i], end[i])`` with its start time moved accordingly."""
+    begin = np.broadcast_to(np.asarray(begin, dtype=np.int64), (panel.n_series,))
+    end = np.broadcast_to(np.asarray(end, dtype=np.int64), (panel.n_series,))
+    arrays = [panel.series(i)[begin[i]:end[i]] for i in range(panel.n_series)]
+    starts = tuple(panel.starts[i] + begin[i] * (panel.freq if panel.freq is not None else panel.step)
+                   for i in range(panel.n_series))
+    lengths = np.array([len(a) for a in arrays], dtype=np.int64)
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    values = np.concatenate(arrays) if arrays else np.zeros(0)
+    return Panel(values, indptr, panel.ids, starts, panel.freq, panel.step, panel.layout)
+
+
+def _with_head(detector: AnomalyDetector, panel: Panel, missing: Panel, heads: np.ndarray,
+               scored: pd.DataFrame | None) -> pd.DataFrame:
+    lay = panel.layout
+    long = lay.kind == "long"
+    id_col, time_col, target_col = (lay.id_col, lay.time_col, lay.target_col) if long else ("unique_id", "ds", "y")
+    pieces = []
+    for i in range(panel.n_series):
+        k = int(heads[i])
+        v = panel.series(i)[:k].copy()
+        v[missing.series(i)[:k] > 0.5] = np.nan
+        pieces.append(pd.DataFrame({id_col: panel.ids[i], time_col: np.asarray(panel.time_index(i)[:k]),
+                                    target_col: v}))
+    head = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
+    for c in COLUMNS:
+        head[c] = np.nan
+    head["is_anomaly"] = False
+    head.attrs["level"] = detector.level
+    if scored is None:
+        return head
+    both = pd.concat([head, scored], ignore_index=True)
+    both.attrs["level"] = detector.level
+    # head rows come first within each series in `both`, so a stable sort by series suffices
+    order = np.argsort(pd.Categorical(both[id_col], categories=list(panel.ids)).codes, kind="stable")
+    out = both.iloc[order].reset_index(drop=True)
+    out.attrs["level"] = detector.level
+    return out

@@ -1,0 +1,378 @@
+"""AnomalyDetector: score each new observation against the forecast made before it arrived.
+
+``fit(history)`` fits (a clone of) the model on the history and starts a rolling state;
+``update(new_points)`` scores only the new points, in time order, without refitting (unless
+``refit`` asks for it) and without re-scoring the past. For each point the detector
+
+1. takes the predictive made ``horizon`` steps earlier (from data strictly before the point),
+2. reports its mean, the central ``level`` interval, the score ``-log10 p`` (``p`` the two-sided
+   tail probability, see :mod:`arforecast.anomaly.scores`) and ``is_anomaly`` (outside the
+   interval),
+3. feeds the point to the model's state: the observation itself, or — in ``robust`` mode, when
+   the point is flagged — the forecast mean, so that an outlier does not poison the next
+   forecasts. Only the first ``robust`` points of a run of consecutive flags are replaced
+   (``True`` means 3); later ones are fed back as observed, so that a lasting level shift is
+   learnt instead of flagged forever. Missing values (NaN) are not scored and are always replaced by the forecast mean.
+
+:func:`arforecast.detect_anomalies` is ``fit`` on each series' head plus one ``update`` with the
+rest, so the streaming and batch flags are the same by construction.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+
+from arforecast.anomaly.scores import Recalibrated, fit_student_t
+from arforecast.anomaly.sources import Group, PredictSource, Source, StepperSource
+from arforecast.data.frames import to_panel
+from arforecast.data.panel import Panel
+from arforecast.exceptions import DataError, NotFittedError
+from arforecast.rollout.protocol import Stepper
+
+COLUMNS = ("mean", "lower", "upper", "score", "is_anomaly")
+DEFAULT_ROBUST_RUN = 3
+CALIBRATION_WINDOW = 2000  # normal scores kept per series for the recalibration
+CALIBRATION_EVERY = 250    # steps between re-estimations
+RELATIVE_TOLERANCE = 1e-9
+
+
+class AnomalyDetector(BaseEstimator):
+    """Streaming anomaly detection from any forecaster's predictive distribution.
+
+    Args:
+        model: an unfitted arforecast forecaster (it is cloned; yours is left untouched).
+        level: coverage of the interval outside which a point is flagged (``0.99``: about 1% of
+            ordinary points are flagged when the model is calibrated).
+        horizon: score each point against the forecast made ``horizon`` steps before it.
+        num_samples: sample paths per point when ``horizon > 1`` (or when the model only gives
+            samples).
+        robust: feed the forecast mean instead of a flagged observation; an int caps the number
+            of consecutive flagged points replaced (``True`` = 3), ``False`` always feeds observations.
+        refit: ``False`` (fit once), or an int ``k``: refit the model on all values seen every
+            ``k`` steps (robust mode refits on the cleaned values).
+        calibrate: judge points by the law of the model's past normal scores instead of the
+            model's own tails (see :class:`~arforecast.anomaly.scores.Recalibrated`): a scaled
+            Student-t fitted to the normal scores of the second half of the training history,
+            then of the last 2000 points seen, re-estimated every 250 steps. It corrects a
+            model that is over- or under-confident or has too thin tails.
+        seed: seed of the sample paths.
+        progress: show a progress bar over the steps of an update.
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> from arforecast.anomaly.baselines import RollingZScore
+        >>> rng = np.random.default_rng(0)
+        >>> y = pd.Series(rng.normal(size=120), index=pd.date_range("2024", periods=120, freq="h"))
+        >>> y.iloc[110] = 9.0
+        >>> det = AnomalyDetector(RollingZScore(window=48), level=0.999).fit(y.iloc[:100])
+        >>> out = det.update(y.iloc[100:])
+        >>> out.loc[out["is_anomaly"], "ds"].tolist()
+        [Timestamp('2024-01-05 14:00:00')]
+    """
+
+    def __init__(self, model: Any, level: float = 0.99, horizon: int = 1, num_samples: int = 200,
+                 robust: bool | int = True, refit: bool | int = False, calibrate: bool = False,
+                 seed: int = 0, progress: bool = False) -> None:
+        self.model = model
+        self.level = level
+        self.horizon = horizon
+        self.num_samples = num_samples
+        self.robust = robust
+        self.refit = refit
+        self.calibrate = calibrate
+        self.seed = seed
+        self.progress = progress
+
+    # ------------------------------------------------------------------ public API
+    def fit(self, y: Any, *, freq: Any = None, **columns: str) -> "AnomalyDetector":
+        """Fit the model on the history ``y`` and start the rolling state (nothing is scored).
+
+        ``y`` may hold NaN inside a series (e.g. gaps marked by
+        :func:`~arforecast.data.regularize.regularize`); they are interpolated for fitting.
+        """
+        self._check_params()
+        panel, _ = panel_with_missing(y, freq=freq, fill="interpolate", **columns)
+        self._fit_panel(panel)
+        return self
+
+    def update(self, new_points: Any, **columns: str) -> pd.DataFrame:
+        """Score ``new_points`` (continuing the fitted series in time) and learn them.
+
+        Returns a long frame ``unique_id, ds, y, mean, lower, upper, score, is_anomaly`` with
+        one row per new point, in the order of the series then time.
+        """
+        self._check_fitted()
+        lay = self.panel_.layout
+        cols = {"id_col": lay.id_col, "time_col": lay.time_col, "target_col": lay.target_col, **columns}
+        panel, missing = panel_with_missing(new_points, freq=self.panel_.freq, fill="mark_all", **cols)
+        return self._update_panel(panel, missing)
+
+    # ------------------------------------------------------------------ internals
+    def _check_params(self) -> None:
+        if not 0 < self.level < 1:
+            raise ValueError(f"level must lie strictly between 0 and 1, got {self.level!r}")
+        for name in ("horizon", "num_samples"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        v = self.refit
+        if v is not False and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
+            raise ValueError(f"refit must be False or a positive integer (refit every k steps), got {v!r}")
+        if not isinstance(self.robust, (bool, int, np.integer)) or (not isinstance(self.robust, bool) and self.robust < 0):
+            raise ValueError(f"robust must be a bool or a non-negative int, got {self.robust!r}")
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "model_"):
+            raise NotFittedError("this AnomalyDetector is not fitted yet: call fit(history) first")
+
+    def _update_panel(self, panel: Panel, missing: Panel) -> pd.DataFrame:
+        rows = self._rows_of(panel)
+        for k, i in enumerate(rows):
+            expected = self._next_time(i)
+            got = panel.time_index(k)[0]
+            if got != expected:
+                raise DataError(f"series {panel.ids[k]!r}: new points must continue the series at "
+                                f"{expected!r}, got {got!r}; updates must be contiguous and in order")
+        values = []
+        for k in range(panel.n_series):
+            v = panel.series(k).copy()
+            v[missing.series(k) > 0.5] = np.nan
+            values.append(v)
+        blocks = self._advance(rows, values)
+        times = [np.asarray(panel.time_index(k)) for k in range(panel.n_series)]
+        return self._frame(rows, values, times, blocks)
+
+    def _fit_panel(self, panel: Panel) -> None:
+        self.panel_ = panel
+        self.ids_ = panel.ids
+        self.history_ = [panel.series(i).tolist() for i in range(panel.n_series)]
+        self.steps_ = 0
+        self.run_ = np.zeros(panel.n_series, dtype=np.int64)  # current run of consecutive flags
+        self._refit_model()
+        if self.calibrate:
+            self.normal_scores_ = self._insample_normal_scores()
+            self._estimate_calibration()
+
+    def _insample_normal_scores(self) -> list[list[float]]:
+        """Normal scores of the second half of each training history, forecast step by step
+        from the first half (all series in lockstep over the same number of points)."""
+        histories = self._histories()
+        k = min(len(h) - max(len(h) // 2, self.horizon) for h in histories)
+        out: list[list[float]] = [[] for _ in histories]
+        if k <= 0:
+            return out
+        g = self.source_.open(np.arange(len(histories)), [h[:len(h) - k] for h in histories])
+        for j in range(k):
+            y = np.array([h[len(h) - k + j] for h in histories])
+            z = g.pending[0].normal_score(y)
+            for r in range(len(histories)):
+                out[r].append(float(z[r]))
+            self.source_.step(g, y)
+        return [zs[-CALIBRATION_WINDOW:] for zs in out]
+
+    def _estimate_calibration(self) -> None:
+        params = np.array([fit_student_t(np.asarray(z)) for z in self.normal_scores_])
+        self.calibration_ = params.reshape(-1, 2)  # [n_series, (s, nu)]
+
+    def _histories(self) -> list[np.ndarray]:
+        return [np.asarray(h, dtype=np.float64) for h in self.history_]
+
+    def _refit_model(self) -> None:
+        histories = self._histories()
+        panel = self._panel_of(np.arange(len(histories)), histories)
+        need = max(self.horizon, 1)
+        short = [self.ids_[i] for i, x in enumerate(self.history_) if len(x) < need]
+        if short:
+            raise DataError(f"series {short[:5]} are too short to start a horizon-{self.horizon} detector")
+        self.model_ = clone(self.model).fit(panel)
+        self.source_ = self._make_source()
+        self.groups_ = [self.source_.open(np.arange(len(histories)), histories)]
+
+    def _make_source(self) -> Source:
+        args = (self.model_, int(self.horizon), int(self.num_samples), int(self.seed))
+        if isinstance(self.model_, Stepper):
+            return StepperSource(*args)
+        return PredictSource(*args, make_panel=self._panel_of)
+
+    def _panel_of(self, rows: np.ndarray, arrays: list[np.ndarray]) -> Panel:
+        p = self.panel_
+        lengths = np.array([len(a) for a in arrays], dtype=np.int64)
+        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        values = np.concatenate(arrays) if len(arrays) else np.zeros(0)
+        return Panel(values, indptr, p.ids[rows], tuple(p.starts[i] for i in rows), p.freq, p.step, p.layout)
+
+    def _next_time(self, i: int) -> Any:
+        p, n = self.panel_, len(self.history_[i])
+        return p.starts[i] + n * (p.freq if p.freq is not None else p.step)
+
+    def _rows_of(self, panel: Panel) -> np.ndarray:
+        lookup = {uid: k for k, uid in enumerate(self.ids_)}
+        unknown = [uid for uid in panel.ids if uid not in lookup]
+        if unknown:
+            raise DataError(f"series {unknown[:5]} were not in the history the detector was fitted "
+                            "on; fit a detector on them first")
+        return np.array([lookup[uid] for uid in panel.ids], dtype=np.int64)
+
+    def _max_run(self) -> int:
+        if self.robust is True:
+            return DEFAULT_ROBUST_RUN
+        return int(self.robust)
+
+    def _advance(self, rows: np.ndarray, values: list[np.ndarray]) -> dict[str, list[np.ndarray]]:
+        """Score and learn ``values[k]`` for series ``rows[k]``, all series one step at a time."""
+        counts = np.zeros(len(self.history_), dtype=np.int64)
+        counts[rows] = [len(v) for v in values]
+        series_values = {int(r): v for r, v in zip(rows, values)}
+        out = {c: [np.full(len(v), np.nan) for v in values] for c in COLUMNS}
+        slot = {int(r): k for k, r in enumerate(rows)}
+        done = np.zeros(len(self.history_), dtype=np.int64)
+        total = int(counts.max()) if len(rows) else 0
+        steps = range(total)
+        if self.progress:
+            from tqdm.auto import tqdm
+            steps = tqdm(steps, desc="anomaly detection", leave=False)
+        for _ in steps:
+            groups = []
+            for g in self.groups_:
+                active = counts[g.rows] > done[g.rows]
+                if active.all():
+                    groups.append(g)
+                elif active.any():
+                    keep, wait = np.flatnonzero(active), np.flatnonzero(~active)
+                    groups.extend([g.subset(keep, self.source_), g.subset(wait, self.source_)])
+                else:
+                    groups.append(g)
+            self.groups_ = groups
+            for g in self.groups_:
+                if not (counts[g.rows] > done[g.rows]).all():
+                    continue
+                y = np.array([series_values[int(r)][done[r]] for r in g.rows])
+                self._score_step(g, y, out, slot, done)
+            self.steps_ += 1
+            if self.refit and self.steps_ % int(self.refit) == 0:
+                self._refit_model()
+            if self.calibrate and self.steps_ % CALIBRATION_EVERY == 0:
+                self._estimate_calibration()
+        return out
+
+    def _score_step(self, g: Group, y: np.ndarray, out: dict, slot: dict, done: np.ndarray) -> None:
+        pred = g.pending[0]
+        if self.calibrate:
+            base = pred
+            pred = Recalibrated(base, self.calibration_[g.rows, 0], self.calibration_[g.rows, 1])
+        missing = np.isnan(y)
+        mean = pred.mean
+        lower, upper = pred.interval(self.level)
+        # A value equal to the forecast up to rounding is the forecast: a (near) zero-width
+        # predictive, e.g. on a constant series, must not flag floating-point noise.
+        judged = np.where(missing | (np.abs(y - mean) <= RELATIVE_TOLERANCE * np.abs(mean)), mean, y)
+        score = np.where(missing, np.nan, pred.score(judged))
+        flag = ~missing & ((judged < lower) | (judged > upper))
+        if self.calibrate:
+            z = base.normal_score(judged)
+            for j, r in enumerate(g.rows):
+                if not missing[j]:
+                    self.normal_scores_[r].append(float(z[j]))
+                    del self.normal_scores_[r][:-CALIBRATION_WINDOW]
+        fed = y.copy()
+        if self.robust:
+            # count consecutive flagged points; only the first max_run of a run are replaced
+            run = np.where(flag, self.run_[g.rows] + 1, 0)
+            self.run_[g.rows] = run
+            replace = flag & (run <= self._max_run())
+        else:
+            replace = np.zeros_like(flag)
+        replace |= missing
+        if replace.any():
+            fed = np.where(replace, self.source_.next_mean(g), y)
+        self.source_.step(g, fed)
+        for j, r in enumerate(g.rows):
+            k, t = slot[int(r)], done[r]
+            out["mean"][k][t] = mean[j]
+            out["lower"][k][t] = lower[j]
+            out["upper"][k][t] = upper[j]
+            out["score"][k][t] = score[j]
+            out["is_anomaly"][k][t] = flag[j]
+            self.history_[r].append(float(fed[j]))
+            done[r] += 1
+
+    def _frame(self, rows: np.ndarray, values: list[np.ndarray], times: list[np.ndarray],
+               blocks: dict) -> pd.DataFrame:
+        p, lay = self.panel_, self.panel_.layout
+        long = lay.kind == "long"
+        frame = pd.DataFrame({
+            lay.id_col if long else "unique_id": np.repeat(p.ids[rows], [len(v) for v in values]),
+            lay.time_col if long else "ds": np.concatenate(times) if times else [],
+            lay.target_col if long else "y": np.concatenate(values) if values else np.zeros(0),
+        })
+        for c in COLUMNS:
+            frame[c] = np.concatenate(blocks[c]) if values else np.zeros(0)
+        frame["is_anomaly"] = frame["is_anomaly"].fillna(0).astype(bool)
+        frame.attrs["level"] = self.level
+        return frame
+
+
+def panel_with_missing(y: Any, *, freq: Any = None, fill: str = "interpolate",
+                       **columns: str) -> tuple[Panel, Panel]:
+    """``to_panel`` of ``y`` with NaNs allowed inside series.
+
+    Returns the panel with those NaNs filled and a panel of the same shape holding ``1.0`` where
+    a value was missing. Leading NaNs are trimmed as ``to_panel`` does (a series starts at its
+    first observation), except with ``fill="mark_all"``; a wide frame's trailing NaNs are
+    trimmed too (values not arrived yet).
+
+    * ``"interpolate"`` (for fitting): linear inside each series, last value carried over
+      trailing NaNs of a Series or long frame;
+    * ``"mark"`` / ``"mark_all"`` (for scoring): a placeholder value, the mask says it is missing.
+    """
+    if fill not in ("interpolate", "mark", "mark_all"):
+        raise ValueError(f"fill must be 'interpolate', 'mark' or 'mark_all', got {fill!r}")
+    if isinstance(y, Panel):
+        return y, Panel(np.zeros_like(y.values), y.indptr, y.ids, y.starts, y.freq, y.step, y.layout)
+    id_col = columns.get("id_col", "unique_id")
+    time_col = columns.get("time_col", "ds")
+    target_col = columns.get("target_col", "y")
+    is_long = isinstance(y, pd.DataFrame) and {id_col, time_col, target_col}.issubset(y.columns)
+    if not isinstance(y, (pd.Series, pd.DataFrame)) or not _numeric_frame(y[[target_col]] if is_long else y):
+        panel = to_panel(y, freq=freq, **columns)  # reports the problem, or has no NaN to handle
+        return panel, Panel(np.zeros_like(panel.values), panel.indptr, panel.ids, panel.starts,
+                            panel.freq, panel.step, panel.layout)
+    if is_long:
+        target = y[target_col]
+        filled_target = target.groupby(y[id_col], sort=False).transform(lambda s: _fill(s, fill, wide=False))
+        filled = y.assign(**{target_col: filled_target})
+        mask = y.assign(**{target_col: target.isna().astype(float).where(filled_target.notna())})
+    else:
+        wide = isinstance(y, pd.DataFrame)
+        filled = y.apply(lambda s: _fill(s, fill, wide=True)) if wide else _fill(y, fill, wide=False)
+        mask = y.isna().astype(float).where(filled.notna())
+    panel = to_panel(filled, freq=freq, **columns)
+    mask_panel = to_panel(mask, freq=panel.freq, **columns)
+    if not np.array_equal(mask_panel.indptr, panel.indptr):  # pragma: no cover - defensive
+        raise DataError("could not align the missing-value mask with the data")
+    return panel, mask_panel
+
+
+def _fill(s: pd.Series, how: str, wide: bool) -> pd.Series:
+    if how == "interpolate":
+        out = s.interpolate(limit_area="inside")
+        return out if wide else out.ffill()
+    valid = np.flatnonzero(s.notna().to_numpy())
+    if len(valid) == 0:
+        return s
+    out = s.fillna(0.0)
+    if how == "mark":  # leading NaNs: the series starts at its first observation
+        out.iloc[:valid[0]] = np.nan
+    if wide:  # trailing NaNs of a wide column are values that have not arrived
+        out.iloc[valid[-1] + 1:] = np.nan
+    return out
+
+
+def _numeric_frame(y: Any) -> bool:
+    if isinstance(y, pd.Series):
+        return pd.api.types.is_numeric_dtype(y.dtype) and not pd.api.types.is_bool_dtype(y.dtype)
+    return all(pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t) for t in y.dtypes)

@@ -1,0 +1,423 @@
+"""Anomaly detection from forecast intervals, checked against closed forms (a known AR(1) whose
+one- and two-step predictive laws are Normal with known moments), scipy's Normal tail
+probabilities, and properties that must hold whatever the data: streaming == batch, and no
+forecast ever depends on the observation it scores (or any later one)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.stats as st
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as hs
+
+import arforecast as af
+from arforecast.anomaly import (AnomalyDetector, RollingZScore, alerts, detect_anomalies, plot_anomalies,
+                                suppress_repeats, tail_score)
+from arforecast.anomaly.scores import DistributionPredictive, SamplePredictive
+from arforecast.base import Forecaster
+from arforecast.datasets import simulate_ar
+from arforecast.distributions import Empirical, Normal, StudentT
+from arforecast.exceptions import DataError, NotFittedError
+from arforecast.forecast import Forecast
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny tensors per step: intra-op threads only add contention on a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# --------------------------------------------------------------------------- test models
+class KnownAR1(Forecaster):
+    """``y_t = mu + phi (y_{t-1} - mu) + sigma e_t`` with known parameters (nothing is learnt).
+
+    ``predict`` gives the exact ``h``-step Normal marginals; the Stepper methods step it."""
+
+    def __init__(self, phi: float = 0.6, sigma: float = 1.0, mu: float = 0.0) -> None:
+        self.phi, self.sigma, self.mu = phi, sigma, mu
+
+    def _fit(self, panel):
+        self.fit_lengths_ = panel.lengths.copy()
+
+    def _predict(self, panel, h, num_samples, seed, **options):
+        last = panel.values[panel.indptr[1:] - 1]
+        k = np.arange(1, h + 1)
+        point = self.mu + self.phi ** k[None, :] * (last[:, None] - self.mu)
+        sd = np.repeat(self.sigma * np.sqrt(np.cumsum(self.phi ** (2 * (k - 1))))[None, :], len(last), 0)
+        return Forecast(panel, h, point, marginals=Normal(torch.from_numpy(point), torch.from_numpy(sd)))
+
+    def start(self, context):
+        return {"last": context.values[:, -1].clone()}
+
+    def distribution(self, state):
+        last = state["last"]
+        return Normal(self.mu + self.phi * (last - self.mu), torch.full_like(last, self.sigma))
+
+    def advance(self, state, value):
+        return {"last": value.to(torch.float64).clone()}
+
+
+class PredictOnlyAR1(KnownAR1):
+    """The same model without the rollout protocol: the detector must use ``predict(y=...)``."""
+
+    start = distribution = advance = None  # type: ignore[assignment]
+
+
+class EmpiricalAR1(KnownAR1):
+    """AR(1) with a bootstrap (no ``cdf``) predictive: tail probabilities come by bisection."""
+
+    def distribution(self, state):
+        last = state["last"]
+        residuals = torch.from_numpy(st.norm.ppf((np.arange(400) + 0.5) / 400) * self.sigma)
+        return Empirical(self.mu + self.phi * (last - self.mu), residuals)
+
+
+def ar1_frame(n_series=2, length=300, phi=0.6, seed=0):
+    return simulate_ar([phi], n_series=n_series, length=length, seed=seed)
+
+
+# --------------------------------------------------------------------------- scores
+def test_tail_score_and_normal_tail_probability_match_scipy():
+    d = DistributionPredictive(Normal(torch.zeros(5, dtype=torch.float64), torch.full((5,), 2.0, dtype=torch.float64)))
+    y = np.array([0.0, 1.0, -3.0, 6.0, -9.0])
+    expected = 2 * st.norm.sf(np.abs(y) / 2.0)
+    np.testing.assert_allclose(d.tail_probability(y), expected, rtol=1e-10)
+    np.testing.assert_allclose(tail_score(expected), -np.log10(expected))
+    lo, hi = d.interval(0.95)
+    np.testing.assert_allclose(hi, st.norm.ppf(0.975, scale=2.0), rtol=1e-10)
+    np.testing.assert_allclose(lo, -hi)
+
+
+def test_far_tails_keep_their_precision_on_both_sides():
+    for dist, ref in ((Normal(torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64)), st.norm),
+                      (StudentT(torch.zeros(2, dtype=torch.float64), torch.ones(2, dtype=torch.float64), 4.0),
+                       st.t(4))):
+        p = DistributionPredictive(dist).tail_probability(np.array([12.0, -12.0]))
+        np.testing.assert_allclose(p, 2 * ref.sf(12.0), rtol=1e-6)
+
+
+def test_alerts_keep_one_flag_per_burst():
+    out = pd.DataFrame({"unique_id": ["a"] * 6 + ["b"] * 3,
+                        "is_anomaly": [True, True, False, True, False, True, True, False, True]})
+    assert alerts(out, cooldown=2).tolist() == [True, False, False, True, False, False, True, False, False]
+    assert alerts(out, cooldown=0).tolist() == out["is_anomaly"].tolist()
+    with pytest.raises(ValueError, match="cooldown"):
+        suppress_repeats([True], cooldown=-1)
+
+
+def test_sample_tail_probability_is_never_zero_and_matches_rank():
+    samples = np.arange(1.0, 100.0)[None, :]  # 99 draws 1..99
+    p = SamplePredictive(samples).tail_probability(np.array([1000.0]))
+    assert p[0] == pytest.approx(2 / 100)
+    p_mid = SamplePredictive(samples).tail_probability(np.array([50.0]))
+    assert p_mid[0] == pytest.approx(1.0)
+
+
+def test_bisection_tail_probability_matches_the_normal_it_discretizes():
+    model = EmpiricalAR1()
+    state = {"last": torch.tensor([0.0, 1.0], dtype=torch.float64)}
+    pred = DistributionPredictive(model.distribution(state))
+    y = np.array([2.0, -1.5])
+    exact = 2 * st.norm.sf(np.abs(y - np.array([0.0, 0.6])))
+    np.testing.assert_allclose(pred.tail_probability(y), exact, atol=0.006)
+
+
+# --------------------------------------------------------------------------- closed forms
+def test_one_step_detection_matches_closed_form():
+    df = ar1_frame(n_series=2, length=200)
+    out = detect_anomalies(KnownAR1(0.6), df, level=0.95, start=20, robust=False)
+    assert list(out.columns) == ["unique_id", "ds", "y", "mean", "lower", "upper", "score", "is_anomaly"]
+    assert len(out) == len(df)
+    for uid, g in out.groupby("unique_id"):
+        y = g["y"].to_numpy()
+        scored = g.iloc[20:]
+        mean = 0.6 * y[19:-1]
+        np.testing.assert_allclose(scored["mean"], mean, rtol=1e-12)
+        z = st.norm.ppf(0.975)
+        np.testing.assert_allclose(scored["upper"], mean + z, rtol=1e-10)
+        np.testing.assert_allclose(scored["lower"], mean - z, rtol=1e-10)
+        p = 2 * st.norm.sf(np.abs(y[20:] - mean))
+        np.testing.assert_allclose(scored["score"], -np.log10(p), rtol=1e-8)
+        np.testing.assert_array_equal(scored["is_anomaly"], np.abs(y[20:] - mean) > z)
+        assert g.iloc[:20]["score"].isna().all() and not g.iloc[:20]["is_anomaly"].any()
+
+
+def test_two_step_detection_matches_closed_form_mixture():
+    df = ar1_frame(n_series=1, length=60, seed=3)
+    out = detect_anomalies(KnownAR1(0.6), df, level=0.9, horizon=2, num_samples=3000, start=10,
+                           robust=False, seed=1)
+    y = out["y"].to_numpy()
+    scored = out.iloc[10:]
+    mean = 0.36 * y[8:-2]
+    sd = np.sqrt(1 + 0.36)
+    np.testing.assert_allclose(scored["mean"], mean, atol=0.05)
+    np.testing.assert_allclose(scored["upper"], mean + st.norm.ppf(0.95) * sd, atol=0.08)
+    p = 2 * st.norm.sf(np.abs(y[10:] - mean) / sd)
+    np.testing.assert_allclose(10 ** -scored["score"].to_numpy(), p, atol=0.03)
+
+
+def test_predict_fallback_equals_stepping():
+    df = ar1_frame(n_series=2, length=120)
+    a = detect_anomalies(KnownAR1(0.5), df, level=0.9, start=30)
+    b = detect_anomalies(PredictOnlyAR1(0.5), df, level=0.9, start=30)
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-10)
+    # horizon 2: exact marginals (fallback) against the sampled mixture (stepper)
+    c = detect_anomalies(PredictOnlyAR1(0.5), df, level=0.9, horizon=2, start=30, robust=False)
+    d = detect_anomalies(KnownAR1(0.5), df, level=0.9, horizon=2, start=30, robust=False, num_samples=2000)
+    np.testing.assert_allclose(c["mean"], d["mean"], atol=0.06)
+
+
+def test_empirical_predictive_without_cdf_flags_like_the_normal():
+    df = ar1_frame(n_series=1, length=300)
+    a = detect_anomalies(KnownAR1(0.6), df, level=0.95, start=30, robust=False)
+    b = detect_anomalies(EmpiricalAR1(0.6), df, level=0.95, start=30, robust=False)
+    assert (a["is_anomaly"] != b["is_anomaly"]).sum() <= 2
+    np.testing.assert_allclose(10 ** -a["score"].iloc[30:], 10 ** -b["score"].iloc[30:], atol=0.01)
+
+
+# --------------------------------------------------------------------------- no look-ahead
+@settings(max_examples=15, deadline=None)
+@given(k=hs.integers(40, 99), bump=hs.floats(-50, 50).filter(lambda b: abs(b) > 1e-3),
+       horizon=hs.integers(1, 3), robust=hs.booleans())
+def test_no_forecast_uses_the_observation_it_scores(k, bump, horizon, robust):
+    """Changing y_k changes no forecast of points up to k + horizon - 1 (made before y_k)."""
+    y = pd.Series(ar1_frame(n_series=1, length=100, seed=11)["y"].to_numpy(),
+                  index=pd.date_range("2024-01-01", periods=100, freq="h"))
+    y2 = y.copy()
+    y2.iloc[k] += bump
+    kw = dict(level=0.95, horizon=horizon, start=30, robust=robust, num_samples=50)
+    a = detect_anomalies(KnownAR1(0.6), y, **kw)
+    b = detect_anomalies(KnownAR1(0.6), y2, **kw)
+    upto = min(k + horizon, 100)
+    for col in ("mean", "lower", "upper"):
+        np.testing.assert_array_equal(a[col].to_numpy()[:upto], b[col].to_numpy()[:upto])
+    np.testing.assert_array_equal(a["score"].to_numpy()[:k], b["score"].to_numpy()[:k])
+
+
+def test_detector_follows_sklearn_conventions():
+    from sklearn.base import clone
+    det = AnomalyDetector(KnownAR1(0.5), level=0.9, refit=10)
+    assert clone(det).get_params()["level"] == 0.9 and clone(det).get_params()["refit"] == 10
+    assert not hasattr(det, "model_")
+    df = ar1_frame(n_series=1, length=60)
+    assert det.fit(df) is det and det.model.get_params() == {"phi": 0.5, "sigma": 1.0, "mu": 0.0}
+    assert det.model_ is not det.model  # the user's model is cloned, never fitted in place
+    assert not hasattr(det.model, "fit_lengths_")
+
+
+def test_model_is_fitted_only_on_the_training_head():
+    df = ar1_frame(n_series=2, length=100)
+    det = AnomalyDetector(KnownAR1()).fit(df.groupby("unique_id").head(40))
+    assert det.model_.fit_lengths_.tolist() == [40, 40]
+
+
+# --------------------------------------------------------------------------- streaming
+def _stream(model, y_long, head, chunks, **kw):
+    det = AnomalyDetector(model, **kw).fit(y_long.groupby("unique_id").head(head))
+    rest = y_long.groupby("unique_id").apply(lambda g: g.iloc[head:], include_groups=False).reset_index(level=0)
+    rest = rest.reset_index(drop=True)
+    pos = rest.groupby("unique_id").cumcount()
+    outs = []
+    for a, b in zip(chunks[:-1], chunks[1:]):
+        part = rest[(pos >= a) & (pos < b)]
+        if len(part):
+            outs.append(det.update(part))
+    return pd.concat(outs, ignore_index=True)
+
+
+@pytest.mark.parametrize("horizon,robust,refit,calibrate", [(1, True, False, False), (2, True, 17, False),
+                                                            (1, False, 25, True)])
+def test_streaming_flags_equal_batch(horizon, robust, refit, calibrate):
+    df = ar1_frame(n_series=3, length=160, seed=5)
+    df.loc[df.index[[60, 200, 420]], "y"] += 8.0  # outliers so that robust mode matters
+    kw = dict(level=0.95, horizon=horizon, robust=robust, refit=refit, calibrate=calibrate, num_samples=64,
+              seed=2)
+    batch = detect_anomalies(KnownAR1(0.6), df, start=40, **kw)
+    stream = _stream(KnownAR1(0.6), df, 40, [0, 1, 2, 7, 30, 31, 75, 120], **kw)
+    stream = stream.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
+    scored = batch.groupby("unique_id").apply(lambda g: g.iloc[40:], include_groups=False)
+    scored = scored.reset_index(level=0).reset_index(drop=True)
+    pd.testing.assert_frame_equal(stream, scored, check_exact=False, rtol=1e-12)
+    assert batch["is_anomaly"].sum() > 0
+
+
+def test_streaming_with_unequal_updates_per_series_equals_batch():
+    df = ar1_frame(n_series=2, length=100, seed=9)
+    batch = detect_anomalies(KnownAR1(0.6), df, start=30, level=0.9)
+    det = AnomalyDetector(KnownAR1(0.6), level=0.9).fit(df.groupby("unique_id").head(30))
+    s0, s1 = (df[df.unique_id == u].iloc[30:] for u in ("s0", "s1"))
+    parts = [det.update(s0.iloc[:50]), det.update(pd.concat([s0.iloc[50:], s1.iloc[:5]])),
+             det.update(s1.iloc[5:])]
+    got = pd.concat(parts).sort_values(["unique_id", "ds"]).reset_index(drop=True)
+    want = batch[batch["score"].notna()].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12)
+
+
+def test_update_scores_only_new_points_and_checks_continuity():
+    y = pd.Series(ar1_frame(n_series=1, length=80)["y"].to_numpy(),
+                  index=pd.date_range("2024-01-01", periods=80, freq="h"))
+    det = AnomalyDetector(KnownAR1()).fit(y.iloc[:50])
+    out = det.update(y.iloc[50:52])
+    assert out["ds"].tolist() == list(y.index[50:52])
+    with pytest.raises(DataError, match="continue the series"):
+        det.update(y.iloc[55:60])
+    with pytest.raises(DataError, match="were not in the history"):
+        det.update(pd.DataFrame({"unique_id": ["other"], "ds": [y.index[52]], "y": [0.0]}))
+    assert len(det.update(y.iloc[52:53])) == 1
+
+
+def test_errors_are_clear():
+    y = pd.Series(np.arange(50.0), index=pd.date_range("2024-01-01", periods=50, freq="h"))
+    with pytest.raises(NotFittedError):
+        AnomalyDetector(KnownAR1()).update(y)
+    with pytest.raises(ValueError, match="level"):
+        detect_anomalies(KnownAR1(), y, level=1.5)
+    with pytest.raises(ValueError, match="horizon"):
+        detect_anomalies(KnownAR1(), y, horizon=0)
+    with pytest.raises(DataError, match="training values"):
+        detect_anomalies(RollingZScore(window=30), y, start=10)
+
+
+# --------------------------------------------------------------------------- missing values
+def test_missing_values_are_not_scored_and_the_mean_is_fed_forward():
+    y = pd.Series(ar1_frame(n_series=1, length=60)["y"].to_numpy(),
+                  index=pd.date_range("2024-01-01", periods=60, freq="h"))
+    y.iloc[[30, 31, 45]] = np.nan
+    out = detect_anomalies(KnownAR1(0.6), y, start=10, level=0.95)
+    assert out["score"].iloc[[30, 31, 45]].isna().all()
+    assert not out["is_anomaly"].iloc[[30, 31, 45]].any()
+    # the forecast of 32 is made from the imputed mean of 31, itself phi * mean of 30
+    m30 = 0.6 * y.iloc[29]
+    assert out["mean"].iloc[32] == pytest.approx(0.6 * 0.6 * m30)
+    assert np.isnan(out["y"].iloc[30])
+
+
+# --------------------------------------------------------------------------- robustness
+def test_robust_mode_keeps_outliers_out_of_the_next_forecasts():
+    df = ar1_frame(n_series=4, length=400, phi=0.9, seed=21)
+    spikes = np.arange(60, 1600, 23)
+    df.loc[df.index[spikes], "y"] += 12.0
+    truth = np.zeros(len(df), dtype=bool)
+    truth[spikes] = True
+    plain = detect_anomalies(KnownAR1(0.9), df, level=0.99, robust=False)
+    robust = detect_anomalies(KnownAR1(0.9), df, level=0.99, robust=True)
+    fp_plain = int((plain["is_anomaly"] & ~truth).sum())
+    fp_robust = int((robust["is_anomaly"] & ~truth).sum())
+    # without robustness the point after each spike is forecast from the spike and flagged too
+    assert fp_robust < fp_plain / 3
+    assert robust["is_anomaly"].to_numpy()[spikes].mean() >= plain["is_anomaly"].to_numpy()[spikes].mean()
+
+
+def test_robust_run_cap_learns_a_level_shift():
+    walk = np.cumsum(np.random.default_rng(0).normal(size=200)) + np.r_[np.zeros(100), np.full(100, 20.0)]
+    y = pd.Series(walk, index=pd.date_range("2024-01-01", periods=200, freq="h"))
+    capped = detect_anomalies(KnownAR1(1.0), y, start=50, robust=3)
+    forever = detect_anomalies(KnownAR1(1.0), y, start=50, robust=10 ** 6)
+    assert capped["is_anomaly"].iloc[100:103].all()  # the jump, replaced 3 times, then learnt
+    assert capped["is_anomaly"].iloc[104:].sum() <= 3
+    assert forever["is_anomaly"].iloc[104:].sum() > 80
+
+
+# --------------------------------------------------------------------------- calibration
+def test_calibration_on_simulated_ar_known_model():
+    df = ar1_frame(n_series=4, length=1500, seed=4)
+    for level in (0.95, 0.99):
+        out = detect_anomalies(KnownAR1(0.6), df, level=level, robust=False)
+        rate = out.loc[out["score"].notna(), "is_anomaly"].mean()
+        assert 0.5 * (1 - level) <= rate <= 2 * (1 - level)
+
+
+def heavy_tailed_ar1(n=4000, seed=0):
+    rng = np.random.default_rng(seed)
+    e = 2.0 * rng.standard_t(3, size=n)
+    y = np.zeros(n)
+    for t in range(1, n):
+        y[t] = 0.6 * y[t - 1] + e[t]
+    return pd.Series(y, index=pd.date_range("2024-01-01", periods=n, freq="h"))
+
+
+def test_recalibration_fixes_an_overconfident_model():
+    """A Normal(sigma=1) model of Student-t(3) noise with scale 2 flags far too much; judged by
+    the Student-t fitted to its normal scores, the flag rate is back near 1 - level, and scores
+    agree with the interval."""
+    y = heavy_tailed_ar1()
+    raw = detect_anomalies(KnownAR1(0.6, sigma=1.0), y, level=0.99, robust=False)
+    cal = detect_anomalies(KnownAR1(0.6, sigma=1.0), y, level=0.99, robust=False, calibrate=True)
+    scored = cal[cal["score"].notna()]
+    assert raw.loc[raw["score"].notna(), "is_anomaly"].mean() > 0.2
+    assert 0.005 <= scored["is_anomaly"].mean() <= 0.02
+    np.testing.assert_array_equal(scored["is_anomaly"], scored["score"] > 2)
+    assert np.isfinite(scored[["lower", "upper"]].to_numpy()).all()
+
+
+def test_recalibration_leaves_a_calibrated_model_calibrated():
+    df = ar1_frame(n_series=3, length=1500, seed=4)
+    out = detect_anomalies(KnownAR1(0.6), df, level=0.99, robust=False, calibrate=True)
+    assert 0.005 <= out.loc[out["score"].notna(), "is_anomaly"].mean() <= 0.02
+
+
+def test_rolling_zscore_calibration_on_white_noise_and_closed_form():
+    rng = np.random.default_rng(0)
+    y = pd.Series(rng.normal(size=3000), index=pd.date_range("2024-01-01", periods=3000, freq="5min"))
+    out = detect_anomalies(RollingZScore(window=200), y, level=0.99, robust=False)
+    rate = out.loc[out["score"].notna(), "is_anomaly"].mean()
+    assert 0.005 <= rate <= 0.02
+    k = 2000
+    window = y.iloc[k - 200:k]
+    assert out["mean"].iloc[k] == pytest.approx(window.mean())
+    assert out["upper"].iloc[k] == pytest.approx(window.mean() + st.norm.ppf(0.995) * window.std(ddof=1))
+
+
+def test_calibration_of_ar_if_available():
+    AR = getattr(af, "AR", None)
+    if AR is None:
+        pytest.skip("arforecast.AR is not available yet")
+    df = simulate_ar([0.5, -0.3], n_series=3, length=1200, seed=8)
+    out = detect_anomalies(AR(p=2), df, level=0.99, robust=False)
+    rate = out.loc[out["score"].notna(), "is_anomaly"].mean()
+    assert 0.005 <= rate <= 0.02
+
+
+def test_calibration_of_bootstrap_ar_on_nab_noise_file():
+    """NAB's art_noisy is bounded (uniform) noise: Normal tails never reach it, the residual
+    bootstrap does; 15% of the file trains, the rest is scored."""
+    AR = getattr(af, "AR", None)
+    if AR is None:
+        pytest.skip("arforecast.AR is not available yet")
+    from arforecast.datasets_nab import load_nab_series
+    y = load_nab_series("artificialNoAnomaly/art_noisy.csv")
+    out = detect_anomalies(AR(p=2, bootstrap=True), y, level=0.99, robust=False)
+    assert 0.005 <= out.loc[out["score"].notna(), "is_anomaly"].mean() <= 0.02
+
+
+def test_rolling_zscore_is_a_forecaster_with_the_usual_contract():
+    y = pd.Series(np.arange(10.0))
+    m = RollingZScore(window=4)
+    assert m.fit(y) is m
+    fc = m.predict(3, num_samples=5, seed=0)
+    assert fc.mean.tolist() == [7.5] * 3
+    assert fc.samples.shape == (1, 5, 3)
+    from sklearn.base import clone
+    assert clone(m).get_params() == {"window": 4}
+
+
+# --------------------------------------------------------------------------- plot
+def test_plot_draws_band_and_flags(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    y = pd.Series(np.sin(np.arange(200) / 6), index=pd.date_range("2024-01-01", periods=200, freq="h"))
+    y.iloc[[120, 160]] += 4
+    out = detect_anomalies(RollingZScore(window=24), y, level=0.999, start=48)
+    ax = plot_anomalies(out, windows=[(y.index[115], y.index[125])])
+    assert ax.get_legend_handles_labels()[1] == ["observed", "forecast mean", "99.9% interval", "flagged"]
+    flagged = ax.collections[-1].get_offsets()
+    assert len(flagged) == int(out["is_anomaly"].sum()) >= 2
+    ax.figure.savefig(tmp_path / "anomalies.png")
+    assert (tmp_path / "anomalies.png").stat().st_size > 0
+    with pytest.raises(ValueError, match="unique_id"):
+        plot_anomalies(detect_anomalies(KnownAR1(), ar1_frame(n_series=2, length=60), start=10))
