@@ -17,6 +17,7 @@ from arforecast.exceptions import DataError, NotFittedError, TrainingError
 from arforecast.forecast import Forecast
 from arforecast.models.baselines import Drift, Mean, Naive, Naive2, SeasonalNaive
 from arforecast.models.linear import AR
+from arforecast.models.neural import NeuralAR
 from arforecast.rollout import RolloutResult, rollout
 
 __version__ = "0.1.0"
@@ -25,6 +26,7 @@ __all__ = [
     "Forecaster", "Forecast", "Panel", "to_panel", "DataError", "NotFittedError", "TrainingError",
     "Naive", "SeasonalNaive", "Naive2", "Mean", "Drift",
     "AR",
+    "NeuralAR",
     "backtest", "BacktestResult",
     "rollout", "RolloutResult",
     "detect_anomalies", "AnomalyDetector",

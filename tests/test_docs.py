@@ -45,3 +45,15 @@ def test_docstring_examples_run(name, tmp_path, monkeypatch):
         runner.run(t)
     result = runner.summarize(verbose=False)
     assert result.failed == 0, f"{result.failed} docstring example(s) failed in {name}"
+
+
+def test_docs_build_without_warnings(tmp_path):
+    """mkdocs in strict mode: a broken API reference or link fails the suite (and CI)."""
+    import subprocess
+    import sys
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("mkdocstrings")
+    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "WARNING" not in proc.stderr, proc.stderr

@@ -36,7 +36,9 @@ def to_panel(y: Any, *, freq: Any = None, id_col: str = "unique_id", time_col: s
     Args:
         y: a ``pd.Series``, a wide ``pd.DataFrame`` or a long ``pd.DataFrame``.
         freq: pandas frequency to use when it cannot be read from the index (e.g. ``"h"``).
-        id_col, time_col, target_col: column names of the long format.
+        id_col: series id column of the long format.
+        time_col: time column of the long format.
+        target_col: value column of the long format.
 
     Example:
         >>> s = pd.Series([1.0, 2.0, 3.0], index=pd.date_range("2024-01-01", periods=3, freq="D"))

@@ -1,0 +1,123 @@
+"""What the network is handed at each position: what classical models already know.
+
+For the position ``t`` that predicts the value at ``t + 1`` (the *target*):
+
+* the current scaled value ``z_t`` and whether it was observed;
+* the values at the target's seasonal lags, ``z_{t+1-k}`` for ``k`` in ``lags`` (24 and 168 for
+  hourly data: yesterday and last week at the same hour), each with its observed flag;
+* the local AR path's prediction of the target (:class:`LocalAR`), which the head also uses as
+  its base location;
+* learned embeddings of the target's phase ``position % period`` for each period (hour of the
+  day, hour of the week);
+* optionally an embedding of the current value's token (quantized values; ``PAD``/``MISSING``).
+
+Both the full pass (training, start of a rollout) and the one-step pass read a matrix
+``z [B, N]`` of scaled values and compute columns ``first .. N-1``, so the two share one code
+path; a step passes the last ``history`` values and ``first = N - 1``.
+
+Example:
+    >>> import torch
+    >>> z = torch.arange(1.0, 6.0).reshape(1, 5)
+    >>> lagged(z, 2, first=0).tolist()               # z_{t-1}: the target's lag 2
+    [[0.0, 1.0, 2.0, 3.0, 4.0]]
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def lagged(z: torch.Tensor, k: int, first: int) -> torch.Tensor:
+    """``z_{c+1-k}`` for columns ``c = first .. N-1`` of ``z [B, N]`` (0 before column 0)."""
+    return F.pad(z, (k - 1, 0))[:, first:z.shape[1]]
+
+
+class LocalAR:
+    """A ridge AR on each row's own context: the classical path that the network corrects.
+
+    ``fit`` solves, for every row of ``z [B, N]`` at once, the least-squares problem
+    ``z_t ~ b + sum_k w_k z_{t-k}`` over the context's observed values (``k`` in ``lags``), with a
+    ridge penalty ``ridge * n`` on the ``w`` (``n`` the row's number of equations).
+    ``predict`` gives the one-step prediction of every target from the actual past values.
+    Coefficients are per row, so every series (and every training window) gets its own AR,
+    estimated from its context only -- a local model inside a global one.
+
+    Example:
+        >>> import torch
+        >>> z = torch.tensor([[1.0, 2.0] * 20])           # period-2 pattern
+        >>> ar = LocalAR((2,), ridge=0.0)
+        >>> coef = ar.fit(z, torch.ones_like(z))
+        >>> [round(v, 3) for v in ar.predict(z, coef, first=39).tolist()[0]]   # next value
+        [1.0]
+    """
+
+    def __init__(self, lags: tuple[int, ...], ridge: float = 1e-3) -> None:
+        self.lags = tuple(int(k) for k in lags)
+        self.ridge = float(ridge)
+
+    @property
+    def order(self) -> int:
+        return max(self.lags)
+
+    def _design(self, z: torch.Tensor, first: int) -> torch.Tensor:
+        """``[B, T, k + 1]``: lagged values ``z_{c+1-k}`` of columns ``first..N-1``, then 1."""
+        cols = [lagged(z, k, first) for k in self.lags]
+        return torch.stack(cols + [torch.ones_like(cols[0])], dim=-1)
+
+    def fit(self, z: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
+        """Coefficients ``[B, k + 1]`` (last: intercept) from the observed values of ``z [B, N]``."""
+        z64, obs = z.double(), observed.double()
+        first = self.order - 1
+        if z.shape[1] - 1 <= first:
+            coef = torch.zeros(z.shape[0], len(self.lags) + 1, dtype=torch.float64, device=z.device)
+            return coef.to(z.dtype)
+        X = self._design(z64[:, :-1], first)                              # predicts z[:, first+1:]
+        ok = torch.stack([lagged(obs[:, :-1], k, first) for k in self.lags], -1).prod(-1) * obs[:, first + 1:]
+        X = X * ok.unsqueeze(-1)
+        y = z64[:, first + 1:] * ok
+        n = ok.sum(-1)
+        k = len(self.lags)
+        pen = torch.eye(k + 1, dtype=torch.float64, device=z.device)
+        pen[-1, -1] = 1e-6
+        gram = X.transpose(1, 2) @ X + (self.ridge * n.clamp_min(1) + 1e-6)[:, None, None] * pen
+        coef = torch.linalg.solve(gram, (X.transpose(1, 2) @ y.unsqueeze(-1))).squeeze(-1)
+        return coef.to(z.dtype)
+
+    def predict(self, z: torch.Tensor, coef: torch.Tensor, first: int) -> torch.Tensor:
+        """One-step predictions ``[B, T]`` for the targets of columns ``first..N-1``."""
+        return (self._design(z, first) * coef.unsqueeze(1)).sum(-1)
+
+
+class InputFeatures(nn.Module):
+    """Per-position input vector ``(B, T, d_model)`` from values, lags, AR prediction and phase."""
+
+    def __init__(self, d_model: int, lags: tuple[int, ...] = (24, 168), periods: tuple[int, ...] = (24, 168),
+                 vocab_size: int | None = None) -> None:
+        super().__init__()
+        self.lags = tuple(int(k) for k in lags)
+        self.periods = tuple(int(p) for p in periods)
+        self.proj = nn.Linear(2 * (1 + len(self.lags)) + 1, d_model)
+        self.phase = nn.ModuleList(nn.Embedding(p, d_model) for p in self.periods)
+        for emb in self.phase:
+            nn.init.normal_(emb.weight, std=0.02)
+        self.tokens = None if vocab_size is None else nn.Embedding(vocab_size, d_model)
+
+    @property
+    def history(self) -> int:
+        """Past values a single step needs (the current one included)."""
+        return max((1,) + self.lags)
+
+    def forward(self, z: torch.Tensor, observed: torch.Tensor, base: torch.Tensor, positions: torch.Tensor,
+                first: int, tokens: torch.Tensor | None = None) -> torch.Tensor:
+        """``z, observed [B, N]``; ``base, positions [B, T]`` for columns ``first..N-1``."""
+        cols = [lagged(z, 1, first), lagged(observed, 1, first)]
+        for k in self.lags:
+            cols += [lagged(z, k, first), lagged(observed, k, first)]
+        cols.append(base)
+        x = self.proj(torch.stack(cols, dim=-1))                         # (B, T, C)
+        for period, emb in zip(self.periods, self.phase):
+            x = x + emb(torch.remainder(positions, period))
+        if self.tokens is not None and tokens is not None:
+            x = x + self.tokens(tokens[:, first:])
+        return x

@@ -1,0 +1,236 @@
+"""Training: random windows across series, a budgeted AdamW loop, early stopping, a NaN guard.
+
+* :class:`WindowSampler` cuts windows that imitate a forecast -- ``context`` values, then
+  ``targets`` values to predict -- at random places of random series, and the fixed
+  *validation* windows whose targets are the last ``validation_length`` values of each series
+  (carved from the end of the training data; training windows never reach them).
+* :func:`train` runs AdamW with linear warm-up and cosine decay over the budget (``max_steps``
+  optimizer steps or ``time_limit`` seconds, whichever ends first: the schedule follows the
+  fraction of the budget used), clips gradients, keeps an exponential moving average of the
+  weights (checkpoint averaging) if asked, validates every ``val_every`` steps, stops after
+  ``patience`` validations without improvement and restores the best weights. A loss or
+  gradient that turns NaN stops training with :class:`~arforecast.exceptions.TrainingError`,
+  the model keeping the weights of the last finite step.
+
+Example:
+    >>> import numpy as np
+    >>> s = WindowSampler([np.arange(100.0)], context=20, targets=8, validation_length=10)
+    >>> b = s.sample(2, np.random.default_rng(0))
+    >>> b["values"].shape, b["positions"].shape, b["scale"].shape, b["mask"].shape
+    ((2, 28), (2, 27), (2,), (2, 8))
+    >>> float(s.validation()["values"][0, -1])       # validation targets end the series
+    99.0
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from arforecast.exceptions import TrainingError
+
+
+class WindowSampler:
+    """Training and validation windows over a list of series (1-D float arrays, NaN = missing).
+
+    A window imitates one forecast: ``context`` values up to a forecast origin, then ``targets``
+    values after it. A batch is a dict of numpy arrays: ``values [B, context + targets]`` (NaN
+    before a series starts), ``positions [B, context + targets - 1]`` (time index of the target
+    of each input column), ``scale [B]`` (mean absolute value of the context) and ``mask [B,
+    targets]`` (observed targets). Training origins are drawn uniformly over the places where
+    all targets lie before the validation split.
+    """
+
+    def __init__(self, series: list[np.ndarray], context: int, targets: int, validation_length: int = 0) -> None:
+        self.context, self.targets = int(context), int(targets)
+        self.validation_length = int(validation_length)
+        pad = self.context + max(self.targets, self.validation_length) + 1
+        self.pad = pad
+        self.lengths = np.array([len(s) for s in series], dtype=np.int64)
+        self.offsets = np.concatenate([[0], np.cumsum(self.lengths + pad)])[:-1]
+        self.flat = np.concatenate([np.concatenate([np.full(pad, np.nan), s]) for s in series])
+        # origin = number of values in the context part; targets are values origin .. origin+W-1
+        self.last_origin = self.lengths - self.validation_length - self.targets
+        self.first_origin = np.minimum(1, self.last_origin)
+        self.n_windows = np.maximum(self.last_origin - self.first_origin + 1, 0)
+        if self.n_windows.sum() <= 0:
+            raise ValueError("the series are too short for training windows after the validation split; "
+                             "lower validation_length or window_length")
+
+    def _batch(self, rows: np.ndarray, origins: np.ndarray, targets: int) -> dict[str, np.ndarray]:
+        width = self.context + targets
+        start = self.offsets[rows] + self.pad + origins - self.context
+        values = self.flat[start[:, None] + np.arange(width)[None, :]]
+        positions = (origins - self.context + 1)[:, None] + np.arange(width - 1)[None, :]
+        ctx = values[:, :self.context]
+        with np.errstate(invalid="ignore"):
+            scale = np.nanmean(np.abs(ctx), axis=1) if ctx.size else np.ones(len(rows))
+        scale = np.where(np.isfinite(scale) & (scale > 1e-10), scale, 1.0)
+        mask = ~np.isnan(values[:, self.context:])
+        return {"values": values, "positions": positions, "scale": scale, "mask": mask}
+
+    def sample(self, batch_size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """``batch_size`` random training windows (series drawn in proportion to their windows)."""
+        p = self.n_windows / self.n_windows.sum()
+        rows = rng.choice(len(self.lengths), size=batch_size, p=p)
+        origins = self.first_origin[rows] + (rng.random(batch_size) * self.n_windows[rows]).astype(np.int64)
+        return self._batch(rows, origins, self.targets)
+
+    def validation(self) -> dict[str, np.ndarray]:
+        """One window per series whose targets are its last ``validation_length`` values."""
+        if self.validation_length <= 0:
+            raise ValueError("no validation split: validation_length is 0")
+        rows = np.arange(len(self.lengths))
+        return self._batch(rows, self.lengths - self.validation_length, self.validation_length)
+
+
+@dataclass
+class TrainResult:
+    """What happened in :func:`train`."""
+
+    steps: int = 0
+    seconds: float = 0.0
+    best_step: int = 0
+    best_val: float = math.inf
+    stopped: str = "budget"
+    history: list = field(default_factory=list)      # (step, seconds, train loss, val loss)
+
+
+def lr_factor(progress: float, step: int, warmup_steps: int, final: float = 0.1) -> float:
+    """Linear warm-up over ``warmup_steps``, then cosine decay to ``final`` at ``progress = 1``."""
+    warm = min(1.0, (step + 1) / max(warmup_steps, 1))
+    return warm * (final + (1 - final) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def train(model: nn.Module, loss_fn: Callable[[], torch.Tensor], *, max_steps: int,
+          time_limit: float | None = None, learning_rate: float = 3e-3, weight_decay: float = 0.01,
+          warmup_steps: int = 50, grad_clip: float = 1.0, val_fn: Callable[[], float] | None = None,
+          val_every: int = 50, patience: int | None = None, ema_decay: float | None = None,
+          progress: bool = True) -> TrainResult:
+    """Minimize ``loss_fn()`` (which draws its own batch) by AdamW within the budget.
+
+    ``val_fn()`` returns the validation loss (evaluated on the averaged weights when
+    ``ema_decay`` is set); the best validated weights are restored at the end.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    decay = [p for p in params if p.dim() >= 2]
+    no_decay = [p for p in params if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=learning_rate)
+    ema = [p.detach().clone() for p in params] if ema_decay else None
+    result = TrainResult()
+    best_state = copy.deepcopy(model.state_dict())
+    bad_evals, t0 = 0, time.perf_counter()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=max_steps, desc="training", leave=False)
+
+    def evaluate() -> float:
+        if val_fn is None:
+            return math.nan
+        if ema is None:
+            return float(val_fn())
+        live = [p.detach().clone() for p in params]
+        with torch.no_grad():
+            for p, e in zip(params, ema):
+                p.copy_(e)
+        try:
+            return float(val_fn())
+        finally:
+            with torch.no_grad():
+                for p, v in zip(params, live):
+                    p.copy_(v)
+
+    def checkpoint() -> dict:
+        state = copy.deepcopy(model.state_dict())
+        if ema is not None:
+            names = {id(p): n for n, p in model.named_parameters()}
+            for p, e in zip(params, ema):
+                state[names[id(p)]] = e.clone()
+        return state
+
+    last_good = [p.detach().clone() for p in params]
+    train_loss = math.nan
+    step = 0
+    try:
+        if val_fn is not None:      # the starting point (e.g. the classical path alone) is a candidate
+            result.best_val = evaluate()
+            result.history.append((0, time.perf_counter() - t0, math.nan, result.best_val))
+            best_state = checkpoint()
+        for step in range(max_steps):
+            elapsed = time.perf_counter() - t0
+            if time_limit is not None and elapsed >= time_limit:
+                result.stopped = "time_limit"
+                break
+            frac = max(step / max_steps, elapsed / time_limit if time_limit else 0.0)
+            for group in opt.param_groups:
+                group["lr"] = learning_rate * lr_factor(frac, step, warmup_steps)
+            model.train()
+            loss = loss_fn()
+            if not torch.isfinite(loss):
+                _restore(params, last_good)
+                raise TrainingError(f"training loss became {float(loss.detach())} at step {step}: stopped, keeping "
+                                    "the weights of the last step with a finite loss; lower learning_rate "
+                                    "or check the data for extreme values")
+            _copy_into(last_good, params)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
+            if not torch.isfinite(norm):
+                raise TrainingError(f"the gradient became {float(norm)} at step {step}: stopped, keeping the "
+                                    "weights of the last finite step; lower learning_rate")
+            opt.step()
+            if ema is not None:
+                with torch.no_grad():
+                    d = min(ema_decay, (1 + step) / (10 + step))
+                    torch._foreach_lerp_(ema, [p.detach() for p in params], 1 - d)
+            lv = float(loss.detach())
+            train_loss = lv if step == 0 else 0.95 * train_loss + 0.05 * lv
+            result.steps = step + 1
+            if bar is not None:
+                bar.update(1)
+            if val_fn is not None and ((step + 1) % val_every == 0):
+                val = evaluate()
+                result.history.append((step + 1, time.perf_counter() - t0, train_loss, val))
+                if bar is not None:
+                    bar.set_postfix(loss=f"{train_loss:.4f}", val=f"{val:.4f}")
+                if val < result.best_val:
+                    result.best_val, result.best_step, bad_evals = val, step + 1, 0
+                    best_state = checkpoint()
+                else:
+                    bad_evals += 1
+                    if patience is not None and bad_evals >= patience:
+                        result.stopped = "early_stopping"
+                        break
+        if val_fn is not None and (not result.history or result.history[-1][0] != result.steps):
+            val = evaluate()
+            result.history.append((result.steps, time.perf_counter() - t0, train_loss, val))
+            if val < result.best_val:
+                result.best_val, result.best_step = val, result.steps
+                best_state = checkpoint()
+        if val_fn is None:
+            best_state = checkpoint()
+            result.best_step = result.steps
+        model.load_state_dict(best_state)
+    finally:
+        if bar is not None:
+            bar.close()
+        result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _copy_into(dst: list[torch.Tensor], src: list[torch.Tensor]) -> None:
+    with torch.no_grad():
+        for d, s in zip(dst, src):
+            d.copy_(s)
+
+
+def _restore(params: list[torch.Tensor], saved: list[torch.Tensor]) -> None:
+    _copy_into(params, saved)

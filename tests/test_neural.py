@@ -1,0 +1,256 @@
+"""NeuralAR: causality, exact incremental state, likelihood against the true process, persistence,
+training guards. Tiny models and short budgets keep the file fast."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+
+import arforecast as af
+from arforecast.datasets import simulate_ar
+from arforecast.exceptions import NotFittedError, TrainingError
+from arforecast.nn.training import train
+from arforecast.nn.transformer import Transformer
+from arforecast.nn.wavenet import WaveNet
+from arforecast.rollout.checks import assert_incremental_matches_naive
+
+TINY = dict(context_length=48, d_model=8, n_layers=3, n_heads=2, attention_context=12, lags=(4, 12),
+            periods=(4,), ar_lags=(1, 2, 4), window_length=8, batch_size=8, validation_length=8,
+            val_every=5, n_bins=64, value_range=(-4.0, 4.0), seed=0, progress=False)
+
+
+def _data(n_series: int = 3, length: int = 120, seed: int = 0) -> pd.DataFrame:
+    return simulate_ar([0.5, -0.2], n_series=n_series, length=length, intercept=10.0,
+                       seasonal=[0.0, 1.0, 2.0, 1.0], seed=seed)
+
+
+def _jiggle(model: af.NeuralAR, seed: int = 1) -> af.NeuralAR:
+    """Random weights everywhere (an untrained head is zero, which would hide the backbone)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.network_.parameters():
+            p.add_(0.3 * torch.randn(p.shape, generator=gen))
+    return model
+
+
+_FITTED: dict = {}
+
+
+def _fitted(backbone: str, values: str) -> af.NeuralAR:
+    key = (backbone, values)
+    if key not in _FITTED:
+        _FITTED[key] = _jiggle(af.NeuralAR(backbone, values, max_steps=2, **TINY).fit(_data()))
+    return _FITTED[key]
+
+
+# --------------------------------------------------------------------------- causality
+@settings(max_examples=8, deadline=None)
+@given(backbone=st.sampled_from(["conv", "transformer"]), t=st.integers(0, 29), seed=st.integers(0, 10_000))
+def test_backbones_are_causal(backbone, t, seed):
+    torch.manual_seed(seed)
+    net = (WaveNet(8, 4) if backbone == "conv" else Transformer(8, 2, 2)).eval()
+    x = torch.randn(2, 30, 8)
+    x2 = x.clone()
+    x2[:, t] += torch.randn(2, 8)
+    with torch.no_grad():
+        a, b = net(x), net(x2)
+    torch.testing.assert_close(a[:, :t], b[:, :t], rtol=0, atol=0)   # outputs before t: untouched
+    assert not torch.allclose(a[:, t], b[:, t])                        # the test can fail
+
+
+@pytest.mark.parametrize("backbone", ["conv", "transformer"])
+@pytest.mark.parametrize("values", ["continuous", "quantized"])
+def test_whole_network_is_causal(backbone, values):
+    """Changing the value at time t changes no prediction of a value at time <= t."""
+    model = _fitted(backbone, values)
+    net = model.network_
+    gen = torch.Generator().manual_seed(0)
+    z = torch.rand(2, 40, generator=gen) + 0.5
+    obs = torch.ones_like(z)
+    coef = net.fit_ar(z[:, :30], obs[:, :30])             # AR fixed from a context, as in a forecast
+    pos = torch.arange(1, 41).repeat(2, 1)
+    for t in (5, 20, 35):
+        z2 = z.clone()
+        z2[:, t] += 0.7
+        with torch.no_grad():
+            a, b = net(z, obs, pos, 0, coef), net(z2, obs, pos, 0, coef)
+        # column c predicts the value at time c + 1: times <= t are columns < t
+        for k in a:
+            torch.testing.assert_close(a[k][:, :t], b[k][:, :t], rtol=0, atol=0)
+        assert not torch.allclose(a["loc"][:, t], b["loc"][:, t])
+
+
+# --------------------------------------------------------------------------- incremental == naive
+@pytest.mark.parametrize("backbone", ["conv", "transformer"])
+@pytest.mark.parametrize("values", ["continuous", "quantized"])
+def test_incremental_rollout_equals_naive_recomputation(backbone, values):
+    model = _fitted(backbone, values)
+    ctx = model._context(af.to_panel(_data(n_series=2, length=70, seed=3)))
+    assert_incremental_matches_naive(model, ctx, h=8, seed=0, num_samples=2, atol=1e-4, rtol=1e-5)
+
+
+def test_incremental_state_on_short_padded_contexts():
+    model = _fitted("transformer", "continuous")
+    panel = af.to_panel(pd.DataFrame({"unique_id": ["a"] * 20 + ["b"] * 60, "ds": list(range(20)) + list(range(60)),
+                                      "y": np.r_[np.arange(20.0), np.sin(np.arange(60.0)) + 5]}))
+    assert_incremental_matches_naive(model, model._context(panel), h=6, seed=1, atol=1e-4, rtol=1e-5)
+
+
+# --------------------------------------------------------------------------- likelihood
+def _true_ar2_nll(y: np.ndarray, start: int, phi=(0.6, -0.3), c=5.0, sigma=1.0) -> float:
+    pred = c + phi[0] * y[start - 1:-1] + phi[1] * y[start - 2:-2]
+    e = y[start:] - pred
+    return float(np.mean(0.5 * math.log(2 * math.pi) + math.log(sigma) + 0.5 * (e / sigma) ** 2))
+
+
+@pytest.mark.parametrize("values", ["continuous", "quantized"])
+def test_small_model_fits_ar2_within_5_percent_of_true_nll(values):
+    df = simulate_ar([0.6, -0.3], n_series=6, length=400, intercept=5.0, sigma=1.0, seed=7)
+    train_part = df.groupby("unique_id").head(300)
+    params = dict(TINY, lags=(), periods=(), ar_lags=(1, 2), context_length=64, window_length=16,
+                  likelihood="normal", n_bins=512, value_range=(-3.0, 3.0), max_steps=15, learning_rate=3e-3)
+    model = af.NeuralAR("conv", values, **params).fit(train_part)
+    got = model.nll(df, start=300)
+    want = np.mean([_true_ar2_nll(g["y"].to_numpy(), 300) for _, g in df.groupby("unique_id")])
+    assert got <= want * 1.05, (got, want)
+    assert got >= want * 0.9          # a density far better than the truth would be a bug
+
+
+# --------------------------------------------------------------------------- Forecaster contract
+def test_forecaster_contract_and_point_is_mean_of_paths():
+    y = _data()
+    model = af.NeuralAR("conv", "continuous", max_steps=3, **TINY)
+    with pytest.raises(NotFittedError):
+        model.predict(3)
+    assert clone(model).get_params() == model.get_params()
+    assert not [k for k in vars(model) if k.endswith("_")]
+    assert model.fit(y) is model
+    fc = model.predict(5, num_samples=16, seed=0)
+    assert fc.samples.shape == (3, 16, 5)
+    np.testing.assert_allclose(fc.point, fc.samples.mean(axis=1))
+    again = model.predict(5, num_samples=16, seed=0)
+    np.testing.assert_array_equal(fc.samples, again.samples)
+    refit = clone(model).fit(y).predict(5, num_samples=16, seed=0)
+    np.testing.assert_allclose(refit.samples, fc.samples, rtol=1e-6)
+    assert model.predict(5).point.shape == (3, 5)        # mean path, no samples
+
+
+def test_global_model_forecasts_new_series():
+    model = af.NeuralAR("conv", "quantized", max_steps=2, **TINY).fit(_data())
+    other = _data(n_series=2, seed=5).assign(unique_id=lambda d: "new_" + d["unique_id"])
+    fc = model.predict(4, y=other)
+    assert sorted(fc.ids) == ["new_s0", "new_s1"] and np.isfinite(fc.point).all()
+
+
+# --------------------------------------------------------------------------- persistence
+@pytest.mark.parametrize("backbone,values", [("conv", "quantized"), ("transformer", "continuous")])
+def test_save_load_gives_identical_forecasts(tmp_path, backbone, values):
+    model = af.NeuralAR(backbone, values, max_steps=3, **TINY).fit(_data())
+    path = tmp_path / "model.pt"
+    model.save(path)
+    loaded = af.NeuralAR.load(path)
+    assert loaded.get_params() == model.get_params()
+    a = model.predict(6, num_samples=8, seed=3)
+    b = loaded.predict(6, num_samples=8, seed=3)
+    np.testing.assert_array_equal(a.samples, b.samples)
+    pd.testing.assert_frame_equal(a.to_frame(), b.to_frame())
+
+
+def test_load_rejects_other_versions_and_files(tmp_path):
+    model = af.NeuralAR("conv", "continuous", max_steps=1, **TINY).fit(_data())
+    path = tmp_path / "m.pt"
+    model.save(path)
+    payload = torch.load(path, weights_only=True)
+    payload["format_version"] = 999
+    torch.save(payload, tmp_path / "future.pt")
+    with pytest.raises(ValueError, match="format 999"):
+        af.NeuralAR.load(tmp_path / "future.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a NeuralAR file"):
+        af.NeuralAR.load(tmp_path / "other.pt")
+
+
+# --------------------------------------------------------------------------- training guards
+def test_nan_loss_stops_with_clear_error_keeping_last_good_weights():
+    lin = torch.nn.Linear(2, 1)
+    x = torch.randn(16, 2)
+    seen = []
+
+    def loss_fn():
+        seen.append([p.detach().clone() for p in lin.parameters()])
+        loss = (lin(x) ** 2).mean()
+        return loss * float("nan") if len(seen) == 4 else loss
+
+    with pytest.raises(TrainingError, match="step 3"):
+        train(lin, loss_fn, max_steps=10, progress=False)
+    for p, good in zip(lin.parameters(), seen[2]):      # weights that gave the last finite loss
+        torch.testing.assert_close(p.detach(), good)
+
+
+def test_nan_loss_in_neural_fit_raises_training_error(monkeypatch):
+    model = af.NeuralAR("conv", "continuous", max_steps=5, **TINY)
+    original = af.NeuralAR._window_nll
+    calls = {"n": 0}
+
+    def poisoned(self, values, positions, context):
+        nll, scale = original(self, values, positions, context)
+        calls["n"] += 1
+        return (nll * float("nan") if self.network_.training and calls["n"] > 2 else nll), scale
+
+    monkeypatch.setattr(af.NeuralAR, "_window_nll", poisoned)
+    with pytest.raises(TrainingError, match="finite loss"):
+        model.fit(_data())
+
+
+def test_early_stopping_restores_best_weights():
+    model = af.NeuralAR("conv", "continuous", max_steps=200, patience=2, learning_rate=0.3, val_every=2,
+                        **{k: v for k, v in TINY.items() if k != "val_every"}).fit(_data())
+    res = model.training_
+    assert res.stopped == "early_stopping"
+    assert res.best_val == min(h[3] for h in res.history)
+
+
+def test_time_limit_bounds_training():
+    model = af.NeuralAR("conv", "continuous", max_steps=10_000, time_limit=1.0, **TINY).fit(_data())
+    assert model.training_.stopped == "time_limit" and model.training_.seconds < 10
+
+
+def test_device_auto_and_bad_devices():
+    model = af.NeuralAR("conv", "continuous", max_steps=1, device="auto", **TINY).fit(_data())
+    assert model.device_.type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="device"):
+        af.NeuralAR(device="no-such-device", max_steps=1, **TINY).fit(_data())
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            af.NeuralAR(device="cuda", max_steps=1, **TINY).fit(_data())
+
+
+def test_bad_parameters_raise_clear_errors():
+    with pytest.raises(ValueError, match="backbone"):
+        af.NeuralAR(backbone="lstm", **TINY).fit(_data())
+    with pytest.raises(ValueError, match="values"):
+        af.NeuralAR(values="ordinal", **TINY).fit(_data())
+
+
+def test_untrained_model_forecasts_as_its_local_ar():
+    """Zero-initialized head: before training the mean path is the per-series ridge AR's forecast."""
+    model = af.NeuralAR("conv", "continuous", max_steps=1, learning_rate=1e-12, warmup_steps=1,
+                        **TINY).fit(_data())
+    ctx = model._context(model.panel_)
+    state = model.start(ctx)
+    coef = state["coef"].double()
+    z = list((ctx.values / state["scale"][:, None]).T.numpy())     # columns oldest -> newest
+    lags = TINY["ar_lags"]
+    expected = []
+    for _ in range(5):
+        nxt = sum(coef[:, j].numpy() * z[-k] for j, k in enumerate(lags)) + coef[:, -1].numpy()
+        expected.append(nxt)
+        z.append(nxt)
+    expected = np.stack(expected, 1) * state["scale"][:, None].numpy()
+    np.testing.assert_allclose(model.predict(5).point, expected, rtol=1e-4)
