@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import requires_nab
 import scipy.stats as st
 import torch
 from hypothesis import given, settings
@@ -383,6 +384,7 @@ def test_calibration_of_ar_if_available():
     assert 0.005 <= rate <= 0.02
 
 
+@requires_nab
 def test_calibration_of_bootstrap_ar_on_nab_noise_file():
     """NAB's art_noisy is bounded (uniform) noise: Normal tails never reach it, the residual
     bootstrap does; 15% of the file trains, the rest is scored."""

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 
 from arforecast.data.regularize import regularize
+from conftest import requires_nab
 from arforecast.datasets_nab import grid_positions, load_nab_file, load_nab_series, load_nab_windows, nab_files
 from arforecast.evaluation.nab import (PROFILES, nab_raw_score, nab_rows, nab_score, nab_sweep,
                                        probation_length, scaled_sigmoid, window_metrics)
@@ -214,6 +215,7 @@ def test_window_metrics_by_hand():
 
 
 # --------------------------------------------------------------------------- the NAB subset
+@requires_nab
 def test_nab_loader_keeps_the_files_as_they_are():
     names = nab_files()
     assert len(names) == 18 and len(nab_files("artificialNoAnomaly")) == 5
@@ -227,6 +229,7 @@ def test_nab_loader_keeps_the_files_as_they_are():
         assert all(a in t and b in t for a, b in windows[name])
 
 
+@requires_nab
 def test_nab_series_on_a_grid_and_rows_map_back():
     name = "realKnownCause/ec2_request_latency_system_failure.csv"
     raw_file = load_nab_file(name)
