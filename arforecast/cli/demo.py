@@ -53,7 +53,7 @@ def run_demo(out: str, n_series: int | None = None, neural_seconds: float | None
 
     models = _models(neural_seconds)
     t = _step(1, total, f"M4 Hourly, h=48: {', '.join(models)} and Naive2 (the OWA reference)")
-    table = m4_hourly_table(models, n_series=n_series, num_samples={"NeuralAR (small)": 100})
+    table = m4_hourly_table(models, n_series=n_series, num_samples={"NeuralAR (small)": 20})
     table.to_csv(folder / "m4_hourly_scores.csv")
     with pd.option_context("display.width", 120, "display.max_columns", 20):
         print(table.round(3).to_string())
