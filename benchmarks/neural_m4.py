@@ -38,7 +38,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "transformer-quantized": {"backbone": "transformer", "values": "quantized"},
     "transformer-continuous": {"backbone": "transformer", "values": "continuous"},
 }
-SHARED: dict[str, Any] = {"max_steps": 100_000, "seed": 0, "learning_rate": 0.01, "val_every": 25, "progress": False}
+SHARED: dict[str, Any] = {"max_steps": 100_000, "seed": 0, "learning_rate": 0.003, "ema_decay": 0.99,
+                          "val_every": 25, "progress": False}
 
 
 def model_for(config: str, time_limit: float, overrides: dict[str, Any]) -> af.NeuralAR:

@@ -25,6 +25,7 @@ import torch
 import arforecast as af
 from arforecast.datasets import load_m4_hourly
 from arforecast.rollout.engine import rollout
+from arforecast.rollout.protocol import map_state
 
 SIZES: dict[str, dict[str, Any]] = {
     "transformer": dict(backbone="transformer", d_model=128, n_layers=4, n_heads=4, attention_context=512),
@@ -75,7 +76,7 @@ def profile_step(model: af.NeuralAR, rows: int, top: int = 12) -> str:
     """Profile one ``advance`` for ``rows`` paths; the table of the most expensive operators."""
     ctx = model._context(model.panel_)
     idx = torch.arange(rows) % ctx.batch_size
-    state = model.start(ctx.rows(idx))
+    state = map_state(model.start(ctx), lambda x: x.index_select(0, idx))   # start once per series
     value = model.distribution(state).mean
     model.advance(state, value)                          # warm-up
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:

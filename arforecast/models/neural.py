@@ -179,7 +179,7 @@ class NeuralAR(Forecaster):
                  batch_size: int = 32, learning_rate: float = 3e-3, weight_decay: float = 0.01,
                  warmup_steps: int = 50, grad_clip: float = 1.0, validation_length: int = 48,
                  val_every: int = 50, val_metric: str = "rollout", patience: int | None = None,
-                 ema_decay: float | None = None, progress: bool = True, decoding: str = "sample",
+                 ema_decay: float | None = 0.99, progress: bool = True, decoding: str = "sample",
                  chunk_size: int | None = 4096) -> None:
         self.backbone = backbone
         self.values = values
