@@ -87,6 +87,11 @@ def _recorded_separately() -> str:
                   "Several runs shared the 2 cores with other work, which cut their training steps.", ""]
         for f in neural:
             parts += [f"`{f.name}`", "", "```", f.read_text().strip(), "```", ""]
+    rollout = folder / "rollout_neural.txt"
+    if rollout.exists():
+        parts += ["## Rollout: incremental vs naive recomputation (recorded separately)", "",
+                  "Recorded by the command on the first line below (torch on 1 thread; the naive reference runs on a "
+                  "subset of paths and is compared per sample-step).", "", "```", rollout.read_text().strip(), "```", ""]
     nab = sorted(folder.glob("nab_full_*.md"))
     if nab:
         parts += ["## Anomaly detection on the NAB development subset (recorded separately)", "",
