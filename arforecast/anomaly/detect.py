@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from arforecast.anomaly.streaming import COLUMNS, AnomalyDetector, panel_with_missing
-from arforecast.data.panel import Panel
+from arforecast.data.panel import Panel, pack
 from arforecast.exceptions import DataError
 
 
@@ -106,9 +106,7 @@ def _slice(panel: Panel, begin: Any, end: Any) -> Panel:
     arrays = [panel.series(i)[begin[i]:end[i]] for i in range(panel.n_series)]
     starts = tuple(panel.starts[i] + begin[i] * (panel.freq if panel.freq is not None else panel.step)
                    for i in range(panel.n_series))
-    lengths = np.array([len(a) for a in arrays], dtype=np.int64)
-    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    values = np.concatenate(arrays) if arrays else np.zeros(0)
+    values, indptr = pack(arrays)
     return Panel(values, indptr, panel.ids, starts, panel.freq, panel.step, panel.layout)
 
 

@@ -199,11 +199,7 @@ class AnomalyDetector(BaseEstimator):
         return PredictSource(*args, make_panel=self._panel_of)
 
     def _panel_of(self, rows: np.ndarray, arrays: list[np.ndarray]) -> Panel:
-        p = self.panel_
-        lengths = np.array([len(a) for a in arrays], dtype=np.int64)
-        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        values = np.concatenate(arrays) if len(arrays) else np.zeros(0)
-        return Panel(values, indptr, p.ids[rows], tuple(p.starts[i] for i in rows), p.freq, p.step, p.layout)
+        return self.panel_.with_values(rows, arrays)
 
     def _next_time(self, i: int) -> Any:
         p, n = self.panel_, len(self.history_[i])

@@ -32,6 +32,14 @@ class Layout:
     target_col: str = "y"
 
 
+def pack(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """1-D float arrays -> ``(values, indptr)``: one concatenated array plus offsets."""
+    lengths = np.array([len(a) for a in arrays], dtype=np.int64)
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    values = np.concatenate(arrays).astype(np.float64, copy=False) if len(arrays) else np.zeros(0)
+    return values, indptr
+
+
 @dataclass(frozen=True)
 class Panel:
     """A panel of series stored as one float64 array plus offsets (statsforecast's layout).
@@ -60,9 +68,7 @@ class Panel:
                     layout: Layout | None = None) -> "Panel":
         """A panel from a list of 1-D arrays; integer time starting at 0 unless ``starts``/``freq``."""
         arrays = [np.asarray(a, dtype=np.float64).reshape(-1) for a in arrays]
-        lengths = np.array([len(a) for a in arrays], dtype=np.int64)
-        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        values = np.concatenate(arrays) if arrays else np.zeros(0)
+        values, indptr = pack(arrays)
         ids = np.asarray(list(range(len(arrays))) if ids is None else list(ids), dtype=object)
         if starts is None:
             starts = tuple(0 for _ in arrays) if freq is None else tuple(pd.Timestamp("2000-01-01") for _ in arrays)
@@ -118,10 +124,12 @@ class Panel:
     def subset(self, rows: Sequence[int]) -> "Panel":
         """The panel restricted to series ``rows`` (in that order)."""
         rows = np.asarray(rows, dtype=np.int64)
-        arrays = [self.series(i) for i in rows]
-        lengths = np.array([len(a) for a in arrays], dtype=np.int64)
-        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        values = np.concatenate(arrays) if len(arrays) else np.zeros(0)
+        return self.with_values(rows, [self.series(i) for i in rows])
+
+    def with_values(self, rows: Sequence[int], arrays: Sequence[np.ndarray]) -> "Panel":
+        """Series ``rows`` of this panel (same ids and start times) holding ``arrays`` instead."""
+        rows = np.asarray(rows, dtype=np.int64)
+        values, indptr = pack(arrays)
         return Panel(values, indptr, self.ids[rows], tuple(self.starts[i] for i in rows),
                      self.freq, self.step, self.layout)
 
@@ -130,10 +138,7 @@ class Panel:
         lengths = np.asarray(lengths, dtype=np.int64)
         if np.any(lengths < 0) or np.any(lengths > self.lengths):
             raise ValueError("head(): lengths must lie between 0 and each series' length")
-        arrays = [self.series(i)[:lengths[i]] for i in range(self.n_series)]
-        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        values = np.concatenate(arrays) if arrays else np.zeros(0)
-        return Panel(values, indptr, self.ids, self.starts, self.freq, self.step, self.layout)
+        return self.with_values(np.arange(self.n_series), [self.series(i)[:lengths[i]] for i in range(self.n_series)])
 
     def tail(self, lengths: Sequence[int] | np.ndarray | int) -> "Panel":
         """Each series cut to its last ``lengths[i]`` values, timestamps shifted accordingly."""
@@ -142,8 +147,7 @@ class Panel:
         arrays = [self.series(i)[self.lengths[i] - lengths[i]:] for i in range(self.n_series)]
         starts = tuple(self.time_index(i)[self.lengths[i] - lengths[i]] if lengths[i] > 0 else self.starts[i]
                        for i in range(self.n_series))
-        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        values = np.concatenate(arrays) if arrays else np.zeros(0)
+        values, indptr = pack(arrays)
         return Panel(values, indptr, self.ids, starts, self.freq, self.step, self.layout)
 
     def to_long(self, name: str = "y") -> pd.DataFrame:
