@@ -8,7 +8,8 @@ regular grid first (sorted, the repeated hour averaged, gaps marked and not scor
 then mapped back to the file's rows, which NAB's scorer walks in file order.
 
 Every detector gets the same detector options: ``--level`` (default 0.999), robust feedback, and
-``calibrate=True`` (points judged by a Student-t fitted online to the model's past normal scores;
+``calibrate=True`` (points judged by the ranks of the model's past normal scores, with a fitted
+Student-t beyond the 10th largest: :class:`arforecast.anomaly.scores.CalibrationLaw`;
 ``--no-calibrate`` turns it off). Reported per detector:
 
 * window-level precision / recall / F1 (a window is detected when any flag falls inside it; each

@@ -16,7 +16,8 @@ from hypothesis import strategies as hs
 import arforecast as af
 from arforecast.anomaly import (AnomalyDetector, RollingZScore, alerts, detect_anomalies, plot_anomalies,
                                 suppress_repeats, tail_score)
-from arforecast.anomaly.scores import DistributionPredictive, SamplePredictive
+from arforecast.anomaly.scores import (TAIL_ANCHOR, CalibrationLaw, DistributionPredictive, Recalibrated,
+                                      SamplePredictive)
 from arforecast.base import Forecaster
 from arforecast.datasets import simulate_ar
 from arforecast.distributions import Empirical, Normal, StudentT
@@ -360,6 +361,69 @@ def test_recalibration_leaves_a_calibrated_model_calibrated():
     df = ar1_frame(n_series=3, length=1500, seed=4)
     out = detect_anomalies(KnownAR1(0.6), df, level=0.99, robust=False, calibrate=True)
     assert 0.005 <= out.loc[out["score"].notna(), "is_anomaly"].mean() <= 0.02
+
+
+def uniform_noise(n=4000, seed=0):
+    """i.i.d. uniform noise of unit variance: bounded, so Normal tails never reach 1% of it."""
+    e = np.random.default_rng(seed).uniform(-np.sqrt(3), np.sqrt(3), size=n)
+    return pd.Series(e, index=pd.date_range("2024-01-01", periods=n, freq="h"))
+
+
+def test_conformal_calibration_flags_one_percent_of_bounded_noise():
+    """A Normal(0, 1) forecast of uniform noise never leaves its 99% interval (|z| <= 1.73 <
+    2.58); a Student-t fitted to the normal scores cannot fix that, their ranks do."""
+    y = uniform_noise()
+    kw = dict(level=0.99, robust=False, start=1000)
+    rate = {}
+    for calibrate in (False, "student_t", True):
+        out = detect_anomalies(KnownAR1(0.0, sigma=1.0), y, calibrate=calibrate, **kw)
+        rate[calibrate] = out.loc[out["score"].notna(), "is_anomaly"].mean()
+    assert rate[False] == 0.0 and rate["student_t"] < 0.005
+    assert 0.005 <= rate[True] <= 0.02
+
+
+def test_calibration_law_is_continuous_at_the_anchor_and_monotone():
+    z = np.random.default_rng(3).standard_t(4, size=1500)
+    law = CalibrationLaw(z)
+    a = law.anchor
+    assert a == np.sort(np.abs(z))[-TAIL_ANCHOR]
+    at, above = law.log_p(np.array([a, np.nextafter(a, np.inf)]))
+    assert at == pytest.approx(np.log((TAIL_ANCHOR + 1) / 1501)) and above == pytest.approx(at, abs=1e-9)
+    grid = np.sort(np.concatenate([np.linspace(0, 2 * a, 4001), [10.0, 100.0, 1e4, 1e8]]))
+    log_p = law.log_p(grid)
+    assert np.all(np.diff(log_p) <= 0) and np.isfinite(log_p).all()
+    assert law.log_p(np.array([0.0]))[0] == 0.0 and law.log_p(np.array([-1.0]))[0] == law.log_p(np.array([1.0]))[0]
+    assert np.isnan(law.log_p(np.array([np.nan]))[0])
+
+
+@pytest.mark.parametrize("mode", ["conformal", "student_t"])
+def test_recalibrated_interval_agrees_with_the_tail_probability(mode):
+    rng = np.random.default_rng(5)
+    laws = [CalibrationLaw(2.0 * rng.standard_t(3, size=n), mode) for n in (40, 300, 2000)]
+    base = DistributionPredictive(Normal(torch.tensor([0.5, -1.0, 3.0], dtype=torch.float64),
+                                         torch.tensor([1.0, 2.0, 0.5], dtype=torch.float64)))
+    pred = Recalibrated(base, laws)
+    for level in (0.5, 0.9, 0.95, 0.99, 0.999, 0.99999):
+        lower, upper = pred.interval(level)
+        for _ in range(200):
+            y = pred.mean + rng.standard_t(2, size=3) * (upper - pred.mean) * 0.9
+            outside = (y < lower) | (y > upper)
+            np.testing.assert_array_equal(outside, pred.tail_probability(y) < 1 - level)
+            np.testing.assert_array_equal(outside, pred.score(y) > -np.log10(1 - level))
+    y = np.array([1e3, -1e5, 1e9])  # far beyond where p underflows: finite, ordered scores
+    assert np.isfinite(pred.score(y)).all() and (pred.score(2 * y) > pred.score(y)).all()
+
+
+def test_student_t_quantiles_stay_ordered_far_in_the_tails():
+    """Thresholds far beyond where Phi(-z) underflows (a narrow calibration law, level 0.999)
+    must give a wide interval, not an inverted one."""
+    base = DistributionPredictive(StudentT(torch.tensor([0.0, 1.0], dtype=torch.float64),
+                                           torch.tensor([1.0, 2.0], dtype=torch.float64),
+                                           torch.tensor([3.0, 1.5], dtype=torch.float64)))
+    for z in (5.0, 30.0, 40.0, 128.0, 1e4):
+        lo, hi = base.quantile_normal(np.array([-z, -z])), base.quantile_normal(np.array([z, z]))
+        assert (lo < base.mean).all() and (hi > base.mean).all()
+    np.testing.assert_allclose(base.normal_score(base.quantile_normal(np.array([-8.0, 6.0]))), [-8.0, 6.0], rtol=1e-6)
 
 
 def test_rolling_zscore_calibration_on_white_noise_and_closed_form():

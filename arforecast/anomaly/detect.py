@@ -18,7 +18,7 @@ from arforecast.exceptions import DataError
 
 def detect_anomalies(model: Any, y: Any, level: float = 0.99, horizon: int = 1,
                      num_samples: int = 200, refit: bool | int = False, *,
-                     start: int | float = 0.15, robust: bool | int = True, calibrate: bool = False,
+                     start: int | float = 0.15, robust: bool | int = True, calibrate: bool | str = False,
                      seed: int = 0,
                      progress: bool = False, freq: Any = None, **columns: str) -> pd.DataFrame:
     """Rolling ``horizon``-step-ahead forecasts over ``y`` and a verdict for every observation.
@@ -35,8 +35,9 @@ def detect_anomalies(model: Any, y: Any, level: float = 0.99, horizon: int = 1,
         start: observations of each series used to fit before scoring begins: an int, or a
             fraction of each series' length (default 15%, NAB's probationary share).
         robust: feed the forecast mean instead of flagged points (see :class:`AnomalyDetector`).
-        calibrate: judge points by the law of the model's past normal scores (a Student-t fitted
-            online) rather than by the model's own tails (see :class:`AnomalyDetector`).
+        calibrate: judge points by the law of the model's past normal scores rather than by the
+            model's own tails: ``True`` / ``"conformal"`` (their ranks, with a Student-t tail) or
+            ``"student_t"`` (a fitted Student-t); see :class:`AnomalyDetector`.
         seed: seed of the sample paths.
         progress: show a progress bar.
 

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
-from arforecast.anomaly.scores import Recalibrated, fit_student_t
+from arforecast.anomaly.scores import CALIBRATION_MODES, CalibrationLaw, Recalibrated
 from arforecast.anomaly.sources import Group, PredictSource, Source, StepperSource
 from arforecast.data.frames import to_panel
 from arforecast.data.panel import Panel
@@ -55,10 +55,13 @@ class AnomalyDetector(BaseEstimator):
         refit: ``False`` (fit once), or an int ``k``: refit the model on all values seen every
             ``k`` steps (robust mode refits on the cleaned values).
         calibrate: judge points by the law of the model's past normal scores instead of the
-            model's own tails (see :class:`~arforecast.anomaly.scores.Recalibrated`): a scaled
-            Student-t fitted to the normal scores of the second half of the training history,
-            then of the last 2000 points seen, re-estimated every 250 steps. It corrects a
-            model that is over- or under-confident or has too thin tails.
+            model's own tails (see :class:`~arforecast.anomaly.scores.CalibrationLaw`): the
+            normal scores of the second half of the training history, then of the last 2000
+            points seen, re-estimated every 250 steps. ``True`` or ``"conformal"``: a point's
+            tail probability is the share of past ``|z|`` at least as large (split-conformal),
+            with a Student-t fitted to them extrapolating beyond the 10th largest;
+            ``"student_t"``: the fitted Student-t everywhere. It corrects a model that is over-
+            or under-confident, or whose tails are too thin or too wide (bounded noise).
         seed: seed of the sample paths.
         progress: show a progress bar over the steps of an update.
 
@@ -75,7 +78,7 @@ class AnomalyDetector(BaseEstimator):
     """
 
     def __init__(self, model: Any, level: float = 0.99, horizon: int = 1, num_samples: int = 200,
-                 robust: bool | int = True, refit: bool | int = False, calibrate: bool = False,
+                 robust: bool | int = True, refit: bool | int = False, calibrate: bool | str = False,
                  seed: int = 0, progress: bool = False) -> None:
         self.model = model
         self.level = level
@@ -124,6 +127,13 @@ class AnomalyDetector(BaseEstimator):
             raise ValueError(f"refit must be False or a positive integer (refit every k steps), got {v!r}")
         if not isinstance(self.robust, (bool, int, np.integer)) or (not isinstance(self.robust, bool) and self.robust < 0):
             raise ValueError(f"robust must be a bool or a non-negative int, got {self.robust!r}")
+        if not (isinstance(self.calibrate, bool) or self.calibrate in CALIBRATION_MODES):
+            raise ValueError(f"calibrate must be a bool or one of {CALIBRATION_MODES}, got {self.calibrate!r}")
+
+    def _calibration_mode(self) -> str | None:
+        if self.calibrate is False:
+            return None
+        return "conformal" if self.calibrate is True else str(self.calibrate)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):
@@ -175,8 +185,8 @@ class AnomalyDetector(BaseEstimator):
         return [zs[-CALIBRATION_WINDOW:] for zs in out]
 
     def _estimate_calibration(self) -> None:
-        params = np.array([fit_student_t(np.asarray(z)) for z in self.normal_scores_])
-        self.calibration_ = params.reshape(-1, 2)  # [n_series, (s, nu)]
+        mode = self._calibration_mode()
+        self.calibration_ = [CalibrationLaw(np.asarray(z), mode) for z in self.normal_scores_]
 
     def _histories(self) -> list[np.ndarray]:
         return [np.asarray(h, dtype=np.float64) for h in self.history_]
@@ -259,7 +269,7 @@ class AnomalyDetector(BaseEstimator):
         pred = g.pending[0]
         if self.calibrate:
             base = pred
-            pred = Recalibrated(base, self.calibration_[g.rows, 0], self.calibration_[g.rows, 1])
+            pred = Recalibrated(base, [self.calibration_[r] for r in g.rows])
         missing = np.isnan(y)
         mean = pred.mean
         lower, upper = pred.interval(self.level)
