@@ -244,7 +244,7 @@ def test_untrained_model_forecasts_as_its_local_ar():
                         **TINY).fit(_data())
     ctx = model._context(model.panel_)
     state = model.start(ctx)
-    coef = state["coef"].double()
+    coef = model.network_.split_ar(state["coef"])[0].double()
     z = list((ctx.values / state["scale"][:, None]).T.numpy())     # columns oldest -> newest
     lags = TINY["ar_lags"]
     expected = []
@@ -254,3 +254,61 @@ def test_untrained_model_forecasts_as_its_local_ar():
         z.append(nxt)
     expected = np.stack(expected, 1) * state["scale"][:, None].numpy()
     np.testing.assert_allclose(model.predict(5).point, expected, rtol=1e-4)
+
+
+# --------------------------------------------------------------------------- interval calibration
+def test_calibration_widens_an_overconfident_model_and_leaves_points_alone():
+    """Halve the head's spread by hand: the validation CRPS must pick a wider factor back."""
+    from arforecast.nn.heads import _inv_softplus
+    from arforecast.nn.training import WindowSampler
+
+    df = simulate_ar([0.6, -0.3], n_series=8, length=300, intercept=5.0, sigma=1.0, seed=3)
+    params = dict(TINY, lags=(), periods=(), ar_lags=(1, 2), context_length=64, validation_length=24,
+                  likelihood="normal", max_steps=1, learning_rate=1e-12, warmup_steps=1, calibrate="crps")
+    model = af.NeuralAR("conv", "continuous", **params).fit(df)
+    assert model.spread_ in af.models.neural.SPREAD_GRID and set(model.calibration_) == set(af.models.neural.SPREAD_GRID)
+    assert 0.8 <= model.spread_ <= 1.25      # an untrained head is the local AR with its own residual spread
+
+    series = [g["y"].to_numpy() for _, g in df.groupby("unique_id")]
+    batch = WindowSampler(series, context=64, targets=8, validation_length=24).validation()
+    head = model.network_.head
+    with torch.no_grad():
+        head.scale_bias.fill_(_inv_softplus(0.5 * float(torch.nn.functional.softplus(head.scale_bias))))
+    point_before = model.predict(6).point
+    spread, scores = model._calibrate_spread(batch, 64)
+    assert spread >= 1.4, scores
+    model.spread_ = spread
+    np.testing.assert_allclose(model.predict(6).point, point_before)   # the mean path does not move
+    state = model.start(model._context(model.panel_))
+    wide = model.distribution(state)
+    model.spread_ = 1.0
+    narrow = model.distribution(state)
+    np.testing.assert_allclose((wide.scale / narrow.scale).numpy(), spread, rtol=1e-6)
+
+
+def test_calibration_off_keeps_the_network_spread():
+    model = af.NeuralAR("conv", "continuous", max_steps=2, **TINY).fit(_data())
+    assert model.calibrate is None and model.spread_ == 1.0 and not hasattr(model, "calibration_")
+    interval = af.NeuralAR("conv", "continuous", max_steps=2, calibrate="interval", **TINY).fit(_data())
+    assert interval.spread_ == min(interval.calibration_, key=interval.calibration_.get)
+    with pytest.raises(ValueError, match="calibrate"):
+        af.NeuralAR(calibrate="msis", **TINY).fit(_data())
+
+
+@pytest.mark.parametrize("ar_scale", [True, False])
+def test_untrained_scale_follows_each_series_own_noise_with_ar_scale(ar_scale):
+    """Two AR(2) series, noise 1 and 5: with ar_scale the untrained head's one-step scales differ
+    by the noise ratio (the local AR's residual spread); without it only through the mean scaling."""
+    quiet = simulate_ar([0.5, -0.2], n_series=1, length=300, intercept=100.0, sigma=1.0, seed=1)
+    loud = simulate_ar([0.5, -0.2], n_series=1, length=300, intercept=100.0, sigma=5.0, seed=2)
+    y = pd.concat([quiet, loud.assign(unique_id="loud")])
+    params = dict(TINY, lags=(), periods=(), ar_lags=(1, 2), context_length=128, likelihood="normal",
+                  max_steps=1, learning_rate=1e-12, warmup_steps=1, ar_scale=ar_scale)
+    model = af.NeuralAR("conv", "continuous", **params).fit(y)
+    state = model.start(model._context(model.panel_))
+    sd = model.distribution(state).scale.numpy()
+    ratio = sd[1] / sd[0]
+    if ar_scale:
+        assert 4.0 < ratio < 6.25, ratio
+    else:
+        assert 0.8 < ratio < 1.25, ratio       # the mean levels are alike, so one global spread

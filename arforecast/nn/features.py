@@ -84,6 +84,23 @@ class LocalAR:
         coef = torch.linalg.solve(gram, (X.transpose(1, 2) @ y.unsqueeze(-1))).squeeze(-1)
         return coef.to(z.dtype)
 
+    def residual_spread(self, z: torch.Tensor, observed: torch.Tensor, coef: torch.Tensor,
+                        floor: float = 1e-3) -> torch.Tensor:
+        """Root mean square ``[B]`` of the fitted AR's one-step residuals over the context ``z``.
+
+        Degrees of freedom are those of the fit (``n - k - 1``); rows with too few equations, and
+        spreads below ``floor`` (scaled units), get ``floor``.
+        """
+        first = self.order - 1
+        if z.shape[1] - 1 <= first:
+            return torch.full((z.shape[0],), floor, dtype=z.dtype, device=z.device)
+        z64, obs = z.double(), observed.double()
+        ok = torch.stack([lagged(obs[:, :-1], k, first) for k in self.lags], -1).prod(-1) * obs[:, first + 1:]
+        resid = (z64[:, first + 1:] - self.predict(z64[:, :-1], coef.double(), first)) * ok
+        dof = (ok.sum(-1) - len(self.lags) - 1).clamp_min(1)
+        spread = torch.sqrt((resid * resid).sum(-1) / dof)
+        return spread.clamp_min(floor).to(z.dtype)
+
     def predict(self, z: torch.Tensor, coef: torch.Tensor, first: int) -> torch.Tensor:
         """One-step predictions ``[B, T]`` for the targets of columns ``first..N-1``."""
         return (self._design(z, first) * coef.unsqueeze(1)).sum(-1)

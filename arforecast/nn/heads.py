@@ -61,22 +61,32 @@ class Head(nn.Module):
         with torch.no_grad():
             self.scale_bias.fill_(_inv_softplus(max(float(scale), 10 * _MIN_SCALE)))
 
-    def forward(self, h: torch.Tensor, base_loc: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``h [..., d_model]``, ``base_loc [...]`` -> parameters, each ``[...]`` (or ``[..., K]``)."""
-        raw = torch.split(self.proj(h), list(self.args_dim.values()), dim=-1)
-        return self.domain_map(dict(zip(self.args_dim, raw)), base_loc)
+    def forward(self, h: torch.Tensor, base_loc: torch.Tensor,
+                base_scale: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """``h [..., d_model]``, ``base_loc [...]`` -> parameters, each ``[...]`` (or ``[..., K]``).
 
-    def domain_map(self, raw: dict[str, torch.Tensor], base_loc: torch.Tensor) -> dict[str, torch.Tensor]:
+        ``base_scale`` (broadcastable to ``base_loc``) multiplies the learned scale.
+        """
+        raw = torch.split(self.proj(h), list(self.args_dim.values()), dim=-1)
+        return self.domain_map(dict(zip(self.args_dim, raw)), base_loc, base_scale)
+
+    def domain_map(self, raw: dict[str, torch.Tensor], base_loc: torch.Tensor,
+                   base_scale: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         loc = base_loc + raw["loc"].squeeze(-1)
-        scale = F.softplus(raw["scale"].squeeze(-1) + self.scale_bias) + _MIN_SCALE
+        scale = F.softplus(raw["scale"].squeeze(-1) + self.scale_bias)
+        scale = (scale if base_scale is None else scale * base_scale) + _MIN_SCALE
         return {"loc": loc, "scale": scale}
 
     def nll(self, params: dict[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
         """Negative log density of the scaled targets ``z`` (elementwise)."""
         raise NotImplementedError
 
-    def distribution(self, params: dict[str, torch.Tensor], scale: torch.Tensor) -> Distribution:
-        """The predictive distribution in original units, given each row's ``scale``."""
+    def distribution(self, params: dict[str, torch.Tensor], scale: torch.Tensor,
+                     spread: float = 1.0) -> Distribution:
+        """The predictive distribution in original units, given each row's ``scale``.
+
+        ``spread`` multiplies the law's spread around its location (a calibration factor).
+        """
         raise NotImplementedError
 
 
@@ -88,8 +98,9 @@ class NormalHead(Head):
     def nll(self, params: dict[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
         return -Normal(params["loc"], params["scale"]).log_prob(z)
 
-    def distribution(self, params: dict[str, torch.Tensor], scale: torch.Tensor) -> Distribution:
-        return Normal(params["loc"] * scale, params["scale"] * scale)
+    def distribution(self, params: dict[str, torch.Tensor], scale: torch.Tensor,
+                     spread: float = 1.0) -> Distribution:
+        return Normal(params["loc"] * scale, params["scale"] * scale * spread)
 
 
 class StudentTHead(Head):
@@ -101,16 +112,18 @@ class StudentTHead(Head):
         super().__init__(d_model, init_scale)
         self.df_bias = nn.Parameter(torch.tensor(_inv_softplus(init_df - 2.0)))
 
-    def domain_map(self, raw: dict[str, torch.Tensor], base_loc: torch.Tensor) -> dict[str, torch.Tensor]:
-        out = super().domain_map(raw, base_loc)
+    def domain_map(self, raw: dict[str, torch.Tensor], base_loc: torch.Tensor,
+                   base_scale: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        out = super().domain_map(raw, base_loc, base_scale)
         out["df"] = 2.0 + F.softplus(raw["df"].squeeze(-1) + self.df_bias)
         return out
 
     def nll(self, params: dict[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
         return -StudentT(params["loc"], params["scale"], params["df"]).log_prob(z)
 
-    def distribution(self, params: dict[str, torch.Tensor], scale: torch.Tensor) -> Distribution:
-        return StudentT(params["loc"] * scale, params["scale"] * scale, params["df"])
+    def distribution(self, params: dict[str, torch.Tensor], scale: torch.Tensor,
+                     spread: float = 1.0) -> Distribution:
+        return StudentT(params["loc"] * scale, params["scale"] * scale * spread, params["df"])
 
 
 class CategoricalHead(Head):
@@ -124,8 +137,9 @@ class CategoricalHead(Head):
         self.register_buffer("centers", quantizer.centers(torch.float32), persistent=False)
         self.register_buffer("log_widths", quantizer.widths(torch.float32).log(), persistent=False)
 
-    def domain_map(self, raw: dict[str, torch.Tensor], base_loc: torch.Tensor) -> dict[str, torch.Tensor]:
-        out = super().domain_map(raw, base_loc)
+    def domain_map(self, raw: dict[str, torch.Tensor], base_loc: torch.Tensor,
+                   base_scale: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        out = super().domain_map(raw, base_loc, base_scale)
         z = (self.centers - out["loc"].unsqueeze(-1)) / out["scale"].unsqueeze(-1)   # [..., K]
         # Base law: Normal mixed with a little Student-t(3) (weight learned, starting at 1%), so
         # that an outlier (or a clipped edge bin) cannot dominate the cross-entropy.
@@ -141,8 +155,11 @@ class CategoricalHead(Head):
         logp = torch.log_softmax(params["logits"], dim=-1).gather(-1, k.unsqueeze(-1)).squeeze(-1)
         return self.log_widths[k] - logp
 
-    def distribution(self, params: dict[str, torch.Tensor], scale: torch.Tensor) -> Distribution:
-        return Categorical(params["logits"], self.centers * scale.unsqueeze(-1))
+    def distribution(self, params: dict[str, torch.Tensor], scale: torch.Tensor,
+                     spread: float = 1.0) -> Distribution:
+        # logits / spread^2 widens a Gaussian-shaped law by `spread` around its mode
+        logits = params["logits"] if spread == 1.0 else params["logits"] / (spread * spread)
+        return Categorical(logits, self.centers * scale.unsqueeze(-1))
 
 
 def make_head(kind: str, d_model: int, quantizer: Quantizer | None = None) -> Head:
