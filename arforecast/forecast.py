@@ -8,8 +8,12 @@ It holds, for ``n`` series and horizon ``h``:
   distribution, where the model has it in closed form (AR and the baselines: Normal).
 
 Quantiles and intervals come from ``marginals`` when present (exact) and from ``samples``
-otherwise. **Sampled quantiles** use one definition everywhere: linear interpolation between
-order statistics (Hyndman & Fan type 7, numpy's default ``method="linear"``).
+otherwise. **Sampled quantiles** use one definition everywhere: Hyndman & Fan type 6 (numpy's
+``method="weibull"``), which takes the ``k``-th of ``S`` sorted samples as the ``k / (S + 1)``
+quantile. That is the expected value of the predictive CDF at that order statistic, so a central
+``level`` interval read off ``S`` sample paths covers a new draw from the same law with
+probability ``level`` whatever ``S``; numpy's default (type 7) puts the bounds further in and
+covers less (95% intervals from 100 paths: 93.1%, from 200: 94.1%).
 Every accessor returns pandas objects in the layout the model was given, indexed by future
 timestamps.
 """
@@ -30,8 +34,8 @@ def quantile_column(q: float) -> str:
 
 
 def sample_quantiles(samples: np.ndarray, qs: Sequence[float]) -> np.ndarray:
-    """Type-7 quantiles of ``samples [n, S, h]`` -> ``[len(qs), n, h]`` (NaN where S == 0)."""
-    return np.quantile(samples, np.asarray(qs, dtype=np.float64), axis=1, method="linear")
+    """Type-6 quantiles of ``samples [n, S, h]`` -> ``[len(qs), n, h]`` (NaN where S == 0)."""
+    return np.quantile(samples, np.asarray(qs, dtype=np.float64), axis=1, method="weibull")
 
 
 class Forecast:

@@ -227,7 +227,7 @@ def _degenerate(p: np.ndarray, y: np.ndarray, mean: np.ndarray) -> np.ndarray:
 
 
 class SamplePredictive(Predictive):
-    """A predictive from draws ``[B, S]`` (sample paths at one step); quantiles are type 7."""
+    """A predictive from draws ``[B, S]`` (sample paths at one step); quantiles are type 6 (as in Forecast)."""
 
     def __init__(self, samples: np.ndarray) -> None:
         self.samples = np.asarray(samples, dtype=np.float64)
@@ -237,7 +237,7 @@ class SamplePredictive(Predictive):
         return self.samples.mean(axis=1)
 
     def quantile(self, u: np.ndarray) -> np.ndarray:
-        return np.array([np.quantile(row, q, method="linear") for row, q in zip(self.samples, np.asarray(u))])
+        return np.array([np.quantile(row, q, method="weibull") for row, q in zip(self.samples, np.asarray(u))])
 
     def below_above(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         y = np.asarray(y, dtype=np.float64)[:, None]
@@ -252,7 +252,7 @@ class MixturePredictive(Predictive):
     one-step distributions at the end of each path (``dist`` has batch ``[B * S]``, rows of a
     series contiguous). Tail probabilities average the paths' CDFs (Rao-Blackwellised, far less
     noisy than counting draws); quantiles solve ``mixture CDF = u`` by bisection, or, without a
-    ``cdf``, are type-7 quantiles of one draw per path."""
+    ``cdf``, are type-6 quantiles of one draw per path."""
 
     def __init__(self, dist: Any, n_paths: int, draws: torch.Tensor) -> None:
         self.dist = dist
