@@ -1,7 +1,9 @@
 """Accuracy on M4 Hourly (414 series, h=48, m=24): arforecast's models beside its peers, one run.
 
-Columns: sMAPE, MASE, OWA (vs Naive2), MSIS and coverage of the 95% interval, weighted quantile
-loss, fit+predict wall time. Peers run when installed (``pip install arforecast[bench]``):
+Ours: Naive2, SeasonalNaive, Naive, AR (fixed, AIC, validation-chosen seasonal lags) and
+NeuralAR in its best configuration (benchmarks/neural_m4.py) trained for a fixed time (20 s on
+the quick suite's 40 series, 12 minutes on the full suite). Columns: sMAPE, MASE, OWA (vs
+Naive2), MSIS and coverage of the 95% interval, weighted quantile loss, fit+predict wall time. Peers run when installed (``pip install arforecast[bench]``):
 statsforecast AutoARIMA, AutoETS, AutoTheta, and a loop of statsmodels AutoReg fits.
 
     python benchmarks/accuracy.py --quick        # 40 series, fast models only
@@ -22,7 +24,17 @@ from arforecast.evaluation.scoring import DEFAULT_QUANTILES, add_owa, score
 from arforecast.forecast import Forecast
 from arforecast.distributions import Normal
 
+try:
+    from benchmarks.neural_m4 import model_for
+except ImportError:  # run as a script: benchmarks/ itself is on the path
+    from neural_m4 import model_for  # type: ignore[no-redef]
+
 LEVEL = 0.95
+#: the NeuralAR row: the best configuration of benchmarks/neural_m4.py, trained for a fixed time
+#: (the full suite's budget keeps training + calibration + 200 sample paths under 15 minutes)
+NEURAL = {"quick": {"time_limit": 20.0, "num_samples": 20, "overrides": {"d_model": 16, "n_layers": 3}},
+          "full": {"time_limit": 720.0, "num_samples": 200, "overrides": {}}}
+NEURAL_CONFIG = "conv-continuous"
 
 
 def _ours(model: af.Forecaster, num_samples: int | None = None) -> Callable:
@@ -81,6 +93,9 @@ def candidates(suite: str) -> dict[str, Callable]:
     # the configuration chosen on a validation split of the train part (benchmarks/ar_m4.py)
     runs["AR(24)+lags 48,168"] = _ours(af.AR(p=24, seasonal_lags=(48, 168), trend="n"))
     runs["statsmodels AutoReg(48)"] = _statsmodels_autoreg(48)
+    neural = NEURAL[suite]
+    runs[f"NeuralAR {NEURAL_CONFIG} ({neural['time_limit']:.0f} s)"] = _ours(
+        model_for(NEURAL_CONFIG, neural["time_limit"], neural["overrides"]), num_samples=neural["num_samples"])
     if suite == "full":
         runs["AR(168)"] = _ours(af.AR(p=168, trend="c"))
         runs["statsmodels AutoReg(168)"] = _statsmodels_autoreg(168)

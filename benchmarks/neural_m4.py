@@ -66,7 +66,7 @@ def baselines(train: pd.DataFrame, test: pd.DataFrame, num_samples: int) -> dict
 
 def run(config: str, time_limit: float, num_samples: int = 100, n_series: int | None = None,
         overrides: dict[str, Any] | None = None, threads: int = 2, tag: str = "",
-        save: bool = True) -> pd.DataFrame:
+        save: bool = True, save_model: str | None = None) -> pd.DataFrame:
     """Train one configuration, score it beside the baselines, print and save the table."""
     torch.set_num_threads(threads)
     train, test = load_m4_hourly(n_series)
@@ -76,6 +76,8 @@ def run(config: str, time_limit: float, num_samples: int = 100, n_series: int | 
     t0 = time.perf_counter()
     model.fit(train)
     fit_s = time.perf_counter() - t0
+    if save_model:
+        model.save(save_model)
     t1 = time.perf_counter()
     fc = model.predict(48, num_samples=num_samples, seed=0)
     pred_s = time.perf_counter() - t1
@@ -131,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--set", nargs="*", default=[], help="NeuralAR overrides, key=value")
     ap.add_argument("--tag", default="")
+    ap.add_argument("--save-model", default=None, help="write the trained model here (one configuration)")
     ap.add_argument("--quick", action="store_true", help="tiny smoke run (20 series, 20 s of training)")
     args = ap.parse_args(argv)
     overrides = _overrides(args.set)
@@ -141,7 +144,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     configs = list(CONFIGS) if args.config == "all" else [args.config]
     for config in configs:
-        run(config, args.time_limit, args.num_samples, args.n_series, overrides, args.threads, args.tag)
+        run(config, args.time_limit, args.num_samples, args.n_series, overrides, args.threads, args.tag,
+            save_model=args.save_model if len(configs) == 1 else None)
 
 
 if __name__ == "__main__":
