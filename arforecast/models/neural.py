@@ -69,7 +69,7 @@ from arforecast.rollout.protocol import Context, State
 
 FORMAT = "arforecast.NeuralAR"
 FORMAT_VERSION = 1
-#: spread factors tried by ``calibrate="crps"`` (narrower and wider than the network's own).
+#: spread factors tried by ``calibrate`` (narrower and wider than the network's own).
 SPREAD_GRID = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.4, 1.6)
 
 
