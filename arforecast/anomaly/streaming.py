@@ -53,7 +53,9 @@ class AnomalyDetector(BaseEstimator):
         robust: feed the forecast mean instead of a flagged observation; an int caps the number
             of consecutive flagged points replaced (``True`` = 3), ``False`` always feeds observations.
         refit: ``False`` (fit once), or an int ``k``: refit the model on all values seen every
-            ``k`` steps (robust mode refits on the cleaned values).
+            ``k`` steps (robust mode refits on the cleaned values). With ``calibrate``, each refit
+            also re-scores the stored window with the refitted model (up to 2000 one-step
+            forecasts per refit: with frequent refits on long histories this dominates the cost).
         calibrate: judge points by the law of the model's past normal scores instead of the
             model's own tails (see :class:`~arforecast.anomaly.scores.CalibrationLaw`): the
             normal scores of the second half of the training history, then of the last 2000
@@ -168,10 +170,12 @@ class AnomalyDetector(BaseEstimator):
             self._estimate_calibration()
 
     def _insample_normal_scores(self) -> list[list[float]]:
-        """Normal scores of the second half of each training history, forecast step by step
-        from the first half (all series in lockstep over the same number of points)."""
+        """Normal scores of the second half of each history (at most its last 2000 points),
+        forecast step by step from the values before (all series in lockstep over the same
+        number of points)."""
         histories = self._histories()
         k = min(len(h) - max(len(h) // 2, self.horizon) for h in histories)
+        k = min(k, CALIBRATION_WINDOW)
         out: list[list[float]] = [[] for _ in histories]
         if k <= 0:
             return out
@@ -261,6 +265,10 @@ class AnomalyDetector(BaseEstimator):
             self.steps_ += 1
             if self.refit and self.steps_ % int(self.refit) == 0:
                 self._refit_model()
+                if self.calibrate:
+                    # scores kept from earlier fits describe those fits' errors, not the new one's
+                    self.normal_scores_ = self._insample_normal_scores()
+                    self._estimate_calibration()
             if self.calibrate and self.steps_ % CALIBRATION_EVERY == 0:
                 self._estimate_calibration()
         return out
