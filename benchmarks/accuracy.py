@@ -3,7 +3,8 @@
 Ours: Naive2, SeasonalNaive, Naive, AR (fixed, AIC, validation-chosen seasonal lags) and
 NeuralAR in its best configuration (benchmarks/neural_m4.py) trained for a fixed time (20 s on
 the quick suite's 40 series, 12 minutes on the full suite). Columns: sMAPE, MASE, OWA (vs
-Naive2), MSIS and coverage of the 95% interval, weighted quantile loss, fit+predict wall time. Peers run when installed (``pip install arforecast[bench]``):
+Naive2), MSIS and coverage of the 95% interval, weighted quantile loss, fit+predict wall time.
+Peers run when installed (``pip install arforecast[bench]``):
 statsforecast AutoARIMA, AutoETS, AutoTheta, and a loop of statsmodels AutoReg fits.
 
     python benchmarks/accuracy.py --quick        # 40 series, fast models only
@@ -31,7 +32,7 @@ except ImportError:  # run as a script: benchmarks/ itself is on the path
 
 LEVEL = 0.95
 #: the NeuralAR row: the best configuration of benchmarks/neural_m4.py, trained for a fixed time
-#: (the full suite's budget keeps training + calibration + 200 sample paths under 15 minutes)
+#: (the full suite's budget keeps training + 200 sample paths under 15 minutes)
 NEURAL = {"quick": {"time_limit": 20.0, "num_samples": 20, "overrides": {"d_model": 16, "n_layers": 3}},
           "full": {"time_limit": 720.0, "num_samples": 200, "overrides": {}}}
 NEURAL_CONFIG = "conv-continuous"
