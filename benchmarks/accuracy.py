@@ -7,7 +7,7 @@ Naive2), MSIS and coverage of the 95% interval, weighted quantile loss, fit+pred
 Peers run when installed (``pip install arforecast[bench]``):
 statsforecast AutoARIMA, AutoETS, AutoTheta, and a loop of statsmodels AutoReg fits.
 
-    python benchmarks/accuracy.py --quick        # 40 series, fast models only
+    python benchmarks/accuracy.py --quick        # 40 series, fast models and a 20-s NeuralAR
 """
 from __future__ import annotations
 
