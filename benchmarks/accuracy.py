@@ -157,7 +157,7 @@ def run(suite: str = "quick", extra: dict[str, Callable] | None = None, verbose:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="40 series and the fast models only")
+    parser.add_argument("--quick", action="store_true", help="40 series, the fast models and a small NeuralAR")
     args = parser.parse_args()
     result = run("quick" if args.quick else "full")
     for name, records in result["tables"].items():
