@@ -127,7 +127,17 @@ class Panel:
         return self.with_values(rows, [self.series(i) for i in rows])
 
     def with_values(self, rows: Sequence[int], arrays: Sequence[np.ndarray]) -> "Panel":
-        """Series ``rows`` of this panel (same ids and start times) holding ``arrays`` instead."""
+        """Series ``rows`` of this panel (same ids and start times) holding ``arrays`` instead.
+
+        Example:
+            >>> import pandas as pd
+            >>> from arforecast.data.frames import to_panel
+            >>> p = to_panel(pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [4.0, 5.0, 6.0]},
+            ...                           index=pd.date_range("2024", periods=3, freq="D")))
+            >>> q = p.with_values([1], [np.array([7.0, 8.0])])
+            >>> list(q.ids), q.series(0).tolist(), q.starts[0] == p.starts[1]
+            (['b'], [7.0, 8.0], True)
+        """
         rows = np.asarray(rows, dtype=np.int64)
         values, indptr = pack(arrays)
         return Panel(values, indptr, self.ids[rows], tuple(self.starts[i] for i in rows),
