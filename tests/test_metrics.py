@@ -90,3 +90,24 @@ def test_shape_mismatch_is_an_error():
         metrics.mae(np.zeros((2, 3)), np.zeros((2, 4)))
     with pytest.raises(ValueError, match="MASE with m=24 needs more than 24"):
         metrics.mase(np.zeros((1, 2)), np.zeros((1, 2)), [np.arange(10.0)], 24)
+
+
+def test_per_value_scores_are_what_the_series_means_average():
+    rng = np.random.default_rng(4)
+    y, samples = rng.normal(size=(3, 5)), rng.normal(size=(3, 40, 5))
+    lo, hi = y - 1.0, y + rng.uniform(-2, 2, size=(3, 5))
+    per_step = metrics.crps_per_step(y, samples)
+    assert per_step.shape == (3, 5)
+    np.testing.assert_allclose(per_step.mean(1), metrics.crps_from_samples(y, samples), rtol=1e-12)
+    unit = [np.arange(10.0)] * 3                      # seasonal scale 1 with m = 1
+    np.testing.assert_allclose(metrics.interval_score(y, lo, hi, 0.1).mean(1), metrics.msis(y, lo, hi, unit, 1, 0.1))
+    y_nan = y.copy()
+    y_nan[0, 2] = np.nan
+    assert np.isnan(metrics.crps_per_step(y_nan, samples)[0, 2]) and np.isfinite(metrics.crps_per_step(y_nan, samples)[1]).all()
+
+
+def test_per_value_scores_reject_mismatched_shapes():
+    with pytest.raises(ValueError, match="samples"):
+        metrics.crps_per_step(np.zeros((3, 5)), np.zeros((3, 40, 4)))
+    with pytest.raises(ValueError, match="shape"):
+        metrics.interval_score(np.zeros((3, 5)), np.zeros((3, 5)), np.zeros((3, 4)))

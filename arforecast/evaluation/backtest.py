@@ -333,9 +333,7 @@ class BacktestResult:
                 if qv is not None:
                     self._qv[:, r] = qv
                 if samples is not None:
-                    n, S, _ = samples.shape
-                    flat = samples.transpose(0, 2, 1).reshape(n * h, S, 1)   # one "series" per step
-                    self._crps[r] = M.crps_from_samples(self._y[r].reshape(n * h, 1), flat).reshape(n, h)
+                    self._crps[r] = M.crps_per_step(self._y[r], samples)
         self._scales: dict[int, np.ndarray] = {}
 
     # ------------------------------------------------------------------ frames

@@ -101,28 +101,50 @@ def coverage(y: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     return np.mean((y >= lower) & (y <= upper), axis=1)
 
 
-def msis(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, insample: Panel | Sequence[np.ndarray],
-         m: int, alpha: float = 0.05) -> np.ndarray:
-    """M4's mean scaled interval score per series, for a ``1 - alpha`` interval.
+def interval_score(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, alpha: float = 0.05) -> np.ndarray:
+    """Interval score of a ``1 - alpha`` interval per value, ``[n, h]`` (NaN where ``y`` is).
 
-    ``mean(U - L + 2/alpha (L - y) 1{y < L} + 2/alpha (y - U) 1{y > U}) / scale``.
+    ``U - L + 2/alpha (L - y) 1{y < L} + 2/alpha (y - U) 1{y > U}``.
+
+    Example:
+        >>> interval_score(np.array([[0.0, 3.0]]), np.array([[-1.0, -1.0]]), np.array([[1.0, 1.0]]), alpha=0.1)
+        array([[ 2., 42.]])
     """
     y, lower = _pair(y, lower)
     _, upper = _pair(y, upper)
-    score = (upper - lower) + (2.0 / alpha) * (lower - y) * (y < lower) + (2.0 / alpha) * (y - upper) * (y > upper)
-    return np.mean(score, axis=1) / seasonal_scale(insample, m)
+    return (upper - lower) + (2.0 / alpha) * (lower - y) * (y < lower) + (2.0 / alpha) * (y - upper) * (y > upper)
 
 
-def crps_from_samples(y: np.ndarray, samples: np.ndarray) -> np.ndarray:
-    """Continuous ranked probability score per series from sample paths ``[n, S, h]``.
+def msis(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, insample: Panel | Sequence[np.ndarray],
+         m: int, alpha: float = 0.05) -> np.ndarray:
+    """M4's mean scaled interval score per series, for a ``1 - alpha`` interval:
+    the mean :func:`interval_score` over the horizon divided by the series' scale."""
+    return np.mean(interval_score(y, lower, upper, alpha), axis=1) / seasonal_scale(insample, m)
+
+
+def crps_per_step(y: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    """Continuous ranked probability score of each value ``[n, h]`` from sample paths ``[n, S, h]``.
 
     Uses the energy form ``E|X - y| - 0.5 E|X - X'|`` with the sorted-sample identity for the
-    second term (exact for the empirical distribution of the samples), averaged over the horizon.
+    second term (exact for the empirical distribution of the samples); NaN where ``y`` is.
+
+    Example:
+        >>> crps_per_step(np.array([[0.0, np.nan]]), np.array([[[-1.0, 0.0]], [[1.0, 0.0]]]).reshape(1, 2, 2))
+        array([[0.5, nan]])
     """
     y = np.atleast_2d(np.asarray(y, dtype=np.float64))
-    x = np.sort(np.asarray(samples, dtype=np.float64), axis=1)
+    x = np.asarray(samples, dtype=np.float64)
+    if x.ndim != 3 or (x.shape[0], x.shape[2]) != y.shape:
+        raise ValueError(f"samples {x.shape} must be [n, S, h] for actuals [n, h] {y.shape}")
+    x = np.sort(x, axis=1)
     S = x.shape[1]
     term1 = np.mean(np.abs(x - y[:, None, :]), axis=1)
     weights = (2 * np.arange(1, S + 1) - S - 1)[None, :, None]
     term2 = np.sum(weights * x, axis=1) / (S * S)
-    return np.mean(term1 - term2, axis=1)
+    return term1 - term2
+
+
+def crps_from_samples(y: np.ndarray, samples: np.ndarray) -> np.ndarray:
+    """Continuous ranked probability score per series from sample paths ``[n, S, h]``: the mean
+    :func:`crps_per_step` over the horizon."""
+    return np.mean(crps_per_step(y, samples), axis=1)

@@ -407,18 +407,23 @@ class NeuralAR(Forecaster):
             with torch.no_grad():
                 self.spread_, self.calibration_ = self._calibrate_spread(vbatch, F)
 
-    def _rollout_error(self, batch: dict[str, np.ndarray], F: int) -> float:
-        """Mean-path forecast error ``mean |y - yhat| / scale`` of the windows' targets."""
-        from arforecast.rollout.engine import rollout
+    def _window_forecast(self, batch: dict[str, np.ndarray], F: int
+                         ) -> tuple[Context, torch.Tensor, torch.Tensor]:
+        """A window batch as a forecast: the context of its first ``F`` columns, the targets
+        after them ``[B, W]`` and each row's scale ``[B, 1]``."""
         values = torch.from_numpy(batch["values"])
         ctx_values = values[:, :F]
         lengths = (~torch.isnan(ctx_values)).sum(1)
         origins = torch.from_numpy(batch["positions"][:, F - 1]).to(torch.int64)
         ctx = Context(ctx_values, lengths, torch.arange(len(values)), origins)
-        W = values.shape[1] - F
-        point = rollout(self, ctx, W, decoding="mean").point
-        scale = self.scaler_.scale(ctx_values)
-        err = (point - values[:, F:]).abs() / scale[:, None]
+        return ctx, values[:, F:], self.scaler_.scale(ctx_values)[:, None]
+
+    def _rollout_error(self, batch: dict[str, np.ndarray], F: int) -> float:
+        """Mean-path forecast error ``mean |y - yhat| / scale`` of the windows' targets."""
+        from arforecast.rollout.engine import rollout
+        ctx, target, scale = self._window_forecast(batch, F)
+        point = rollout(self, ctx, target.shape[1], decoding="mean").point
+        err = (point - target).abs() / scale
         return float(err[torch.isfinite(err)].mean())
 
     def _calibrate_spread(self, batch: dict[str, np.ndarray], F: int, num_samples: int = 32,
@@ -428,22 +433,21 @@ class NeuralAR(Forecaster):
         Every factor is scored with the same random numbers (common seed), so the comparison
         measures the factor, not sampling noise.
         """
+        from arforecast.evaluation import metrics
         from arforecast.rollout.engine import rollout
-        values = torch.from_numpy(batch["values"])
-        ctx_values = values[:, :F]
-        lengths = (~torch.isnan(ctx_values)).sum(1)
-        origins = torch.from_numpy(batch["positions"][:, F - 1]).to(torch.int64)
-        ctx = Context(ctx_values, lengths, torch.arange(len(values)), origins)
-        target = values[:, F:]
-        W = target.shape[1]
-        scale = self.scaler_.scale(ctx_values)[:, None]
+        ctx, target, scale = self._window_forecast(batch, F)
+        y, scale = target.numpy(), scale.double().numpy()
         scores: dict[float, float] = {}
         for factor in grid:
             self.spread_ = float(factor)
-            paths = rollout(self, ctx, W, num_samples=num_samples, decoding="sample", seed=0,
-                            chunk_size=self.chunk_size).paths
-            loss = _crps(paths, target) if self.calibrate == "crps" else _interval_score(paths, target, 0.95)
-            scores[float(factor)] = float(loss.div(scale).nanmean())
+            paths = rollout(self, ctx, y.shape[1], num_samples=num_samples, decoding="sample", seed=0,
+                            chunk_size=self.chunk_size).paths.double().numpy()
+            if self.calibrate == "crps":
+                loss = metrics.crps_per_step(y, paths)
+            else:   # 95% interval read off the paths by linear interpolation (type 7)
+                lo, hi = np.quantile(paths, [0.025, 0.975], axis=1, method="linear")
+                loss = metrics.interval_score(y, lo, hi, alpha=0.05)
+            scores[float(factor)] = float(np.nanmean(loss / scale))
         best = min(scores, key=scores.get)
         return best, scores
 
@@ -640,23 +644,6 @@ class NeuralAR(Forecaster):
                       Layout(kind, name, id_col, time_col, target_col))
         model.panel_, model.ids_, model.n_series_ = panel, panel.ids, panel.n_series
         return model
-
-
-def _crps(paths: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """CRPS of sample paths ``[B, S, W]`` against ``y [B, W]`` per value (NaN where ``y`` is)."""
-    x = paths.sort(dim=1).values
-    S = x.shape[1]
-    weights = (2 * torch.arange(1, S + 1, dtype=x.dtype) - S - 1)[None, :, None]
-    spread = (weights * x).sum(1) / (S * S)
-    return (x - y[:, None, :].to(x.dtype)).abs().mean(1) - spread
-
-
-def _interval_score(paths: torch.Tensor, y: torch.Tensor, level: float) -> torch.Tensor:
-    """Interval score of the paths' central ``level`` interval per value (NaN where ``y`` is)."""
-    alpha = 1.0 - level
-    lo, hi = torch.quantile(paths, torch.tensor([alpha / 2, 1 - alpha / 2], dtype=paths.dtype), dim=1)
-    y = y.to(paths.dtype)
-    return (hi - lo) + (2 / alpha) * ((lo - y).clamp_min(0) + (y - hi).clamp_min(0))
 
 
 @contextlib.contextmanager
