@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from arforecast.data.frames import check_horizon, check_min_length, to_panel
-from arforecast.data.panel import Panel
+from arforecast.data.panel import Panel, rows_of_ids
 from arforecast.exceptions import DataError, NotFittedError
 from arforecast.forecast import Forecast
 
@@ -107,9 +107,8 @@ class Forecaster(BaseEstimator):
         """Index of each of ``panel``'s series among the fitted ones (local models need it)."""
         if panel is self.panel_:
             return np.arange(panel.n_series)
-        lookup = {uid: k for k, uid in enumerate(self.ids_)}
-        missing = [uid for uid in panel.ids if uid not in lookup]
+        rows, missing = rows_of_ids(self.ids_, panel.ids)
         if missing:
             raise DataError(f"{type(self).__name__} was not fitted on series {missing[:5]}; "
                             "refit, or forecast only series seen in fit")
-        return np.array([lookup[uid] for uid in panel.ids], dtype=np.int64)
+        return rows

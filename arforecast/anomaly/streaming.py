@@ -29,7 +29,7 @@ from sklearn.base import BaseEstimator, clone
 from arforecast.anomaly.scores import CALIBRATION_MODES, CalibrationLaw, Recalibrated
 from arforecast.anomaly.sources import Group, PredictSource, Source, StepperSource
 from arforecast.data.frames import to_panel
-from arforecast.data.panel import Panel
+from arforecast.data.panel import Panel, rows_of_ids
 from arforecast.exceptions import DataError, NotFittedError
 from arforecast.rollout.protocol import Stepper
 
@@ -220,12 +220,11 @@ class AnomalyDetector(BaseEstimator):
         return p.starts[i] + n * (p.freq if p.freq is not None else p.step)
 
     def _rows_of(self, panel: Panel) -> np.ndarray:
-        lookup = {uid: k for k, uid in enumerate(self.ids_)}
-        unknown = [uid for uid in panel.ids if uid not in lookup]
+        rows, unknown = rows_of_ids(self.ids_, panel.ids)
         if unknown:
             raise DataError(f"series {unknown[:5]} were not in the history the detector was fitted "
                             "on; fit a detector on them first")
-        return np.array([lookup[uid] for uid in panel.ids], dtype=np.int64)
+        return rows
 
     def _max_run(self) -> int:
         if self.robust is True:

@@ -40,6 +40,20 @@ def pack(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return values, indptr
 
 
+def rows_of_ids(known: Sequence[Any], wanted: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
+    """Position of each of ``wanted`` in ``known``, and the ids of ``wanted`` not in ``known``
+    (the rows are only meaningful when that list is empty).
+
+    Example:
+        >>> rows, unknown = rows_of_ids(["a", "b", "c"], ["c", "a", "z"])
+        >>> rows.tolist()[:2], unknown
+        ([2, 0], ['z'])
+    """
+    lookup = {uid: k for k, uid in enumerate(known)}
+    unknown = [uid for uid in wanted if uid not in lookup]
+    return np.array([lookup.get(uid, -1) for uid in wanted], dtype=np.int64), unknown
+
+
 @dataclass(frozen=True)
 class Panel:
     """A panel of series stored as one float64 array plus offsets (statsforecast's layout).
