@@ -293,6 +293,8 @@ def test_calibration_off_keeps_the_network_spread():
     assert interval.spread_ == min(interval.calibration_, key=interval.calibration_.get)
     with pytest.raises(ValueError, match="calibrate"):
         af.NeuralAR(calibrate="msis", **TINY).fit(_data())
+    with pytest.raises(ValueError, match="ar_scale"):
+        af.NeuralAR(ar_scale="yes", **TINY).fit(_data())
 
 
 @pytest.mark.parametrize("ar_scale", [True, False])

@@ -246,6 +246,8 @@ class NeuralAR(Forecaster):
     def _check_params(self) -> None:
         if self.val_metric not in ("rollout", "nll"):
             raise ValueError(f"val_metric must be 'rollout' or 'nll', got {self.val_metric!r}")
+        if not isinstance(self.ar_scale, (bool, np.bool_)):
+            raise ValueError(f"ar_scale must be True or False, got {self.ar_scale!r}")
         if self.calibrate not in (None, "crps", "interval"):
             raise ValueError(f"calibrate must be 'crps', 'interval' or None, got {self.calibrate!r}")
         if self.backbone not in ("conv", "transformer"):
