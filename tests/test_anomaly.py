@@ -281,6 +281,8 @@ def test_errors_are_clear():
         detect_anomalies(KnownAR1(), y, level=1.5)
     with pytest.raises(ValueError, match="horizon"):
         detect_anomalies(KnownAR1(), y, horizon=0)
+    with pytest.raises(ValueError, match="calibrate"):
+        detect_anomalies(KnownAR1(), y, calibrate="gaussian")
     with pytest.raises(DataError, match="training values"):
         detect_anomalies(RollingZScore(window=30), y, start=10)
 
