@@ -398,6 +398,32 @@ def test_calibration_law_is_continuous_at_the_anchor_and_monotone():
     assert np.isnan(law.log_p(np.array([np.nan]))[0])
 
 
+def exceedance_ratio(law_of, dist, alpha: float, n: int = 2000, reps: int = 20) -> float:
+    """Mean over ``reps`` laws (each from ``n`` past scores of ``dist``) of the true share of
+    ``|Z|`` beyond the law's threshold at ``alpha``, relative to ``alpha`` (1 = calibrated)."""
+    rng = np.random.default_rng(11)
+    return float(np.mean([2 * dist.sf(law_of(dist.rvs(size=n, random_state=rng)).threshold(alpha)) / alpha
+                          for _ in range(reps)]))
+
+
+@pytest.mark.parametrize("name, dist", [("normal", st.norm()), ("laplace", st.laplace()),
+                                        ("t3", st.t(3)), ("logistic", st.logistic())])
+def test_top_tail_puts_the_far_bound_where_the_true_law_does(name, dist):
+    """Beyond the conformal body (alpha 1e-3 < 11/2001), the true exceedance probability of the
+    bound stays within [0.5, 2] of alpha for Normal, exponential and power-law tails."""
+    ratio = exceedance_ratio(CalibrationLaw, dist, 1e-3)
+    assert 0.5 <= ratio <= 2.0, ratio
+
+
+def test_a_tail_fitted_to_all_scores_misses_an_exponential_tail():
+    """The reason for the top fit: with the Normal-looking body of a Laplace law, a Student-t
+    fitted to all scores puts the 0.999 bound far too wide (flags a fraction of what it should)."""
+    ratio = exceedance_ratio(lambda z: CalibrationLaw(z, tail="all"), st.laplace(), 1e-3)
+    assert ratio < 0.3
+    with pytest.raises(ValueError, match="tail must be one of"):
+        CalibrationLaw(np.zeros(100), tail="pareto")
+
+
 @pytest.mark.parametrize("mode", ["conformal", "student_t"])
 def test_recalibrated_interval_agrees_with_the_tail_probability(mode):
     rng = np.random.default_rng(5)

@@ -20,7 +20,8 @@ overconfident model, bounded noise under a Gaussian model): the *normal scores*
 ``z = Phi^-1(P(Y <= y))`` of past observations, which are standard Normal for a calibrated model,
 define a :class:`CalibrationLaw` by which new points are judged instead: by default the rank of
 ``|z|`` among the past ones (split-conformal) in the body, and a scaled Student-t ``s * t_nu``
-(:func:`fit_student_t`) anchored at the 10th largest past ``|z|`` in the far tail.
+fitted to the largest past ``|z|`` (:mod:`arforecast.anomaly.tails`), anchored at the 10th
+largest, in the far tail.
 
 Example:
     >>> import torch
@@ -39,6 +40,7 @@ import numpy as np
 import torch
 from scipy import special, stats
 
+from arforecast.anomaly.tails import StudentTTail, TopStudentTTail, t_isf_log
 from arforecast.distributions import Normal, StudentT
 
 #: smallest tail probability reported (scores are capped at ``-log10`` of it).
@@ -287,32 +289,15 @@ class MixturePredictive(Predictive):
 
 
 #: the conformal body of :class:`CalibrationLaw` reaches down to the ``TAIL_ANCHOR``-th largest
-#: past ``|z|``; beyond it the fitted Student-t extrapolates. 10 order statistics pin the anchor's
+#: past ``|z|``; beyond it a fitted tail law extrapolates. 10 order statistics pin the anchor's
 #: tail probability to about 1/sqrt(10) ~ 30% (a 0.14 error in score) and keep the 1% level
 #: distribution-free once the window holds 1100 scores.
 TAIL_ANCHOR = 10
 #: fewer past scores than this: the base predictive is used as it is.
 MIN_CALIBRATION = 30
 CALIBRATION_MODES = ("conformal", "student_t")
-
-
-def t_isf_log(log_sf: np.ndarray, nu: np.ndarray) -> np.ndarray:
-    """``x`` with ``log P(t_nu > x) = log_sf``: scipy's ``isf`` down to ``sf = exp(-500)``, the
-    power-law tail ``P(t_nu > x) ~ c_nu nu^((nu-1)/2) x^-nu`` beyond (no underflow)."""
-    log_sf, nu = np.broadcast_arrays(np.asarray(log_sf, dtype=np.float64), np.asarray(nu, dtype=np.float64))
-    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
-        near = stats.t.isf(np.exp(np.maximum(log_sf, -500.0)), nu)
-        log_c = (special.gammaln((nu + 1) / 2) - special.gammaln(nu / 2) - 0.5 * np.log(nu * np.pi)
-                 + (nu - 1) / 2 * np.log(nu))
-        far = np.exp((log_c - log_sf) / nu)
-    # scipy's isf loses its way below about exp(-600) for some nu (it returns -inf or saturates)
-    return np.where((log_sf > -500.0) & np.isfinite(near) & (near >= 0), near, far)
-
-
-def _log_two_sided_t(x: np.ndarray, s: float, nu: float) -> np.ndarray:
-    """``log T(x)``, ``T(x) = P(|s t_nu| >= x)``, without underflow far in the tail."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.minimum(np.log(2.0) + stats.t.logsf(np.asarray(x, dtype=np.float64) / s, nu), 0.0)
+#: tail laws of the conformal mode (:mod:`arforecast.anomaly.tails`).
+TAILS = ("top", "all")
 
 
 class CalibrationLaw:
@@ -323,14 +308,16 @@ class CalibrationLaw:
 
     * ``p = (c + 1) / (n + 1)`` while ``c >= k`` (split-conformal: distribution-free, and exact
       in the sense that ``P(p <= a) <= a`` for exchangeable scores);
-    * beyond the anchor ``a_k`` (the ``k``-th largest ``|z_i|``) the fitted scaled Student-t
-      ``s t_nu`` (:func:`fit_student_t`) extrapolates:
-      ``p = (k + 1) / (n + 1) * T(|z|) / T(a_k)`` with ``T`` its two-sided tail, which meets the
-      body at ``a_k`` and keeps ranking points whose ``p`` underflows (``log p`` is computed).
+    * beyond the anchor ``a_k`` (the ``k``-th largest ``|z_i|``) a tail law ``T`` fitted to the
+      past scores extrapolates: ``p = (k + 1) / (n + 1) * T(|z|) / T(a_k)``, which meets the body
+      at ``a_k`` and keeps ranking points whose ``p`` underflows (``log p`` is computed).
+      ``T`` is the two-sided tail of a scaled Student-t fitted to the largest 10% of the ``|z_i|``
+      (``tail="top"``, default: :class:`~arforecast.anomaly.tails.TopStudentTTail`) or to all of
+      them (``tail="all"``: :class:`~arforecast.anomaly.tails.StudentTTail`).
 
-    ``mode="student_t"``: ``p = T(|z|)`` everywhere (fully parametric). With fewer than
-    :data:`MIN_CALIBRATION` scores, ``p = 2 Phi(-|z|)``: the base predictive is unchanged.
-    ``p`` is non-increasing in ``|z|``; :meth:`threshold` inverts it.
+    ``mode="student_t"``: ``p = T(|z|)`` of the fitted Student-t everywhere (fully parametric).
+    With fewer than :data:`MIN_CALIBRATION` scores, ``p = 2 Phi(-|z|)``: the base predictive is
+    unchanged. ``p`` is non-increasing in ``|z|``; :meth:`threshold` inverts it.
 
     Example:
         >>> law = CalibrationLaw(np.linspace(-2, 2, 401))
@@ -340,20 +327,26 @@ class CalibrationLaw:
         0.256
     """
 
-    def __init__(self, z: np.ndarray, mode: str = "conformal", k: int = TAIL_ANCHOR) -> None:
+    def __init__(self, z: np.ndarray, mode: str = "conformal", k: int = TAIL_ANCHOR,
+                 tail: str = "top") -> None:
         if mode not in CALIBRATION_MODES:
             raise ValueError(f"calibration mode must be one of {CALIBRATION_MODES}, got {mode!r}")
+        if tail not in TAILS:
+            raise ValueError(f"tail must be one of {TAILS}, got {tail!r}")
         z = np.asarray(z, dtype=np.float64)
         z = z[np.isfinite(z)]
         self.mode, self.n = mode, len(z)
         self.k = int(min(k, self.n))
-        self.s, self.nu = fit_student_t(z, min_count=MIN_CALIBRATION)
         self.identity = self.n < MIN_CALIBRATION
         self.sorted_ = np.sort(np.abs(z))  # ascending
+        if mode == "student_t" or tail == "all" or self.identity:
+            self.tail = StudentTTail(z, min_count=MIN_CALIBRATION)
+        else:
+            self.tail = TopStudentTTail(self.sorted_)
         if not self.identity and mode == "conformal":
             self.anchor = float(self.sorted_[self.n - self.k])
             self.log_p_anchor = float(np.log((self.k + 1) / (self.n + 1)))
-            self.log_t_anchor = float(_log_two_sided_t(self.anchor, self.s, self.nu))
+            self.log_t_anchor = float(self.tail.log_sf(np.array(self.anchor)))
         self._thresholds: dict[float, float] = {}
 
     def log_p(self, z: np.ndarray) -> np.ndarray:
@@ -362,10 +355,10 @@ class CalibrationLaw:
         if self.identity:
             return np.minimum(np.log(2.0) + special.log_ndtr(-x), 0.0)
         if self.mode == "student_t":
-            return _log_two_sided_t(x, self.s, self.nu)
+            return self.tail.log_sf(x)
         c = self.n - np.searchsorted(self.sorted_, np.nan_to_num(x, nan=0.0), side="left")
         body = np.log((c + 1.0) / (self.n + 1.0))
-        tail = self.log_p_anchor + _log_two_sided_t(x, self.s, self.nu) - self.log_t_anchor
+        tail = self.log_p_anchor + self.tail.log_sf(x) - self.log_t_anchor
         out = np.where(x > self.anchor, np.minimum(tail, self.log_p_anchor), body)
         return np.where(np.isnan(x), np.nan, out)
 
@@ -384,10 +377,10 @@ class CalibrationLaw:
         if self.identity:
             return float(-special.ndtri(alpha / 2))
         if self.mode == "student_t":
-            return float(self.s * t_isf_log(np.log(alpha / 2), self.nu))
-        if np.log(alpha) <= self.log_p_anchor:  # in the Student-t tail: T(z*) = alpha / p_a * T(a_k)
+            return float(self.tail.isf_log(np.log(alpha)))
+        if np.log(alpha) <= self.log_p_anchor:  # in the tail: T(z*) = alpha / p_a * T(a_k)
             log_target = np.log(alpha) - self.log_p_anchor + self.log_t_anchor
-            return max(float(self.s * t_isf_log(log_target - np.log(2.0), self.nu)), self.anchor)
+            return max(float(self.tail.isf_log(np.array(log_target))), self.anchor)
         # in the body: p < alpha  <=>  c <= m, m the largest integer below alpha (n + 1) - 1,
         # <=>  |z| above the (m + 1)-th largest |z_i|
         m = int(np.ceil(alpha * (self.n + 1) - 1)) - 1
@@ -439,33 +432,3 @@ class Recalibrated(Predictive):
         below, above = self.below_above(y)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(below < above, special.ndtri(below), -special.ndtri(above))
-
-
-_NU_GRID = np.array([1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 20.0, 40.0, 100.0, 1000.0])
-
-
-def fit_student_t(z: np.ndarray, min_count: int = 30) -> tuple[float, float]:
-    """Maximum-likelihood ``(s, nu)`` of ``z ~ s * t_nu`` (centred), ``nu`` on a grid from 1 to
-    1000, ``s`` by EM at each ``nu``; ``(1, 1000)`` (about standard Normal) with too few points.
-
-    Example:
-        >>> rng = np.random.default_rng(0)
-        >>> s, nu = fit_student_t(2.0 * rng.standard_t(4, size=20000))
-        >>> round(s, 1), nu
-        (2.0, 4.0)
-    """
-    z = np.asarray(z, dtype=np.float64)
-    z = z[np.isfinite(z)]
-    if len(z) < min_count:
-        return 1.0, float(_NU_GRID[-1])
-    z2 = z * z
-    best = (-np.inf, 1.0, float(_NU_GRID[-1]))
-    for nu in _NU_GRID:
-        s2 = max(float(np.mean(z2)), 1e-300)
-        for _ in range(30):
-            w = (nu + 1.0) / (nu + z2 / s2)
-            s2 = max(float(np.mean(w * z2)), 1e-300)
-        ll = float(np.sum(stats.t.logpdf(z / np.sqrt(s2), nu))) - 0.5 * len(z) * np.log(s2)
-        if ll > best[0]:
-            best = (ll, float(np.sqrt(s2)), float(nu))
-    return best[1], best[2]
