@@ -248,6 +248,30 @@ def test_streaming_flags_equal_batch(horizon, robust, refit, calibrate):
     assert batch["is_anomaly"].sum() > 0
 
 
+@pytest.mark.parametrize("make", [lambda: af.AR(p=2, seasonal_lags=(12,), trend="ct"),
+                                  lambda: RollingZScore(window=24)])
+def test_refit_rescoring_in_one_pass_equals_stepping(make, monkeypatch):
+    """After a refit the window is re-scored one prefix per row (the model's ``context_width``);
+    the result must be what stepping through the window gives."""
+    df = ar1_frame(n_series=2, length=400, seed=4)
+    df.loc[df.index[[150, 600]], "y"] += 6.0
+    kw = dict(level=0.99, refit=40, calibrate=True, start=100)
+    one_pass = AnomalyDetector._batched_normal_scores
+    calls = []
+    monkeypatch.setattr(AnomalyDetector, "_batched_normal_scores",
+                        lambda self, *args: calls.append(1) or one_pass(self, *args))
+    fast = detect_anomalies(make(), df, **kw)
+    assert len(calls) == 1 + 300 // 40  # the fit, then every refit
+    with pytest.raises(NotFittedError):
+        af.AR(p=2).context_width
+    model = make()
+    monkeypatch.setattr(type(model), "context_width", property(lambda self: None))
+    slow = detect_anomalies(model, df, **kw)
+    assert len(calls) == 1 + 300 // 40
+    pd.testing.assert_frame_equal(fast, slow, check_exact=False, rtol=1e-9, atol=1e-12)
+    assert fast["is_anomaly"].sum() > 0
+
+
 def test_streaming_with_unequal_updates_per_series_equals_batch():
     df = ar1_frame(n_series=2, length=100, seed=9)
     batch = detect_anomalies(KnownAR1(0.6), df, start=30, level=0.9)

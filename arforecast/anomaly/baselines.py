@@ -46,6 +46,11 @@ class RollingZScore(Forecaster):
     def _describe_need(self) -> str:
         return f"(window={self.window})"
 
+    @property
+    def context_width(self) -> int:
+        """Values the rollout state holds (see :mod:`arforecast.rollout.protocol`)."""
+        return self._w()
+
     def _w(self) -> int:
         w = self.window
         if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 2:

@@ -121,6 +121,12 @@ class AR(Forecaster):
     def _describe_need(self) -> str:
         return f"(p={self.p!r}, max_p={self.max_p!r}, seasonal_lags={self.seasonal_lags!r}, trend={self.trend!r})"
 
+    @property
+    def context_width(self) -> int:
+        """Values the rollout state holds: the largest fitted lag (see :mod:`arforecast.rollout.protocol`)."""
+        self._check_fitted()
+        return max(int(self._params()["width"]), 1)
+
     # ------------------------------------------------------------------ estimation
     def _fit(self, panel: Panel) -> None:
         max_p, criterion, seasonal = self._spec()

@@ -12,6 +12,13 @@ A model that can be rolled out implements three methods (the :class:`Stepper` pr
 A state is a (nested) ``dict`` of tensors whose first dimension is the batch.  The engine
 repeats, slices and reorders rows of a state itself (:func:`map_state`), so a model never writes
 code for sample paths, chunking or beam search.
+
+A model whose state is a function of its last few values may also say so with an integer
+attribute ``context_width``: ``start`` on the last ``context_width`` values (and the right
+``positions``) gives the same state as ``start`` on the whole history followed by ``advance``.
+Consumers may then compute many one-step forecasts at once, one row per prefix (the anomaly
+detector re-scores its window that way after a refit). AR and the rolling z-score declare it;
+neural models do not (their state also holds the scale of the context they started from).
 """
 from __future__ import annotations
 
