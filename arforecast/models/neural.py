@@ -59,7 +59,7 @@ from arforecast.data.panel import Layout, Panel
 from arforecast.data.scaling import MeanScaler, Quantizer
 from arforecast.distributions import Distribution
 from arforecast.exceptions import DataError
-from arforecast.forecast import Forecast
+from arforecast.forecast import Forecast, sample_quantiles
 from arforecast.nn.features import InputFeatures, LocalAR
 from arforecast.nn.heads import make_head
 from arforecast.nn.training import WindowSampler, train
@@ -446,8 +446,8 @@ class NeuralAR(Forecaster):
                             chunk_size=self.chunk_size).paths.double().numpy()
             if self.calibrate == "crps":
                 loss = metrics.crps_per_step(y, paths)
-            else:   # 95% interval read off the paths by linear interpolation (type 7)
-                lo, hi = np.quantile(paths, [0.025, 0.975], axis=1, method="linear")
+            else:   # 95% interval read off the paths as Forecast reads it (type 6)
+                lo, hi = sample_quantiles(paths, [0.025, 0.975])
                 loss = metrics.interval_score(y, lo, hi, alpha=0.05)
             scores[float(factor)] = float(np.nanmean(loss / scale))
         best = min(scores, key=scores.get)
