@@ -65,8 +65,9 @@ class AnomalyDetector(BaseEstimator):
             points seen, re-estimated every 250 steps. ``True`` or ``"conformal"``: a point's
             tail probability is the share of past ``|z|`` at least as large (split-conformal),
             with a Student-t fitted to their largest 10% extrapolating beyond the 10th
-            largest; ``"student_t"``: a Student-t fitted to all of them, everywhere. It corrects a model that is over-
-            or under-confident, or whose tails are too thin or too wide (bounded noise).
+            largest; ``"student_t"``: a Student-t fitted to all of them, everywhere. It
+            corrects a model that is over- or under-confident, or whose tails are too thin or
+            too wide (bounded noise).
         seed: seed of the sample paths.
         progress: show a progress bar over the steps of an update.
 

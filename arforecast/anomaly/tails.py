@@ -9,11 +9,12 @@ its inverse; the conformal law only uses ratios ``T(x) / T(anchor)``.
 * :class:`StudentTTail` fits ``(s, nu)`` to all past ``z`` (:func:`fit_student_t`): its tail
   follows the body.
 * :class:`TopStudentTTail` fits them to the largest 10% of ``|z|``: the tail is learnt from
-  the tail. With the Normal body of a Laplace law, the first flags 13% of the points it should
-  beyond the 0.999 quantile, the second 95% (2,000 past scores; a generalised Pareto fit to the
-  same points, the usual peaks-over-threshold choice, flagged 1.1-2.4 times too many at 0.9999
-  and 2-10 times too many from 450 scores, because its shape estimate is noisy and biased
-  towards bounded tails for Normal data).
+  the tail. For Laplace errors (a peaked centre, an exponential tail) a fit to all points is
+  driven by the centre and picks a small ``nu`` whose power-law tail puts the 0.999 bound far
+  out: it flags 16% of the points it should, the top fit 94% (2,000 past scores,
+  ``tests/test_anomaly.py``). A generalised Pareto law fitted to the same top points (the usual
+  peaks-over-threshold choice) was tried and flagged too often: its shape estimate is noisy
+  and leans towards bounded tails for Normal data.
 
 Example:
     >>> rng = np.random.default_rng(0)
@@ -96,9 +97,8 @@ class StudentTTail:
 class TopStudentTTail(StudentTTail):
     """Two-sided tail of ``s t_nu`` fitted to the largest 10% of the past ``|z|`` only (at least
     20): maximum likelihood of those points given that they exceed the next largest one, ``u``
-    (``nu`` on the same grid, ``s`` by a bounded search at each ``nu``). The body does not pull
-    the tail: exponential-like tails (Laplace) get a small ``nu``, where a fit to all points sees
-    a near-Normal body and extrapolates far too thin a tail."""
+    (``nu`` on the same grid, ``s`` by a bounded search at each ``nu``), so that the centre of
+    the distribution does not decide the shape of its tail."""
 
     def __init__(self, abs_z: np.ndarray, fraction: float = TOP_FRACTION,
                  min_count: int = TOP_MIN_COUNT) -> None:
