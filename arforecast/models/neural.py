@@ -157,7 +157,9 @@ class NeuralAR(Forecaster):
             (the conv stack reads its receptive field).
         likelihood: continuous head, ``"student_t"`` or ``"normal"``.
         n_bins, value_range, mu_law: the quantizer (bins over the scaled range; mu-law parameter
-            or ``None`` for uniform bins).
+            or ``None`` for uniform bins). The default mu-law makes the bins around the scaled
+            level (about 1) 2.5 times narrower than uniform ones: with 1024 uniform bins over
+            (-15, 15) a bin is 3% of the level, as wide as the one-step noise of smooth series.
         lags: seasonal lags given to the network as inputs (``()`` for none).
         periods: periods of the phase embeddings (``()`` for none).
         ar_lags: lags of the local AR path, refitted (ridge least squares) on every context
@@ -196,7 +198,7 @@ class NeuralAR(Forecaster):
                  max_steps: int = 1000, time_limit: float | None = None, seed: int | None = None,
                  device: str = "auto", *, d_model: int = 64, n_layers: int | None = None, n_heads: int = 4,
                  attention_context: int = 128, likelihood: str = "student_t", n_bins: int = 1024,
-                 value_range: tuple[float, float] = (-15.0, 15.0), mu_law: float | None = None,
+                 value_range: tuple[float, float] = (-15.0, 15.0), mu_law: float | None = 255.0,
                  lags: tuple[int, ...] = (24, 168), periods: tuple[int, ...] = (24, 168),
                  ar_lags: tuple[int, ...] = (1, 2, 3, 23, 24, 25, 47, 48, 72, 96, 120, 144, 167, 168, 169),
                  ar_ridge: float = 1e-6, ar_scale: bool = True, embed_tokens: bool = False, window_length: int = 48,
