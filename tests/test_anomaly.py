@@ -440,7 +440,7 @@ def test_top_tail_puts_the_far_bound_where_the_true_law_does(name, dist):
 
 
 def test_a_tail_fitted_to_all_scores_misses_an_exponential_tail():
-    """The reason for the top fit: with the Normal-looking body of a Laplace law, a Student-t
+    """The reason for the top fit: driven by the peaked centre of a Laplace law, a Student-t
     fitted to all scores puts the 0.999 bound far too wide (flags a fraction of what it should)."""
     ratio = exceedance_ratio(lambda z: CalibrationLaw(z, tail="all"), st.laplace(), 1e-3)
     assert ratio < 0.3
