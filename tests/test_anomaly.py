@@ -18,6 +18,7 @@ from arforecast.anomaly import (AnomalyDetector, RollingZScore, alerts, detect_a
                                 suppress_repeats, tail_score)
 from arforecast.anomaly.scores import (TAIL_ANCHOR, CalibrationLaw, DistributionPredictive, Recalibrated,
                                       SamplePredictive)
+from arforecast.anomaly.tails import t_isf_log, t_log_sf
 from arforecast.base import Forecaster
 from arforecast.datasets import simulate_ar
 from arforecast.distributions import Empirical, Normal, StudentT
@@ -437,6 +438,17 @@ def test_top_tail_puts_the_far_bound_where_the_true_law_does(name, dist):
     bound stays within [0.5, 2] of alpha for Normal, exponential and power-law tails."""
     ratio = exceedance_ratio(CalibrationLaw, dist, 1e-3)
     assert 0.5 <= ratio <= 2.0, ratio
+
+
+@pytest.mark.parametrize("nu", [1.0, 1.5, 4.0, 20.0, 1000.0])
+def test_t_tail_stays_finite_monotone_and_invertible_far_out(nu):
+    """scipy's t logsf is -inf for t_1 beyond 1e154 (x^2 overflows) and for large nu far sooner;
+    the tail law must keep ranking such points and invert exactly."""
+    x = np.logspace(-1, 300, 5000)
+    log_sf = t_log_sf(x, nu)
+    assert np.isfinite(log_sf).all() and (np.diff(log_sf) <= 1e-9).all()
+    far = log_sf < -1
+    np.testing.assert_allclose(t_isf_log(log_sf[far], nu), x[far], rtol=1e-10)
 
 
 def test_a_tail_fitted_to_all_scores_misses_an_exponential_tail():

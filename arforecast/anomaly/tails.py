@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import optimize, special, stats
+from scipy import optimize, stats
 
 _NU_GRID = np.array([1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 20.0, 40.0, 100.0, 1000.0])
 #: share of the largest past ``|z|`` that :class:`TopStudentTTail` is fitted to, and the fewest.
@@ -65,17 +65,35 @@ def fit_student_t(z: np.ndarray, min_count: int = 30) -> tuple[float, float]:
     return best[1], best[2]
 
 
+#: below ``P(t_nu > x) = exp(FAR_LOG_SF)`` scipy's t tail routines are not to be trusted (``logsf``
+#: of ``t_1`` is -inf beyond x = 1e154, where x^2 overflows, though the tail is only exp(-355)
+#: there; ``isf`` returns -inf or saturates below about exp(-600) for some ``nu``). Beyond the
+#: point ``x_far`` where the tail is that small, it goes on as the power law ``(x / x_far)^-nu``
+#: of the t's tail, anchored there, so that both directions stay finite, continuous and monotone.
+FAR_LOG_SF = -300.0
+
+
+def _x_far(nu: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore", under="ignore"):
+        return stats.t.isf(np.exp(FAR_LOG_SF), nu)
+
+
+def t_log_sf(x: np.ndarray, nu: np.ndarray) -> np.ndarray:
+    """``log P(t_nu > x)``, finite however far ``x`` is (see :data:`FAR_LOG_SF`)."""
+    x, nu = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(nu, dtype=np.float64))
+    x_far = _x_far(nu)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        return np.where(x > x_far, FAR_LOG_SF - nu * np.log(x / x_far), stats.t.logsf(x, nu))
+
+
 def t_isf_log(log_sf: np.ndarray, nu: np.ndarray) -> np.ndarray:
-    """``x`` with ``log P(t_nu > x) = log_sf``: scipy's ``isf`` down to ``sf = exp(-500)``, the
-    power-law tail ``P(t_nu > x) ~ c_nu nu^((nu-1)/2) x^-nu`` beyond (no underflow)."""
+    """``x`` with ``t_log_sf(x, nu) = log_sf``: scipy's ``isf`` down to ``exp(FAR_LOG_SF)``, the
+    anchored power law beyond."""
     log_sf, nu = np.broadcast_arrays(np.asarray(log_sf, dtype=np.float64), np.asarray(nu, dtype=np.float64))
     with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
-        near = stats.t.isf(np.exp(np.maximum(log_sf, -500.0)), nu)
-        log_c = (special.gammaln((nu + 1) / 2) - special.gammaln(nu / 2) - 0.5 * np.log(nu * np.pi)
-                 + (nu - 1) / 2 * np.log(nu))
-        far = np.exp((log_c - log_sf) / nu)
-    # scipy's isf loses its way below about exp(-600) for some nu (it returns -inf or saturates)
-    return np.where((log_sf > -500.0) & np.isfinite(near) & (near >= 0), near, far)
+        near = stats.t.isf(np.exp(np.maximum(log_sf, FAR_LOG_SF)), nu)
+        far = _x_far(nu) * np.exp((FAR_LOG_SF - log_sf) / nu)
+    return np.where((log_sf > FAR_LOG_SF) & np.isfinite(near) & (near >= 0), near, far)
 
 
 class StudentTTail:
@@ -85,9 +103,10 @@ class StudentTTail:
         self.s, self.nu = fit_student_t(z, min_count=min_count)
 
     def log_sf(self, x: np.ndarray) -> np.ndarray:
-        """``log P(|s t_nu| >= x)``, without underflow far in the tail."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.minimum(np.log(2.0) + stats.t.logsf(np.asarray(x, dtype=np.float64) / self.s, self.nu), 0.0)
+        """``log P(|s t_nu| >= x)``, finite however far ``x`` is (:func:`t_log_sf`)."""
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            r = np.asarray(x, dtype=np.float64) / self.s
+        return np.minimum(np.log(2.0) + t_log_sf(r, self.nu), 0.0)
 
     def isf_log(self, log_sf: np.ndarray) -> np.ndarray:
         """``x >= 0`` with ``log_sf(x) = log_sf``."""
@@ -110,13 +129,15 @@ class TopStudentTTail(StudentTTail):
         if m < 2 or x[n - 1] <= 0.0:
             return
         u, top = float(x[n - m - 1]), x[n - m:]
-        lo, hi = math.log(max(u, top[0], 1e-300)) - 8.0, math.log(top[-1]) + 4.0
+        smallest = max(u, float(top[top > 0][0]))  # the scale search starts below the top points
+        lo, hi = math.log(smallest) - 8.0, math.log(top[-1]) + 4.0
         best = -np.inf
         for nu in _NU_GRID:
             def nll(log_s: float, nu: float = nu) -> float:
                 s = math.exp(log_s)
                 return -(float(np.sum(stats.t.logpdf(top / s, nu))) - m * log_s
                          - m * float(stats.t.logsf(u / s, nu)))
-            res = optimize.minimize_scalar(nll, bounds=(lo, hi), method="bounded")
+            with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+                res = optimize.minimize_scalar(nll, bounds=(lo, hi), method="bounded")
             if np.isfinite(res.fun) and -res.fun > best:
                 best, self.s, self.nu = -res.fun, math.exp(res.x), float(nu)
