@@ -193,7 +193,7 @@ class AnomalyDetector(BaseEstimator):
             for r in range(len(histories)):
                 out[r].append(float(z[r]))
             self.source_.step(g, y)
-        return [zs[-CALIBRATION_WINDOW:] for zs in out]
+        return out
 
     def _batched_normal_scores(self, histories: list[np.ndarray], k: int, width: int) -> list[list[float]]:
         """The same one-step normal scores as stepping through the last ``k`` values, for a model

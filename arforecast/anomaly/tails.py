@@ -79,7 +79,14 @@ def _x_far(nu: np.ndarray) -> np.ndarray:
 
 
 def t_log_sf(x: np.ndarray, nu: np.ndarray) -> np.ndarray:
-    """``log P(t_nu > x)``, finite however far ``x`` is (see :data:`FAR_LOG_SF`)."""
+    """``log P(t_nu > x)``, finite however far ``x`` is (see :data:`FAR_LOG_SF`).
+
+    Example:
+        >>> t_log_sf(np.array([1e200]), 1.0)  # scipy's t.logsf gives -inf here
+        array([-461.66...])
+        >>> np.allclose(t_isf_log(t_log_sf(np.array([3.0, 1e200]), 1.0), 1.0), [3.0, 1e200])
+        True
+    """
     x, nu = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(nu, dtype=np.float64))
     x_far = _x_far(nu)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
