@@ -13,8 +13,10 @@ Student-t beyond the 10th largest: :class:`arforecast.anomaly.scores.Calibration
 ``--no-calibrate`` turns it off). Reported per detector:
 
 * window-level precision / recall / F1 (a window is detected when any flag falls inside it; each
-  flag outside every window is a false positive), of every flag, and of alerts (flags with a
-  cooldown of a fifth of the probationary rows, NAB's CAD-OSE rest period: ``+ cooldown`` rows);
+  flag outside every window is a false positive), of every flag, and of alerts
+  (:func:`~arforecast.anomaly.suppress_repeats` with a fifth of the probationary rows, NAB's
+  CAD-OSE rest period: ``+ cooldown`` rows alert again after that many rows, ``+ incidents``
+  rows alert once per incident, which ends after that many rows without a flag);
 * the NAB standard-profile score of those flags / alerts (``threshold=0.5`` on 0/1);
 * for comparison with published NAB results only, the NAB score with NAB's own protocol, where
   the threshold on the continuous anomaly score is optimised over the corpus (one threshold for
@@ -128,11 +130,14 @@ def cooldown_rows(n_rows: int) -> int:
     return int(np.floor(0.15 * n_rows) / 5)
 
 
-def evaluate(results: list[dict], windows: dict, cooldown: bool = False) -> dict:
-    """Window metrics and NAB scores of one detector's per-file results; with ``cooldown``, the
-    flags become alerts (:func:`~arforecast.anomaly.suppress_repeats`)."""
+def evaluate(results: list[dict], windows: dict, rule: str | None = None) -> dict:
+    """Window metrics and NAB scores of one detector's per-file results; with an alert ``rule``
+    (``"cooldown"`` or ``"incident"``), of the alerts instead of the flags
+    (:func:`~arforecast.anomaly.suppress_repeats`)."""
     def flags_of(r: dict) -> np.ndarray:
-        return suppress_repeats(r["flags"], cooldown_rows(len(r["flags"]))) if cooldown else r["flags"]
+        if rule is None:
+            return r["flags"]
+        return suppress_repeats(r["flags"], cooldown_rows(len(r["flags"])), rule=rule)
     labelled = [(r["timestamps"], flags_of(r), windows[r["name"]]) for r in results]
     metrics = window_metrics(labelled)
     flags_nab = nab_score([(t, f.astype(float), w) for t, f, w in labelled], profile="standard", threshold=0.5)
@@ -167,12 +172,14 @@ def run_detectors(detectors: list[Detector], files: list[str], level: float, rob
 
 
 def score_table(per_file: dict[str, list[dict]]) -> dict[str, dict]:
-    """Rows ``<detector>`` (every flag) and ``<detector> + cooldown`` (alerts)."""
+    """Rows ``<detector>`` (every flag), ``<detector> + cooldown`` and ``<detector> + incidents``
+    (alerts)."""
     windows = load_nab_windows()
     table = {}
     for name, results in per_file.items():
         table[name] = evaluate(results, windows)
-        table[f"{name} + cooldown"] = evaluate(results, windows, cooldown=True)
+        table[f"{name} + cooldown"] = evaluate(results, windows, rule="cooldown")
+        table[f"{name} + incidents"] = evaluate(results, windows, rule="incident")
     return table
 
 
@@ -198,7 +205,7 @@ def format_table(table: dict[str, dict], level: float, calibrate: bool = True) -
         lines += ["", f"Calibration: share of flagged points on anomaly-free files (target {1 - level:.4g})", "",
                   "| detector | " + " | ".join(files) + " |", "| --- |" + " ---: |" * len(files)]
         for name, r in table.items():
-            if not name.endswith("+ cooldown"):
+            if " + " not in name:
                 lines.append(f"| {name} | " + " | ".join(f"{r['calibration'].get(f, float('nan')):.4f}"
                                                         for f in files) + " |")
     return "\n".join(lines)

@@ -111,6 +111,19 @@ def test_alerts_keep_one_flag_per_burst():
     assert alerts(out, cooldown=0).tolist() == out["is_anomaly"].tolist()
     with pytest.raises(ValueError, match="cooldown"):
         suppress_repeats([True], cooldown=-1)
+    assert alerts(out, cooldown=2, rule="incident").tolist() == [True] + [False] * 5 + [True, False, False]
+    with pytest.raises(ValueError, match="rule"):
+        suppress_repeats([True], cooldown=1, rule="burst")
+
+
+@settings(max_examples=200, deadline=None)
+@given(flags=hs.lists(hs.booleans(), max_size=60), cooldown=hs.integers(0, 8))
+def test_incident_alerts_are_first_flags_after_a_quiet_spell(flags, cooldown):
+    got = suppress_repeats(flags, cooldown, rule="incident")
+    # by definition: a flag with no flag in the cooldown steps before it
+    want = [f and not any(flags[max(0, i - cooldown):i]) for i, f in enumerate(flags)]
+    assert got.tolist() == want
+    assert not (got & ~suppress_repeats(flags, cooldown)).any()  # a subset of the cooldown's alerts
 
 
 def test_sample_tail_probability_is_never_zero_and_matches_rank():
@@ -327,29 +340,62 @@ def test_missing_values_are_not_scored_and_the_mean_is_fed_forward():
 
 
 # --------------------------------------------------------------------------- robustness
-def test_robust_mode_keeps_outliers_out_of_the_next_forecasts():
+@pytest.mark.parametrize("replace_with,share", [("mean", 1 / 3), ("bound", 0.6)])
+def test_robust_mode_keeps_outliers_out_of_the_next_forecasts(replace_with, share):
     df = ar1_frame(n_series=4, length=400, phi=0.9, seed=21)
     spikes = np.arange(60, 1600, 23)
     df.loc[df.index[spikes], "y"] += 12.0
     truth = np.zeros(len(df), dtype=bool)
     truth[spikes] = True
     plain = detect_anomalies(KnownAR1(0.9), df, level=0.99, robust=False)
-    robust = detect_anomalies(KnownAR1(0.9), df, level=0.99, robust=True)
+    robust = detect_anomalies(KnownAR1(0.9), df, level=0.99, robust=True, replace_with=replace_with)
     fp_plain = int((plain["is_anomaly"] & ~truth).sum())
     fp_robust = int((robust["is_anomaly"] & ~truth).sum())
-    # without robustness the point after each spike is forecast from the spike and flagged too
-    assert fp_robust < fp_plain / 3
+    # Without robustness the point after each spike is forecast from the spike (an error of
+    # about -10.8) and flagged. Fed the mean, its error is e_t+1 + 0.9 e_t: flagged 6% of the
+    # time; fed the bound (2.58 above the mean), 0.9 (e_t - 2.58) + e_t+1: about 42%.
+    assert fp_robust < fp_plain * share
     assert robust["is_anomaly"].to_numpy()[spikes].mean() >= plain["is_anomaly"].to_numpy()[spikes].mean()
 
 
 def test_robust_run_cap_learns_a_level_shift():
     walk = np.cumsum(np.random.default_rng(0).normal(size=200)) + np.r_[np.zeros(100), np.full(100, 20.0)]
     y = pd.Series(walk, index=pd.date_range("2024-01-01", periods=200, freq="h"))
-    capped = detect_anomalies(KnownAR1(1.0), y, start=50, robust=3)
-    forever = detect_anomalies(KnownAR1(1.0), y, start=50, robust=10 ** 6)
-    assert capped["is_anomaly"].iloc[100:103].all()  # the jump, replaced 3 times, then learnt
-    assert capped["is_anomaly"].iloc[104:].sum() <= 3
+    for replace_with in ("mean", "bound"):
+        capped = detect_anomalies(KnownAR1(1.0), y, start=50, robust=3, replace_with=replace_with)
+        assert capped["is_anomaly"].iloc[100:103].all()  # the jump, replaced 3 times, then learnt
+        assert capped["is_anomaly"].iloc[104:].sum() <= 3
+    # without a cap, the mean never lets the shift in; the bound climbs 2.58 per step towards it
+    forever = detect_anomalies(KnownAR1(1.0), y, start=50, robust=10 ** 6, replace_with="mean")
     assert forever["is_anomaly"].iloc[104:].sum() > 80
+    climbing = detect_anomalies(KnownAR1(1.0), y, start=50, robust=10 ** 6, replace_with="bound")
+    assert 3 <= climbing["is_anomaly"].iloc[100:115].sum() <= 12
+    assert climbing["is_anomaly"].iloc[115:].sum() <= 3
+
+
+@pytest.mark.parametrize("make", [lambda: KnownAR1(0.6), lambda: RollingZScore(window=24)])
+def test_rescoring_after_a_refit_scores_what_was_observed(make):
+    """The window re-scored after a refit must hold the scores the stream gave: forecasts from the
+    values fed (robust replacements included), judged against the values observed. Scoring the
+    replacements would drop every flagged point's large score and thin the calibration's tail.
+    The two models learn nothing, so the refit changes no forecast (stepping and batched paths)."""
+    df = ar1_frame(n_series=2, length=400, seed=8)
+    df.loc[df.index[[220, 260, 300, 630, 700]], "y"] += 9.0
+    det = AnomalyDetector(make(), level=0.99, calibrate=True, robust=True, refit=150)
+    det.fit(df.groupby("unique_id").head(200))
+    first = det.update(df.groupby("unique_id").nth(list(range(200, 349))))
+    assert first["is_anomaly"].sum() >= 5
+    streamed = [list(z) for z in det.normal_scores_]
+    det.update(df.groupby("unique_id").nth(349))  # the 150th step: refit and re-score
+    for before, after in zip(streamed, det.normal_scores_):
+        assert len(after) == 175  # the second half of the 350 values seen
+        np.testing.assert_allclose(after[:-1], before[-174:], rtol=1e-9, atol=1e-12)
+        assert max(np.abs(after)) > 5
+
+
+def test_replace_with_is_checked():
+    with pytest.raises(ValueError, match="replace_with"):
+        AnomalyDetector(KnownAR1(), replace_with="median").fit(ar1_frame(n_series=1, length=50))
 
 
 # --------------------------------------------------------------------------- calibration

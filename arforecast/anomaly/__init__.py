@@ -7,7 +7,7 @@ made before it arrived?
 * :func:`tail_score` and the predictive helpers in :mod:`arforecast.anomaly.scores`.
 * :class:`RollingZScore`: the classic rolling z-score detector as a forecaster (a baseline).
 * :func:`plot_anomalies`: a series with its interval band and flagged points.
-* :func:`alerts` / :func:`suppress_repeats`: one alert per burst of flags (a cooldown).
+* :func:`alerts` / :func:`suppress_repeats`: one alert per burst of flags (a cooldown) or per incident.
 """
 from arforecast.anomaly.alerts import alerts, suppress_repeats
 from arforecast.anomaly.baselines import RollingZScore

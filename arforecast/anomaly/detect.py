@@ -19,7 +19,7 @@ from arforecast.exceptions import DataError
 def detect_anomalies(model: Any, y: Any, level: float = 0.99, horizon: int = 1,
                      num_samples: int = 200, refit: bool | int = False, *,
                      start: int | float = 0.15, robust: bool | int = True, calibrate: bool | str = False,
-                     seed: int = 0,
+                     replace_with: str = "bound", seed: int = 0,
                      progress: bool = False, freq: Any = None, **columns: str) -> pd.DataFrame:
     """Rolling ``horizon``-step-ahead forecasts over ``y`` and a verdict for every observation.
 
@@ -34,10 +34,12 @@ def detect_anomalies(model: Any, y: Any, level: float = 0.99, horizon: int = 1,
         refit: ``False``, or refit the model on everything seen every ``refit`` steps.
         start: observations of each series used to fit before scoring begins: an int, or a
             fraction of each series' length (default 15%, NAB's probationary share).
-        robust: feed the forecast mean instead of flagged points (see :class:`AnomalyDetector`).
+        robust: feed a replacement instead of flagged points (see :class:`AnomalyDetector`).
         calibrate: judge points by the law of the model's past normal scores rather than by the
             model's own tails: ``True`` / ``"conformal"`` (their ranks, with a Student-t tail) or
             ``"student_t"`` (a fitted Student-t); see :class:`AnomalyDetector`.
+        replace_with: the replacement, ``"bound"`` (the observation clipped to the interval) or
+            ``"mean"`` (the forecast mean); see :class:`AnomalyDetector`.
         seed: seed of the sample paths.
         progress: show a progress bar.
 
@@ -58,7 +60,8 @@ def detect_anomalies(model: Any, y: Any, level: float = 0.99, horizon: int = 1,
         [Timestamp('2024-01-07 06:00:00')]
     """
     detector = AnomalyDetector(model, level=level, horizon=horizon, num_samples=num_samples,
-                               robust=robust, refit=refit, calibrate=calibrate, seed=seed, progress=progress)
+                               robust=robust, refit=refit, calibrate=calibrate, replace_with=replace_with,
+                               seed=seed, progress=progress)
     detector._check_params()
     panel, missing = panel_with_missing(y, freq=freq, fill="mark", **columns)
     heads = _start_lengths(panel, start, detector)

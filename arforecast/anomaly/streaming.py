@@ -9,10 +9,11 @@
    tail probability, see :mod:`arforecast.anomaly.scores`) and ``is_anomaly`` (outside the
    interval),
 3. feeds the point to the model's state: the observation itself, or — in ``robust`` mode, when
-   the point is flagged — the forecast mean, so that an outlier does not poison the next
-   forecasts. Only the first ``robust`` points of a run of consecutive flags are replaced
-   (``True`` means 3); later ones are fed back as observed, so that a lasting level shift is
-   learnt instead of flagged forever. Missing values (NaN) are not scored and are always replaced by the forecast mean.
+   the point is flagged — the observation clipped to the interval (or the forecast mean), so
+   that an outlier does not poison the next forecasts. Only the first ``robust`` points of a run
+   of consecutive flags are replaced (``True`` means 3); later ones are fed back as observed, so
+   that a lasting level shift is learnt instead of flagged forever. Missing values (NaN) are not
+   scored and are always replaced by the forecast mean.
 
 :func:`arforecast.detect_anomalies` is ``fit`` on each series' head plus one ``update`` with the
 rest, so the streaming and batch flags are the same by construction.
@@ -40,6 +41,7 @@ CALIBRATION_WINDOW = 2000  # normal scores kept per series for the recalibration
 CALIBRATION_EVERY = 250    # steps between re-estimations
 BATCHED_ROWS = 1024        # prefixes per batch when re-scoring the window in one pass
 RELATIVE_TOLERANCE = 1e-9
+REPLACEMENTS = ("bound", "mean")
 
 
 class AnomalyDetector(BaseEstimator):
@@ -52,8 +54,9 @@ class AnomalyDetector(BaseEstimator):
         horizon: score each point against the forecast made ``horizon`` steps before it.
         num_samples: sample paths per point when ``horizon > 1`` (or when the model only gives
             samples).
-        robust: feed the forecast mean instead of a flagged observation; an int caps the number
-            of consecutive flagged points replaced (``True`` = 3), ``False`` always feeds observations.
+        robust: feed a replacement (``replace_with``) instead of a flagged observation; an int
+            caps the number of consecutive flagged points replaced (``True`` = 3), ``False``
+            always feeds observations.
         refit: ``False`` (fit once), or an int ``k``: refit the model on all values seen every
             ``k`` steps (robust mode refits on the cleaned values). With ``calibrate``, each refit
             also re-scores the stored window with the refitted model (up to 2000 one-step
@@ -68,6 +71,11 @@ class AnomalyDetector(BaseEstimator):
             largest; ``"student_t"``: a Student-t fitted to all of them, everywhere. It
             corrects a model that is over- or under-confident, or whose tails are too thin or
             too wide (bounded noise).
+        replace_with: what robust mode feeds instead of a flagged observation: ``"bound"``,
+            the nearest end of the ``level`` interval (the observation clipped to it, as a Huber
+            robust filter does), or ``"mean"``, the forecast mean. ``"mean"`` erases an isolated
+            outlier completely, but an ordinary point flagged by chance is then remembered wrong,
+            and a seasonal lag brings the error back a season later; see docs/anomaly.md.
         seed: seed of the sample paths.
         progress: show a progress bar over the steps of an update.
 
@@ -85,12 +93,13 @@ class AnomalyDetector(BaseEstimator):
 
     def __init__(self, model: Any, level: float = 0.99, horizon: int = 1, num_samples: int = 200,
                  robust: bool | int = True, refit: bool | int = False, calibrate: bool | str = False,
-                 seed: int = 0, progress: bool = False) -> None:
+                 replace_with: str = "bound", seed: int = 0, progress: bool = False) -> None:
         self.model = model
         self.level = level
         self.horizon = horizon
         self.num_samples = num_samples
         self.robust = robust
+        self.replace_with = replace_with
         self.refit = refit
         self.calibrate = calibrate
         self.seed = seed
@@ -133,6 +142,8 @@ class AnomalyDetector(BaseEstimator):
             raise ValueError(f"refit must be False or a positive integer (refit every k steps), got {v!r}")
         if not isinstance(self.robust, (bool, int, np.integer)) or (not isinstance(self.robust, bool) and self.robust < 0):
             raise ValueError(f"robust must be a bool or a non-negative int, got {self.robust!r}")
+        if self.replace_with not in REPLACEMENTS:
+            raise ValueError(f"replace_with must be one of {REPLACEMENTS}, got {self.replace_with!r}")
         if not (isinstance(self.calibrate, bool) or self.calibrate in CALIBRATION_MODES):
             raise ValueError(f"calibrate must be a bool or one of {CALIBRATION_MODES}, got {self.calibrate!r}")
 
@@ -166,6 +177,7 @@ class AnomalyDetector(BaseEstimator):
         self.panel_ = panel
         self.ids_ = panel.ids
         self.history_ = [panel.series(i).tolist() for i in range(panel.n_series)]
+        self.observed_ = [list(h) for h in self.history_]
         self.steps_ = 0
         self.run_ = np.zeros(panel.n_series, dtype=np.int64)  # current run of consecutive flags
         self._refit_model()
@@ -176,8 +188,15 @@ class AnomalyDetector(BaseEstimator):
     def _insample_normal_scores(self) -> list[list[float]]:
         """Normal scores of the second half of each history (at most its last 2000 points),
         forecast step by step from the values before (all series in lockstep over the same
-        number of points)."""
+        number of points).
+
+        The forecasts condition on the values the model was fed (robust mode's replacements
+        included) but score what was observed: scoring the replacements instead would drop every
+        flagged point's large score from the calibration, thin its tail, and so flag more points
+        after each refit, the opposite of calibrated. Missing values are not scored.
+        """
         histories = self._histories()
+        observed = [np.asarray(o, dtype=np.float64) for o in self.observed_]
         k = min(len(h) - max(len(h) // 2, self.horizon) for h in histories)
         k = min(k, CALIBRATION_WINDOW)
         out: list[list[float]] = [[] for _ in histories]
@@ -185,22 +204,24 @@ class AnomalyDetector(BaseEstimator):
             return out
         width = getattr(self.model_, "context_width", None) if self.horizon == 1 else None
         if isinstance(self.source_, StepperSource) and isinstance(width, int):
-            return self._batched_normal_scores(histories, k, width)
+            return self._batched_normal_scores(histories, observed, k, width)
         g = self.source_.open(np.arange(len(histories)), [h[:len(h) - k] for h in histories])
         for j in range(k):
-            y = np.array([h[len(h) - k + j] for h in histories])
-            z = g.pending[0].normal_score(y)
+            y = np.array([o[len(o) - k + j] for o in observed])
+            z = g.pending[0].normal_score(np.where(np.isnan(y), 0.0, y))
             for r in range(len(histories)):
-                out[r].append(float(z[r]))
-            self.source_.step(g, y)
+                if not np.isnan(y[r]):
+                    out[r].append(float(z[r]))
+            self.source_.step(g, np.array([h[len(h) - k + j] for h in histories]))
         return out
 
-    def _batched_normal_scores(self, histories: list[np.ndarray], k: int, width: int) -> list[list[float]]:
+    def _batched_normal_scores(self, histories: list[np.ndarray], observed: list[np.ndarray], k: int,
+                               width: int) -> list[list[float]]:
         """The same one-step normal scores as stepping through the last ``k`` values, for a model
         whose state is its last ``width`` values: one row per prefix, in chunks, no Python loop
         over steps (a refit every day re-scores up to 2000 points)."""
         out = []
-        for r, h in enumerate(histories):
+        for r, (h, o) in enumerate(zip(histories, observed)):
             n = len(h)
             padded = np.concatenate([np.full(width, np.nan), h])
             targets = np.arange(n - k, n)
@@ -213,8 +234,9 @@ class AnomalyDetector(BaseEstimator):
                               series=torch.full((b - a,), r, dtype=torch.int64),
                               positions=torch.from_numpy(targets[a:b].astype(np.int64)))
                 dist = self.model_.distribution(self.model_.start(ctx))
-                z[a:b] = DistributionPredictive(dist).normal_score(h[targets[a:b]])
-            out.append(z.tolist())
+                y = o[targets[a:b]]
+                z[a:b] = DistributionPredictive(dist).normal_score(np.where(np.isnan(y), 0.0, y))
+            out.append(z[~np.isnan(o[targets])].tolist())
         return out
 
     def _estimate_calibration(self) -> None:
@@ -328,9 +350,11 @@ class AnomalyDetector(BaseEstimator):
             replace = flag & (run <= self._max_run())
         else:
             replace = np.zeros_like(flag)
-        replace |= missing
-        if replace.any():
-            fed = np.where(replace, self.source_.next_mean(g), y)
+        if replace.any() or missing.any():
+            fill = self.source_.next_mean(g)
+            if self.replace_with == "bound":  # the nearest end of the interval
+                fill = np.where(missing, fill, np.clip(y, lower, upper))
+            fed = np.where(replace | missing, fill, y)
         self.source_.step(g, fed)
         for j, r in enumerate(g.rows):
             k, t = slot[int(r)], done[r]
@@ -340,6 +364,7 @@ class AnomalyDetector(BaseEstimator):
             out["score"][k][t] = score[j]
             out["is_anomaly"][k][t] = flag[j]
             self.history_[r].append(float(fed[j]))
+            self.observed_[r].append(np.nan if missing[j] else float(judged[j]))
             done[r] += 1
 
     def _frame(self, rows: np.ndarray, values: list[np.ndarray], times: list[np.ndarray],
