@@ -35,8 +35,15 @@ def _jiggle(model: af.NeuralAR, seed: int = 1) -> af.NeuralAR:
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in model.network_.parameters():
-            p.add_(0.3 * torch.randn(p.shape, generator=gen))
+            p.add_(0.3 * torch.randn(p.shape, generator=gen).to(p.device))
     return model
+
+
+def full_precision():
+    """cuDNN runs float32 convolutions in TF32 (about 1e-3 relative) by default on recent GPUs;
+    the exact-equivalence checks turn that off (a no-op on the CPU)."""
+    return torch.backends.cudnn.flags(enabled=torch.backends.cudnn.enabled, benchmark=False,
+                                      deterministic=True, allow_tf32=False)
 
 
 _FITTED: dict = {}
@@ -71,10 +78,10 @@ def test_whole_network_is_causal(backbone, values):
     model = _fitted(backbone, values)
     net = model.network_
     gen = torch.Generator().manual_seed(0)
-    z = torch.rand(2, 40, generator=gen) + 0.5
+    z = (torch.rand(2, 40, generator=gen) + 0.5).to(model.device_)
     obs = torch.ones_like(z)
     coef = net.fit_ar(z[:, :30], obs[:, :30])             # AR fixed from a context, as in a forecast
-    pos = torch.arange(1, 41).repeat(2, 1)
+    pos = torch.arange(1, 41, device=model.device_).repeat(2, 1)
     for t in (5, 20, 35):
         z2 = z.clone()
         z2[:, t] += 0.7
@@ -92,14 +99,16 @@ def test_whole_network_is_causal(backbone, values):
 def test_incremental_rollout_equals_naive_recomputation(backbone, values):
     model = _fitted(backbone, values)
     ctx = model._context(af.to_panel(_data(n_series=2, length=70, seed=3)))
-    assert_incremental_matches_naive(model, ctx, h=8, seed=0, num_samples=2, atol=1e-4, rtol=1e-5)
+    with full_precision():
+        assert_incremental_matches_naive(model, ctx, h=8, seed=0, num_samples=2, atol=1e-4, rtol=1e-5)
 
 
 def test_incremental_state_on_short_padded_contexts():
     model = _fitted("transformer", "continuous")
     panel = af.to_panel(pd.DataFrame({"unique_id": ["a"] * 20 + ["b"] * 60, "ds": list(range(20)) + list(range(60)),
                                       "y": np.r_[np.arange(20.0), np.sin(np.arange(60.0)) + 5]}))
-    assert_incremental_matches_naive(model, model._context(panel), h=6, seed=1, atol=1e-4, rtol=1e-5)
+    with full_precision():
+        assert_incremental_matches_naive(model, model._context(panel), h=6, seed=1, atol=1e-4, rtol=1e-5)
 
 
 # --------------------------------------------------------------------------- likelihood
@@ -244,15 +253,16 @@ def test_untrained_model_forecasts_as_its_local_ar():
                         **TINY).fit(_data())
     ctx = model._context(model.panel_)
     state = model.start(ctx)
-    coef = model.network_.split_ar(state["coef"])[0].double()
-    z = list((ctx.values / state["scale"][:, None]).T.numpy())     # columns oldest -> newest
+    coef = model.network_.split_ar(state["coef"])[0].double().cpu()
+    scale = state["scale"].cpu()                                    # the state lives on the model's device
+    z = list((ctx.values.cpu() / scale[:, None]).T.numpy())         # columns oldest -> newest
     lags = TINY["ar_lags"]
     expected = []
     for _ in range(5):
         nxt = sum(coef[:, j].numpy() * z[-k] for j, k in enumerate(lags)) + coef[:, -1].numpy()
         expected.append(nxt)
         z.append(nxt)
-    expected = np.stack(expected, 1) * state["scale"][:, None].numpy()
+    expected = np.stack(expected, 1) * scale[:, None].numpy()
     np.testing.assert_allclose(model.predict(5).point, expected, rtol=1e-4)
 
 
@@ -283,7 +293,7 @@ def test_calibration_widens_an_overconfident_model_and_leaves_points_alone():
     wide = model.distribution(state)
     model.spread_ = 1.0
     narrow = model.distribution(state)
-    np.testing.assert_allclose((wide.scale / narrow.scale).numpy(), spread, rtol=1e-6)
+    np.testing.assert_allclose((wide.scale / narrow.scale).cpu().numpy(), spread, rtol=1e-6)
 
 
 def test_calibration_off_keeps_the_network_spread():
@@ -308,7 +318,7 @@ def test_untrained_scale_follows_each_series_own_noise_with_ar_scale(ar_scale):
                   max_steps=1, learning_rate=1e-12, warmup_steps=1, ar_scale=ar_scale)
     model = af.NeuralAR("conv", "continuous", **params).fit(y)
     state = model.start(model._context(model.panel_))
-    sd = model.distribution(state).scale.numpy()
+    sd = model.distribution(state).scale.cpu().numpy()
     ratio = sd[1] / sd[0]
     if ar_scale:
         assert 4.0 < ratio < 6.25, ratio
