@@ -350,11 +350,14 @@ class AnomalyDetector(BaseEstimator):
             replace = flag & (run <= self._max_run())
         else:
             replace = np.zeros_like(flag)
-        if replace.any() or missing.any():
-            fill = self.source_.next_mean(g)
-            if self.replace_with == "bound":  # the nearest end of the interval
-                fill = np.where(missing, fill, np.clip(y, lower, upper))
-            fed = np.where(replace | missing, fill, y)
+        replace |= missing
+        if replace.any():
+            # missing values always get the forecast mean; flagged ones the bound or the mean
+            by_mean = missing if self.replace_with == "bound" else replace
+            fill = np.clip(y, lower, upper)
+            if by_mean.any():  # the mean costs a model call when horizon > 1
+                fill = np.where(by_mean, self.source_.next_mean(g), fill)
+            fed = np.where(replace, fill, y)
         self.source_.step(g, fed)
         for j, r in enumerate(g.rows):
             k, t = slot[int(r)], done[r]
