@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 
 from arforecast.anomaly import AnomalyDetector
+from arforecast.anomaly.streaming import REPLACEMENTS
 from arforecast.models.linear import AR
 
 LEVEL = 0.999
 SEASON = 24
 LENGTH, HEAD = 3000, 600
-REPLACEMENTS = ("bound", "mean")
 
 
 def seasonal_ar(rng: np.random.Generator) -> np.ndarray:
