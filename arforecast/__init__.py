@@ -19,6 +19,7 @@ from arforecast.models.baselines import Drift, Mean, Naive, Naive2, SeasonalNaiv
 from arforecast.models.linear import AR
 from arforecast.models.neural import NeuralAR
 from arforecast.rollout import RolloutResult, rollout
+from arforecast.wrappers import Conformal, Ensemble, FallbackWarning, WithFallback
 
 __version__ = "0.1.0"
 
@@ -30,4 +31,5 @@ __all__ = [
     "backtest", "BacktestResult",
     "rollout", "RolloutResult",
     "detect_anomalies", "AnomalyDetector",
+    "Conformal", "WithFallback", "FallbackWarning", "Ensemble",
 ]

@@ -1,0 +1,259 @@
+"""Conformal: split-conformal intervals and sample paths for any forecaster, from its own backtest.
+
+**Method.** Split (inductive) conformal prediction per horizon step, with signed scores. At
+``fit``, the wrapped model is backtested on the end of the training data (``n_windows`` rolling
+origins ``step`` apart, :func:`arforecast.backtest`), which gives for every calibration forecast
+and step ``k`` the score ``e = (y - yhat) / s``: the signed error over a scale ``s`` that depends
+on ``method``:
+
+* ``"normalized"`` (default): ``s`` is the wrapped model's own predictive spread at that step
+  (its interquartile range), so each series keeps the width profile its model gave it and the
+  conformal step only corrects it; scores are pooled over series, one set per step.
+* ``"scaled"``: ``s`` is the series' scale, ``mean |y_t - y_{t-1}|`` of the history the forecast
+  saw; pooled over series.
+* ``"pooled"``: ``s = 1``, raw errors pooled over series (only sensible for series of one scale).
+* ``"series"``: ``s = 1``, each series its own ``n_windows`` scores (statsforecast's
+  ``ConformalIntervals``); series too short to be calibrated use the pooled raw errors.
+
+The forecast is then ``yhat + s * S_k`` where ``S_k`` follows the scores of step ``k``
+(:class:`~arforecast.wrappers.laws.ScoreLaw`): the ``j``-th smallest of ``n`` scores is the
+``j / (n + 1)`` quantile. The point forecast is the wrapped model's; sample paths are the wrapped
+model's paths mapped, step by step, through their ranks (``rank / (S + 1)``) onto that law, so
+their marginals are the conformal ones while the dependence between steps (the copula of the
+paths) is the model's.
+
+**Guarantee.** If the calibration scores and the score of a new forecast are exchangeable, each
+one-sided quantile ``q`` covers with probability ``q`` up to the interpolation between order
+statistics (at least ``floor(q (n + 1)) / (n + 1)``), so a central interval at ``level`` covers
+with probability about ``level``: marginally, over series, windows and the new forecast, for
+each step. **Not guaranteed:** coverage for one series or one time (conditional coverage);
+coverage when the new errors are not exchangeable with the calibration errors (trends in the
+noise level, a model whose last fit is better than the backtest fits, level shifts, errors of
+overlapping windows of one series that are correlated); levels beyond the calibration set's
+resolution (with ``n`` scores, quantiles below ``1 / (n + 1)`` or above ``n / (n + 1)`` are the
+extreme scores).
+
+Example:
+    >>> import arforecast as af
+    >>> from arforecast.datasets import simulate_ar
+    >>> y = simulate_ar([0.7], n_series=20, length=120, seed=0)
+    >>> cp = af.Conformal(af.AR(p=1), h=4, n_windows=3).fit(y)
+    >>> fc = cp.predict(4, num_samples=50, seed=0)
+    >>> fc.samples.shape, cp.scores_.shape
+    ((20, 50, 4), (4, 120))
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+
+from arforecast.base import Forecaster
+from arforecast.data.frames import check_horizon
+from arforecast.data.panel import Panel, rows_of_ids
+from arforecast.evaluation.backtest import backtest
+from arforecast.exceptions import DataError
+from arforecast.forecast import Forecast
+from arforecast.wrappers.laws import ScoreLaw, history_scale
+
+METHODS = ("normalized", "scaled", "pooled", "series")
+#: the quantiles whose distance is a model's predictive spread (``method="normalized"``)
+SPREAD_QUANTILES = (0.25, 0.75)
+
+
+class Conformal(Forecaster):
+    """Split-conformal calibration of ``model``'s intervals and sample paths (see the module docs).
+
+    Args:
+        model: any forecaster (cloned, never modified).
+        h: the longest horizon to calibrate; ``predict`` accepts any ``h`` up to it.
+        n_windows, step: calibration windows at the end of each series, ``step`` apart (default
+            ``h``: windows that do not overlap). Series shorter than ``model.min_length + h +
+            (n_windows - 1) * step`` are not backtested (they use the pooled scores).
+        method: ``"normalized"`` (default), ``"scaled"``, ``"pooled"`` or ``"series"``.
+        symmetric: use each score and its negative (default): intervals symmetric about the
+            wrapped model's point forecast, which stays the mean. ``False`` keeps the signed
+            scores (each tail calibrated on its own); the point forecast then moves to the mean
+            of the calibrated law (the model's mean error on the calibration windows is added).
+        refit: the calibration backtest's refit policy (``False``: fit once at the first
+            window and re-condition; see :func:`arforecast.backtest`).
+        num_samples, seed: sample paths the calibration (and ``predict``, when it was given none)
+            draws for the spread of a model that has no closed-form marginals.
+
+    Fitted attributes: model_ (the wrapped model fitted on all of ``y``); scores_ (``[T, R]``
+    sorted scores, ``+inf`` padded; one row per step, or per series and step for ``"series"``);
+    counts_ (scores per row); calibrated_ (boolean per series: had its own calibration
+    windows); n_calibration_ (calibration forecasts).
+    """
+
+    def __init__(self, model: Forecaster, h: int, n_windows: int = 4, step: int | None = None,
+                 method: str = "normalized", symmetric: bool = True, refit: bool | int = False,
+                 num_samples: int = 100, seed: int = 0) -> None:
+        self.model = model
+        self.h = h
+        self.n_windows = n_windows
+        self.step = step
+        self.method = method
+        self.symmetric = symmetric
+        self.refit = refit
+        self.num_samples = num_samples
+        self.seed = seed
+
+    # ------------------------------------------------------------------ properties of the wrapped model
+    @property
+    def min_length(self) -> int:
+        return self.model.min_length
+
+    @property
+    def can_recondition(self) -> bool:  # type: ignore[override]
+        return self.model.can_recondition
+
+    @property
+    def is_global(self) -> bool:  # type: ignore[override]
+        return self.model.is_global and self.method != "series"
+
+    def _describe_need(self) -> str:
+        return self.model._describe_need()
+
+    # ------------------------------------------------------------------ calibration
+    def _check_params(self) -> tuple[int, int]:
+        if not isinstance(self.model, Forecaster):
+            raise TypeError(f"model must be an arforecast Forecaster, got {type(self.model).__name__}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        h = check_horizon(self.h)
+        for name in ("n_windows", "num_samples"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        step = h if self.step is None else self.step
+        if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
+            raise ValueError(f"step must be a positive integer or None, got {self.step!r}")
+        return h, int(step)
+
+    def _fit(self, panel: Panel) -> None:
+        h, step = self._check_params()
+        self.model_ = clone(self.model).fit(panel)
+        probe = self.model_.predict(1)
+        self.needs_samples_ = probe.marginals is None      # the spread then comes from sample paths
+        need = self.model.min_length + h + (self.n_windows - 1) * step
+        rows = np.flatnonzero(panel.lengths >= need)
+        if not len(rows):
+            raise DataError(f"Conformal: no series has the {need} values that {self.n_windows} calibration "
+                            f"window(s) of h={h} every {step} step(s) need ({type(self.model).__name__} needs "
+                            f"{self.model.min_length} to fit); use fewer windows, a smaller step or h")
+        cal = panel if len(rows) == panel.n_series else panel.subset(rows)
+        spread = self.method == "normalized"
+        res = backtest(self.model, cal, h, n_windows=self.n_windows, step=step, refit=self.refit,
+                       quantiles=SPREAD_QUANTILES if spread else (),
+                       num_samples=self.num_samples if spread and self.needs_samples_ else None,
+                       seed=self.seed, progress=False, n_jobs=1)
+        frame, lay = res.forecasts, cal.layout
+        y = frame[lay.target_col].to_numpy().reshape(-1, h)
+        point = frame["mean"].to_numpy().reshape(-1, h)
+        series = rows[rows_of_ids(cal.ids, frame[lay.id_col].to_numpy()[::h])[0]]   # rows of `panel`
+        ends = res.windows.ends[res.windows.present]                  # series-major, like the frame
+        if spread:
+            qcols = [f"q{q:g}" for q in SPREAD_QUANTILES]
+            width = frame[qcols[1]].to_numpy().reshape(-1, h) - frame[qcols[0]].to_numpy().reshape(-1, h)
+        else:
+            width = None
+        base = _at_rows(panel, series, ends)
+        scale = self._scale(width, base, y.shape)
+        scores = (y - point) / scale
+        self._store(scores, series, panel.n_series, h)
+        self.n_calibration_ = int(len(scores))
+
+    def _scale(self, width: np.ndarray | None, base: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """The ``s`` of every forecast and step: the spread, the history scale or 1, never 0 or NaN."""
+        base = np.where(np.isfinite(base) & (base > 0), base, 1.0)
+        if self.method in ("pooled", "series"):
+            return np.ones(shape)
+        if self.method == "scaled":
+            return np.broadcast_to(base[:, None], shape).copy()
+        ok = np.isfinite(width) & (width > 0)
+        return np.where(ok, width, base[:, None])
+
+    def _store(self, scores: np.ndarray, series: np.ndarray, n_series: int, h: int) -> None:
+        if self.symmetric:                       # every error and its mirror image: a law symmetric about 0
+            scores, series = np.concatenate([scores, -scores]), np.concatenate([series, series])
+        finite = np.isfinite(scores)
+        pooled = [np.sort(scores[finite[:, k], k]) for k in range(h)]
+        if any(not len(p) for p in pooled):
+            raise DataError("Conformal: the calibration backtest gave no finite error at some step")
+        sets = list(pooled)
+        own = np.zeros(n_series, dtype=bool)
+        if self.method == "series":
+            for i in range(n_series):
+                mine = series == i
+                if mine.any():
+                    own[i] = True
+                    for k in range(h):
+                        e = scores[mine & finite[:, k], k]
+                        sets.append(np.sort(e) if len(e) else pooled[k])
+        counts = np.array([len(s) for s in sets], dtype=np.int64)
+        table = np.full((len(sets), int(counts.max())), np.inf)
+        for t, s in enumerate(sets):
+            table[t, :len(s)] = s
+        self.scores_, self.counts_, self.calibrated_ = table, counts, own
+        # row of the table of series i, step k: pooled k, or h + (rank of i among calibrated) * h + k
+        self._own_row = np.where(own, np.cumsum(own) - 1, -1)
+
+    # ------------------------------------------------------------------ forecasting
+    def _set_index(self, panel: Panel, h: int) -> np.ndarray:
+        steps = np.arange(h)[None, :]
+        if self.method != "series":
+            return np.broadcast_to(steps, (panel.n_series, h)).copy()
+        rows = np.arange(panel.n_series) if panel is self.panel_ else rows_of_ids(self.ids_, panel.ids)[0]
+        own = np.where(rows >= 0, self._own_row[np.maximum(rows, 0)], -1)
+        return np.where(own[:, None] >= 0, self.h + own[:, None] * self.h + steps, steps)
+
+    def _predict(self, panel: Panel, h: int, num_samples: int | None, seed: int | None,
+                 **options: Any) -> Forecast:
+        if h > self.h:
+            raise ValueError(f"this Conformal model was calibrated for horizons up to h={self.h}, got h={h}; "
+                             f"refit it with Conformal(..., h={h})")
+        if self.method == "series":
+            self._series_rows(panel)                       # clear error for series not seen in fit
+        history = None if panel is self.panel_ else panel
+        fc = self.model_.predict(h, num_samples=num_samples, seed=seed, y=history, **options)
+        width = None
+        if self.method == "normalized":
+            src = fc
+            if fc.marginals is None and fc.samples is None:
+                src = self.model_.predict(h, num_samples=self.num_samples, seed=self.seed, y=history, **options)
+            lo, hi = src.quantile_values(list(SPREAD_QUANTILES))
+            width = hi - lo
+        base = history_scale(panel.values, panel.indptr)
+        scale = self._scale(width, base, fc.point.shape)
+        law = ScoreLaw(fc.point, scale, self.scores_, self.counts_, self._set_index(panel, h))
+        samples = None
+        if num_samples is not None:
+            samples = law.values_at(_ranks(fc.samples, num_samples, h, panel.n_series, seed))
+        point = fc.point if self.symmetric else law.mean.numpy()
+        return Forecast(panel, h, point, samples=samples, marginals=law, model=f"Conformal({fc.model})")
+
+
+def _at_rows(panel: Panel, series: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``mean |diff|`` of series ``series[r]``'s first ``ends[r]`` values, for every forecast ``r``."""
+    out = np.full(len(series), np.nan)
+    for r, (i, e) in enumerate(zip(series, ends)):
+        if e >= 2:
+            v = panel.series(int(i))[:int(e)]
+            out[r] = np.mean(np.abs(np.diff(v)))
+    return out
+
+
+def _ranks(samples: np.ndarray | None, num_samples: int, h: int, n: int, seed: int | None) -> np.ndarray:
+    """``rank / (S + 1)`` of each sample at its step (ties by path order); independent uniforms
+    on that grid when the wrapped model gave no paths."""
+    if samples is None:
+        rng = np.random.default_rng(seed)
+        return rng.permuted(np.broadcast_to(np.arange(1, num_samples + 1)[None, :, None] / (num_samples + 1),
+                                            (n, num_samples, h)), axis=1)
+    S = samples.shape[1]
+    order = np.argsort(samples, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(S)[None, :, None], axis=1)
+    return (ranks + 1) / (S + 1)
