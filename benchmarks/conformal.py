@@ -1,0 +1,186 @@
+"""Conformal calibration on M4 Hourly and M3 monthly/quarterly: 95% coverage, MSIS and WQL.
+
+1. **Validation** (chooses ``Conformal``'s default ``method``): every series' last ``h`` training
+   values are held out, ``Conformal(AR(...), method=...)`` is fitted on the rest (its own
+   calibration windows come from that part) and scored on the held-out values, for each method.
+   The test part takes no part in the choice.
+2. **Test**: AR, NeuralAR (``--neural``; a small ``--time-limit``) and their equal-weight ensemble,
+   each raw and wrapped in ``Conformal`` with the defaults, fitted on the train part and scored
+   on the test part. Ratios compare each conformal row with its raw model in the same run.
+
+Models take explicit arguments everywhere (AR's defaults may change): AR(p=24, seasonal lags 48
+and 168) for hourly data, AR(p=12) monthly, AR(p=4) quarterly.
+
+    python benchmarks/conformal.py                        # AR rows, all three data sets
+    python benchmarks/conformal.py --neural --time-limit 30
+    python benchmarks/conformal.py --n-series 50 --datasets m4_hourly   # a quick look
+"""
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+import arforecast as af
+from arforecast.datasets import find_data, load_m4_hourly
+from arforecast.evaluation import metrics as M
+
+LEVEL = 0.95
+WQL_QUANTILES = [round(0.1 * k, 1) for k in range(1, 10)]        # Chronos' WQL grid
+METHODS = ("normalized", "scaled", "pooled", "series")
+
+
+@dataclass
+class Spec:
+    name: str
+    h: int
+    m: int                                  # season length (MSIS scale)
+    ar: dict                                # AR arguments
+    neural: dict                            # NeuralAR arguments besides the budget
+    step: int                               # Conformal calibration: windows `step` apart
+    n_windows: int = 4
+
+
+SPECS = {
+    "m4_hourly": Spec("m4_hourly", 48, 24, dict(p=24, seasonal_lags=(48, 168), trend="c"),
+                      dict(context_length=512, lags=(24, 168), periods=(24, 168),
+                           ar_lags=(1, 2, 3, 23, 24, 25, 47, 48, 72, 96, 120, 144, 167, 168, 169),
+                           window_length=48, validation_length=48), step=48),
+    "m3_monthly": Spec("m3_monthly", 18, 12, dict(p=12, trend="c"),
+                       dict(context_length=64, lags=(12,), periods=(12,), ar_lags=(1, 2, 3, 11, 12, 13),
+                            window_length=18, validation_length=18), step=5),
+    "m3_quarterly": Spec("m3_quarterly", 8, 4, dict(p=4, trend="c"),
+                         dict(context_length=32, lags=(4,), periods=(4,), ar_lags=(1, 2, 3, 4, 5),
+                              window_length=8, validation_length=8), step=2),
+}
+
+
+def _load_m3(freq: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A private reader of ``m3/<freq>_train.csv`` / ``_test.csv`` (long ``unique_id, ds, y``)."""
+    folder = find_data("m3")
+    read = [pd.read_csv(folder / f"{freq}_{part}.csv", parse_dates=["ds"]) for part in ("train", "test")]
+    return read[0], read[1]
+
+
+def load(name: str, n_series: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    train, test = load_m4_hourly() if name == "m4_hourly" else _load_m3(name.split("_")[1])
+    if n_series is not None:
+        keep = pd.unique(train["unique_id"])[:n_series]
+        train, test = train[train["unique_id"].isin(keep)], test[test["unique_id"].isin(keep)]
+    return train.reset_index(drop=True), test.reset_index(drop=True)
+
+
+def holdout(train: pd.DataFrame, h: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every series' last ``h`` values apart (the validation split of the train part)."""
+    last = train.groupby("unique_id", sort=False).cumcount(ascending=False) < h
+    return train[~last].reset_index(drop=True), train[last].reset_index(drop=True)
+
+
+def scores(fc: af.Forecast, actual: pd.DataFrame, insample: af.Panel, m: int) -> dict:
+    """Coverage and MSIS of the 95% interval, WQL on 0.1..0.9, MASE of the point."""
+    ids = list(fc.ids)
+    y = np.stack([g["y"].to_numpy() for _, g in actual.groupby(pd.Categorical(actual["unique_id"], ids),
+                                                                 observed=True, sort=True)])
+    lo, hi = fc.interval_values(LEVEL)
+    qv = fc.quantile_values(WQL_QUANTILES)
+    scale = M.seasonal_scale(insample, m)
+    ok = scale > 0
+    msis = np.mean(M.interval_score(y, lo, hi, 1 - LEVEL), axis=1)[ok] / scale[ok]
+    mase = M.mae(y, fc.point)[ok] / scale[ok]
+    return {"coverage": float(M.coverage(y, lo, hi).mean()), "MSIS": float(msis.mean()),
+            "WQL": M.weighted_quantile_loss(y, qv, WQL_QUANTILES), "MASE": float(mase.mean())}
+
+
+def run_one(model: af.Forecaster, train: pd.DataFrame, actual: pd.DataFrame, spec: Spec,
+            num_samples: int) -> tuple[dict, float]:
+    t = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(train)
+        fc = model.predict(spec.h, num_samples=num_samples, seed=0)
+    return scores(fc, actual, model.panel_, spec.m), time.perf_counter() - t
+
+
+def neural(spec: Spec, time_limit: float) -> af.NeuralAR:
+    return af.NeuralAR(backbone="conv", values="continuous", max_steps=100_000, time_limit=time_limit, seed=0,
+                       device="cpu", d_model=32, progress=False, **spec.neural)
+
+
+def conformal(model: af.Forecaster, spec: Spec, **kw) -> af.Conformal:
+    return af.Conformal(model, h=spec.h, n_windows=spec.n_windows, step=spec.step, **kw)
+
+
+def table(rows: list[tuple[str, dict, float]], ref: dict[str, dict]) -> str:
+    lines = [f"{'model':34s} {'coverage':>8s} {'MSIS':>8s} {'WQL':>8s} {'MASE':>7s} {'MSIS/raw':>8s} "
+             f"{'WQL/raw':>8s} {'sec':>6s}"]
+    for name, s, sec in rows:
+        r = ref.get(name)
+        ratio = (f"{s['MSIS'] / r['MSIS']:8.3f} {s['WQL'] / r['WQL']:8.3f}" if r is not None
+                 else f"{'':8s} {'':8s}")
+        lines.append(f"{name:34s} {s['coverage']:8.3f} {s['MSIS']:8.3f} {s['WQL']:8.4f} {s['MASE']:7.3f} "
+                     f"{ratio} {sec:6.1f}")
+    return "\n".join(lines)
+
+
+def validation(spec: Spec, train: pd.DataFrame, num_samples: int) -> str:
+    fit_part, held = holdout(train, spec.h)
+    ar = af.AR(**spec.ar)
+    rows, ref = [], {}
+    raw, sec = run_one(af.AR(**spec.ar), fit_part, held, spec, num_samples)
+    rows.append(("AR raw", raw, sec))
+    for method in METHODS:
+        for symmetric in (True, False):
+            name = f"Conformal(AR, {method}{'' if symmetric else ', signed'})"
+            s, sec = run_one(conformal(ar, spec, method=method, symmetric=symmetric), fit_part, held, spec,
+                             num_samples)
+            rows.append((name, s, sec))
+            ref[name] = raw
+    return table(rows, ref)
+
+
+def test(spec: Spec, train: pd.DataFrame, test_part: pd.DataFrame, num_samples: int, with_neural: bool,
+         time_limit: float) -> str:
+    members = {"AR": af.AR(**spec.ar)}
+    if with_neural:
+        members["NeuralAR"] = neural(spec, time_limit)
+        members["Ensemble(AR, NeuralAR)"] = af.Ensemble([af.AR(**spec.ar), neural(spec, time_limit)])
+    rows, ref = [], {}
+    for name, model in members.items():
+        raw, sec = run_one(model, train, test_part, spec, num_samples)
+        rows.append((f"{name} raw", raw, sec))
+        s, sec = run_one(conformal(model, spec), train, test_part, spec, num_samples)
+        rows.append((f"Conformal({name})", s, sec))
+        ref[f"Conformal({name})"] = raw
+    return table(rows, ref)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", default="m4_hourly,m3_monthly,m3_quarterly")
+    parser.add_argument("--n-series", type=int, default=None)
+    parser.add_argument("--num-samples", type=int, default=200)
+    parser.add_argument("--neural", action="store_true", help="also NeuralAR and the AR+NeuralAR ensemble")
+    parser.add_argument("--time-limit", type=float, default=30.0, help="NeuralAR training seconds per fit")
+    parser.add_argument("--skip-validation", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    for name in args.datasets.split(","):
+        spec = SPECS[name]
+        train, test_part = load(name, args.n_series)
+        n = train["unique_id"].nunique()
+        print(f"\n## {name}: {n} series, h={spec.h}, m={spec.m}, AR{spec.ar}, calibration: "
+              f"{spec.n_windows} windows every {spec.step} steps\n", flush=True)
+        if not args.skip_validation:
+            print("validation (last h of the train part held out):\n" + validation(spec, train, args.num_samples),
+                  flush=True)
+        print("\ntest part:\n" + test(spec, train, test_part, args.num_samples, args.neural, args.time_limit),
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Conformal, WithFallback and Ensemble: coverage, bit-identical fallbacks, one-member ensembles, contract."""
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import arforecast as af
+from arforecast.exceptions import DataError
+from arforecast.forecast import sample_quantiles
+from arforecast.testing import check_forecaster
+
+
+def _ar1_panel(n_series: int, length: int, phi: float = 0.7, seed: int = 0, df: float | None = None) -> pd.DataFrame:
+    """Stationary AR(1) series, each with its own noise scale (log-normal across series);
+    Student-t noise with ``df`` degrees of freedom if given."""
+    rng = np.random.default_rng(seed)
+    scale = np.exp(rng.normal(0.0, 1.0, n_series))
+    noise = rng.standard_normal((n_series, length + 50)) if df is None else rng.standard_t(df, (n_series, length + 50))
+    e = noise * scale[:, None]
+    y = np.zeros_like(e)
+    for t in range(1, y.shape[1]):
+        y[:, t] = phi * y[:, t - 1] + e[:, t]
+    y = y[:, 50:] + 10 * scale[:, None]
+    return pd.DataFrame({"unique_id": np.repeat([f"s{i}" for i in range(n_series)], length),
+                         "ds": np.tile(np.arange(length), n_series), "y": y.ravel()})
+
+
+def _split(df: pd.DataFrame, h: int) -> tuple[pd.DataFrame, np.ndarray]:
+    last = df.groupby("unique_id", sort=False).cumcount(ascending=False) < h
+    return df[~last].reset_index(drop=True), df.loc[last, "y"].to_numpy().reshape(-1, h)
+
+
+# ---------------------------------------------------------------------- conformal coverage
+H, LEVEL, N_SERIES = 3, 0.8, 1000
+
+
+@pytest.fixture(scope="module")
+def exchangeable():
+    return _split(_ar1_panel(N_SERIES, 120 + H, seed=11, df=2.5), H)
+
+
+@pytest.mark.parametrize("model", [af.AR(p=1), af.Naive(), af.Mean(), af.SeasonalNaive(season_length=2)],
+                         ids=["AR1", "Naive", "Mean", "SeasonalNaive2"])
+@pytest.mark.parametrize("method", ["normalized", "scaled"])
+def test_conformal_covers_at_nominal_level(exchangeable, model, method):
+    """Stationary AR(1) series with Student-t(2.5) noise whose scales differ: the calibration errors (backtest windows at
+    the end of the train part) and the test errors are exchangeable, so each step's central 80%
+    interval covers 80% of the test values. Monte-Carlo error: 1000 series per step (sd 0.013)
+    plus the calibration quantile's own noise (6000 scores, sd 0.005); tolerance 3.5 sd."""
+    train, y = exchangeable
+    cp = af.Conformal(model, h=H, n_windows=3, method=method).fit(train)
+    lo, hi = cp.predict(H).interval_values(LEVEL)
+    covered = ((y >= lo) & (y <= hi)).mean(axis=0)            # per step, over series
+    assert np.all(np.abs(covered - LEVEL) < 0.05), covered
+    assert abs(covered.mean() - LEVEL) < 0.03, covered
+
+
+def test_raw_models_miss_the_level(exchangeable):
+    """Heavy tails make the models' Normal intervals wrong, so the coverage test has teeth."""
+    train, y = exchangeable
+    for model in (af.AR(p=1), af.Naive(), af.SeasonalNaive(season_length=2)):
+        lo, hi = model.fit(train).predict(H).interval_values(LEVEL)
+        assert abs(((y >= lo) & (y <= hi)).mean() - LEVEL) > 0.05
+
+
+def test_conformal_sample_paths_have_the_conformal_marginals(exchangeable):
+    train, _ = exchangeable
+    cp = af.Conformal(af.AR(p=1), h=H, n_windows=2).fit(train.iloc[:120 * 50])
+    fc = cp.predict(H, num_samples=199, seed=1)
+    qs = [0.05, 0.25, 0.5, 0.9]                    # (S + 1) q are integers: type-6 quantiles are samples
+    np.testing.assert_allclose(sample_quantiles(fc.samples, qs), fc.quantile_values(qs), rtol=1e-12)
+    # the paths keep the model's ordering at every step (a rank-preserving map of its paths)
+    raw = cp.model_.predict(H, num_samples=199, seed=1).samples
+    assert np.array_equal(np.argsort(raw, axis=1, kind="stable"), np.argsort(fc.samples, axis=1, kind="stable"))
+
+
+def test_conformal_recondition_and_backtest():
+    df = _ar1_panel(30, 100, seed=2)
+    cp = af.Conformal(af.AR(p=2), h=4, n_windows=3).fit(df)
+    a, b = cp.predict(4), cp.predict(4, y=df)
+    np.testing.assert_array_equal(a.point, b.point)
+    np.testing.assert_allclose(a.quantile_values([0.1, 0.9]), b.quantile_values([0.1, 0.9]), rtol=1e-12)
+    short = df.groupby("unique_id").head(90)
+    assert cp.predict(3, y=short).point.shape == (30, 3)
+    for refit in (False, True):
+        res = af.backtest(af.Conformal(af.AR(p=2), h=4, n_windows=2), df, h=4, n_windows=2, refit=refit,
+                          levels=[0.9], progress=False)
+        assert np.isfinite(res.metrics()["coverage_90"].iloc[0])
+
+
+def test_conformal_per_series_scores_and_errors():
+    df = _ar1_panel(5, 80, seed=3)
+    cp = af.Conformal(af.Naive(), h=2, n_windows=5, step=1, method="series").fit(df)
+    assert cp.calibrated_.all() and cp.scores_.shape == (2 + 5 * 2, 2 * 5 * 5)
+    with pytest.raises(ValueError, match="calibrated for horizons up to h=2"):
+        cp.predict(3)
+    with pytest.raises(ValueError, match="method must be one of"):
+        af.Conformal(af.Naive(), h=2, method="nope").fit(df)
+    with pytest.raises(DataError, match="no series has"):
+        af.Conformal(af.AR(p=2), h=30, n_windows=3).fit(df)
+
+
+# ---------------------------------------------------------------------- fallback
+def _with_bad_series() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Good series, plus one too short for AR(3) and one whose values break its least squares."""
+    good = _ar1_panel(6, 80, seed=4)
+    short = pd.DataFrame({"unique_id": "short", "ds": np.arange(4), "y": [1.0, 2.0, 1.5, 1.7]})
+    huge = pd.DataFrame({"unique_id": "huge", "ds": np.arange(80),
+                         "y": 1e200 * np.cos(np.arange(80.0)) * np.exp(np.arange(80.0) / 20)})
+    return good, pd.concat([good.iloc[:160], short, huge, good.iloc[160:]], ignore_index=True)
+
+
+def test_fallback_leaves_the_other_series_bit_identical():
+    good, mixed = _with_bad_series()
+    with pytest.warns(af.FallbackWarning, match="2 series use the fallback Naive"), np.errstate(all="ignore"):
+        model = af.WithFallback(af.AR(p=3), fallback=af.Naive()).fit(mixed)
+    assert model.fallback_reasons_["short"] == "too short for AR: 4 values, it needs 8"
+    assert model.fallback_reasons_["huge"].startswith("AR.fit failed")       # a numerical failure
+    assert model.uses_fallback_.tolist() == [False, False, True, True, False, False, False, False]
+    fc = model.predict(5, num_samples=30, seed=7)
+    ref = af.AR(p=3).fit(good).predict(5, num_samples=30, seed=7)
+    ids = list(fc.ids)
+    keep = [ids.index(u) for u in ref.ids]
+    np.testing.assert_array_equal(fc.point[keep], ref.point)
+    np.testing.assert_array_equal(fc.samples[keep], ref.samples)
+    np.testing.assert_array_equal(fc.quantile_values([0.1, 0.9])[:, keep], ref.quantile_values([0.1, 0.9]))
+    with np.errstate(all="ignore"):
+        naive = af.Naive().fit(mixed).predict(5, num_samples=30, seed=7)
+    for uid in ("short", "huge"):
+        np.testing.assert_array_equal(fc.point[ids.index(uid)], naive.point[ids.index(uid)])
+    # re-conditioning on newer histories keeps the split
+    np.testing.assert_array_equal(model.predict(5, y=mixed).point, fc.point)
+
+
+def test_fallback_when_a_forecast_is_not_finite():
+    good, _ = _with_bad_series()
+
+    class Flaky(af.AR):
+        """An AR whose forecast of series 's2' is NaN (a numerical failure at predict time)."""
+
+        def _predict(self, panel, h, num_samples, seed, **options):
+            fc = super()._predict(panel, h, num_samples, seed, **options)
+            fc.point[list(panel.ids).index("s2")] = np.nan
+            return fc
+
+    model = af.WithFallback(Flaky(p=2), fallback=af.Naive()).fit(good)
+    assert model.fallback_reasons_ == {}
+    with pytest.warns(af.FallbackWarning, match="'s2'"):
+        fc = model.predict(4)
+    assert model.fallback_reasons_ == {"s2": "Flaky forecast is not finite"}
+    ref = af.AR(p=2).fit(good).predict(4)
+    others = [i for i, u in enumerate(fc.ids) if u != "s2"]
+    np.testing.assert_array_equal(fc.point[others], ref.point[others])
+    np.testing.assert_array_equal(fc.quantile_values(0.9)[others], ref.quantile_values(0.9)[others])
+    np.testing.assert_array_equal(fc.point[2], af.Naive().fit(good).predict(4).point[2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", af.FallbackWarning)      # warned once: not again for s2
+        model.predict(4)
+
+
+def test_fallback_in_backtest_and_anomaly_detection():
+    good, _ = _with_bad_series()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", af.FallbackWarning)
+        res = af.backtest(af.WithFallback(af.AR(p=2), af.Naive()), good.iloc[:240], h=3, n_windows=2,
+                          levels=[0.9], progress=False)
+        assert np.isfinite(res.metrics()["coverage_90"].iloc[0])
+        small = pd.concat([good[good.unique_id == "s0"].iloc[:60],
+                           pd.DataFrame({"unique_id": "x", "ds": np.arange(12), "y": np.arange(12.0) % 3})])
+        out = af.detect_anomalies(af.WithFallback(af.AR(p=3), af.Naive()), small, start=8, level=0.99)
+    assert len(out) == 72 and out["is_anomaly"].dtype == bool
+
+
+# ---------------------------------------------------------------------- ensemble
+@pytest.mark.parametrize("combine", ["mixture", "quantiles"])
+@pytest.mark.parametrize("weights", [None, "learn", [2.0]])
+def test_one_member_ensemble_equals_the_member(combine, weights):
+    df = _ar1_panel(8, 90, seed=5)
+    member = af.AR(p=2)
+    ens = af.Ensemble([member], weights=weights, combine=combine, h=4).fit(df)
+    a, b = ens.predict(4, num_samples=20, seed=3), af.AR(p=2).fit(df).predict(4, num_samples=20, seed=3)
+    np.testing.assert_array_equal(a.point, b.point)
+    np.testing.assert_array_equal(a.samples, b.samples)
+    np.testing.assert_array_equal(a.quantile_values([0.05, 0.5, 0.95]), b.quantile_values([0.05, 0.5, 0.95]))
+
+
+def test_ensemble_combines_and_learns():
+    df = _ar1_panel(40, 120, phi=0.9, seed=6)
+    ens = af.Ensemble([af.AR(p=1), af.Mean()], weights="learn", h=4, n_windows=2).fit(df)
+    assert ens.weights_[0] > 0.7                            # AR(1) is the better model of AR(1) data
+    fixed = af.Ensemble([af.AR(p=1), af.Mean()], weights=[0.5, 0.5]).fit(df)
+    fc = fixed.predict(4, num_samples=100, seed=0)
+    p1, p2 = af.AR(p=1).fit(df).predict(4), af.Mean().fit(df).predict(4)
+    np.testing.assert_allclose(fc.point, 0.5 * p1.point + 0.5 * p2.point)
+    q = fc.quantile_values(0.9)                          # mixture: cdf at its quantile is 0.9
+    cdf = 0.5 * p1.marginals.cdf(__import__("torch").from_numpy(q)).numpy() + \
+        0.5 * p2.marginals.cdf(__import__("torch").from_numpy(q)).numpy()
+    np.testing.assert_allclose(cdf, 0.9, atol=1e-9)
+    avg = af.Ensemble([af.AR(p=1), af.Mean()], combine="quantiles").fit(df).predict(4)
+    np.testing.assert_allclose(avg.quantile_values(0.9), 0.5 * p1.quantile_values(0.9) + 0.5 * p2.quantile_values(0.9))
+
+
+# ---------------------------------------------------------------------- contract
+@pytest.mark.parametrize("model", [
+    af.Conformal(af.AR(p=1), h=5, n_windows=3),
+    af.Conformal(af.Naive(), h=5, n_windows=3, method="series", step=1),
+    af.Conformal(af.Mean(), h=5, n_windows=3, method="scaled", symmetric=False),
+    af.WithFallback(af.AR(p=2), af.Naive()),
+    af.Ensemble([af.AR(p=1), af.Naive()]),
+    af.Ensemble([af.AR(p=1), af.Naive()], combine="quantiles", weights="learn", h=5),
+], ids=["conformal", "conformal-series", "conformal-scaled-signed", "fallback", "ensemble", "ensemble-learn"])
+def test_wrappers_pass_the_contract(model):
+    y = af.datasets.simulate_ar([0.6], n_series=4, length=120, seed=1)
+    check_forecaster(model, y, h=5)
