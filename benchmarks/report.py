@@ -93,6 +93,13 @@ def _recorded_separately() -> str:
         parts += ["## Rollout: incremental vs naive recomputation (recorded separately)", "",
                   "Recorded by the command on the first line below (torch on 1 thread; the naive reference runs on a "
                   "subset of paths and is compared per sample-step).", "", "```", rollout.read_text().strip(), "```", ""]
+    conformal = folder / "conformal.txt"
+    if conformal.exists():
+        parts += ["## Conformal calibration (recorded separately)", "",
+                  "Recorded by `benchmarks/conformal.py` (the command is the first line): 95% coverage, MSIS and "
+                  "WQL (quantiles 0.1..0.9) of each model raw and wrapped in `Conformal` with its defaults; the "
+                  "validation tables (the last h values of each training series held out) chose the default "
+                  "method, the test tables score the test parts.", "", "```", conformal.read_text().strip(), "```", ""]
     nab = sorted(folder.glob("nab_full_*.md"))
     if nab:
         parts += ["## Anomaly detection on the NAB development subset (recorded separately)", "",
