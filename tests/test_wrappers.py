@@ -75,6 +75,21 @@ def test_conformal_sample_paths_have_the_conformal_marginals(exchangeable):
     assert np.array_equal(np.argsort(raw, axis=1, kind="stable"), np.argsort(fc.samples, axis=1, kind="stable"))
 
 
+def test_score_law_quantiles_are_order_statistics_and_cdf_inverts_them():
+    import torch
+    from arforecast.wrappers.laws import ScoreLaw
+    rng = np.random.default_rng(0)
+    table = np.sort(rng.normal(size=(3, 49)), axis=1)
+    loc, scale = rng.normal(size=(4, 3)), np.exp(rng.normal(size=(4, 3)))
+    law = ScoreLaw(loc, scale, table, np.array([49, 49, 49]), np.tile(np.arange(3), (4, 1)))
+    for k in (1, 10, 49):                                   # the k-th of n scores is the k / (n + 1) quantile
+        np.testing.assert_allclose(law.quantile(k / 50).numpy(), loc + scale * table[:, k - 1], rtol=1e-12)
+    u = rng.uniform(0.03, 0.97, size=(4, 3))
+    np.testing.assert_allclose(law.cdf(law.icdf(torch.from_numpy(u))).numpy(), u, atol=1e-12)
+    mc = law.values_at(rng.uniform(size=(4, 200_000, 3))).mean(axis=1)
+    np.testing.assert_allclose(law.mean.numpy(), mc, atol=0.01 * scale.max())
+
+
 def test_conformal_recondition_and_backtest():
     df = _ar1_panel(30, 100, seed=2)
     cp = af.Conformal(af.AR(p=2), h=4, n_windows=3).fit(df)

@@ -101,19 +101,17 @@ class ScoreLaw(Distribution):
     def cdf(self, x: torch.Tensor) -> torch.Tensor:
         z = ((_np(x) - self.loc) / self.scale).ravel()
         idx = np.broadcast_to(self.index, self.loc.shape).ravel()
-        out = np.empty(len(z))
-        for k, (zk, t) in enumerate(zip(z, idx)):
-            n = self.counts[t]
+        out = np.full(len(z), np.nan)
+        for t in np.unique(idx):                       # one vectorized search per score set
+            sel = np.flatnonzero((idx == t) & ~np.isnan(z))
+            n = int(self.counts[t])
             row = self.table[t, :n]
-            j = int(np.searchsorted(row, zk, side="right"))      # scores <= z
-            if np.isnan(zk):
-                out[k] = np.nan
-            elif j == 0:
-                out[k] = 0.0
-            elif j == n:
-                out[k] = 1.0
-            else:
-                out[k] = (j + (zk - row[j - 1]) / (row[j] - row[j - 1])) / (n + 1)
+            j = np.searchsorted(row, z[sel], side="right")         # scores <= z
+            inner = (j > 0) & (j < n)
+            lo, hi = row[np.clip(j - 1, 0, n - 1)], row[np.clip(j, 0, n - 1)]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                frac = np.where(inner, (z[sel] - lo) / (hi - lo), 0.0)
+            out[sel] = np.where(j == 0, 0.0, np.where(j == n, 1.0, (j + frac) / (n + 1)))
         return torch.from_numpy(out.reshape(self.loc.shape))
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
