@@ -148,6 +148,17 @@ def test_fallback_leaves_the_other_series_bit_identical():
     np.testing.assert_array_equal(model.predict(5, y=mixed).point, fc.point)
 
 
+def test_fallback_does_not_hide_a_model_that_fits_no_series():
+    good, _ = _with_bad_series()
+
+    class Broken(af.AR):
+        def _fit(self, panel):
+            raise ValueError("misconfigured")
+
+    with pytest.raises(ValueError, match="misconfigured"):
+        af.WithFallback(Broken(p=2), fallback=af.Naive()).fit(good)
+
+
 def test_fallback_when_a_forecast_is_not_finite():
     good, _ = _with_bad_series()
 

@@ -115,8 +115,8 @@ class WithFallback(Forecaster):
                 clone(self.model).fit(sub.subset([i]))
             except FIT_ERRORS as err:
                 failed[sub.ids[i]] = f"{type(self.model).__name__}.fit failed: {err}"
-        if not failed:
-            raise whole                                 # no single series to blame
+        if not failed or len(failed) == sub.n_series:
+            raise whole                     # no single series to blame, or a model that fits none
         good = [i for i in range(sub.n_series) if sub.ids[i] not in failed]
         return (clone(self.model).fit(sub.subset(good)) if good else None), failed
 
