@@ -111,9 +111,11 @@ def run_one(model: af.Forecaster, train: pd.DataFrame, actual: pd.DataFrame, spe
     return scores(fc, actual, model.panel_, spec.m), time.perf_counter() - t
 
 
-def neural(spec: Spec, time_limit: float) -> af.NeuralAR:
-    return af.NeuralAR(backbone="conv", values="continuous", max_steps=100_000, time_limit=time_limit, seed=0,
-                       device="cpu", d_model=32, progress=False, **spec.neural)
+def neural(spec: Spec, time_limit: float | None, max_steps: int | None) -> af.NeuralAR:
+    """A small NeuralAR trained for ``max_steps`` optimizer steps, or for ``time_limit`` seconds."""
+    return af.NeuralAR(backbone="conv", values="continuous", max_steps=max_steps or 100_000,
+                       time_limit=None if max_steps else time_limit, seed=0, device="cpu", d_model=32,
+                       progress=False, **spec.neural)
 
 
 def conformal(model: af.Forecaster, spec: Spec, **kw) -> af.Conformal:
@@ -153,11 +155,11 @@ def validation(spec: Spec, train: pd.DataFrame, num_samples: int) -> str:
 
 
 def test(spec: Spec, train: pd.DataFrame, test_part: pd.DataFrame, num_samples: int, with_neural: bool,
-         time_limit: float) -> str:
+         time_limit: float, max_steps: int | None) -> str:
     members = {"AR": ar(spec)}
     if with_neural:
-        members["NeuralAR"] = neural(spec, time_limit)
-        members["Ensemble(AR, NeuralAR)"] = af.Ensemble([ar(spec), neural(spec, time_limit)])
+        members["NeuralAR"] = neural(spec, time_limit, max_steps)
+        members["Ensemble(AR, NeuralAR)"] = af.Ensemble([ar(spec), neural(spec, time_limit, max_steps)])
     rows, ref = [], {}
     for name, model in members.items():
         raw, sec = run_one(model, train, test_part, spec, num_samples)
@@ -175,6 +177,9 @@ def main() -> None:
     parser.add_argument("--num-samples", type=int, default=200)
     parser.add_argument("--neural", action="store_true", help="also NeuralAR and the AR+NeuralAR ensemble")
     parser.add_argument("--time-limit", type=float, default=30.0, help="NeuralAR training seconds per fit")
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="train NeuralAR for this many steps instead (no time limit): every fit, the final "
+                             "one and the calibration ones, then gets the same training, whatever the machine's load")
     parser.add_argument("--skip-validation", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -189,7 +194,8 @@ def main() -> None:
         if not args.skip_validation:
             print("validation (last h of the train part held out):\n" + validation(spec, train, args.num_samples),
                   flush=True)
-        print("\ntest part:\n" + test(spec, train, test_part, args.num_samples, args.neural, args.time_limit),
+        print("\ntest part:\n" + test(spec, train, test_part, args.num_samples, args.neural, args.time_limit,
+                                         args.max_steps),
               flush=True)
     print(f"\nwall time {time.perf_counter() - start:.0f} s (1 torch thread, shared 2-core machine)")
 

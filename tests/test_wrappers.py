@@ -44,9 +44,9 @@ def exchangeable():
                          ids=["AR1", "Naive", "Mean", "SeasonalNaive2"])
 @pytest.mark.parametrize("method", ["normalized", "scaled"])
 def test_conformal_covers_at_nominal_level(exchangeable, model, method):
-    """Stationary AR(1) series with Student-t(2.5) noise whose scales differ: the calibration errors (backtest windows at
-    the end of the train part) and the test errors are exchangeable, so each step's central 80%
-    interval covers 80% of the test values. Monte-Carlo error: 1000 series per step (sd 0.013)
+    """Stationary AR(1) series with Student-t(2.5) noise whose scales differ: the calibration
+    errors (backtest windows at the end of the train part) and the test errors are exchangeable,
+    so each step's central 80% interval covers 80% of the test values. Monte-Carlo error: 1000 series per step (sd 0.013)
     plus the calibration quantile's own noise (6000 scores, sd 0.005); tolerance 3.5 sd."""
     train, y = exchangeable
     cp = af.Conformal(model, h=H, n_windows=3, method=method).fit(train)
