@@ -221,6 +221,7 @@ class AnomalyDetector(BaseEstimator):
         whose state is its last ``width`` values: one row per prefix, in chunks, no Python loop
         over steps (a refit every day re-scores up to 2000 points)."""
         out = []
+        origins = self.panel_.origins
         for r, (h, o) in enumerate(zip(histories, observed)):
             n = len(h)
             padded = np.concatenate([np.full(width, np.nan), h])
@@ -232,7 +233,7 @@ class AnomalyDetector(BaseEstimator):
                 ctx = Context(values=torch.from_numpy(np.ascontiguousarray(windows[a:b])),
                               lengths=torch.from_numpy(np.minimum(targets[a:b], width)),
                               series=torch.full((b - a,), r, dtype=torch.int64),
-                              positions=torch.from_numpy(targets[a:b].astype(np.int64)))
+                              positions=torch.from_numpy(targets[a:b].astype(np.int64) + int(origins[r])))
                 dist = self.model_.distribution(self.model_.start(ctx))
                 y = o[targets[a:b]]
                 z[a:b] = DistributionPredictive(dist).normal_score(np.where(np.isnan(y), 0.0, y))
@@ -260,7 +261,7 @@ class AnomalyDetector(BaseEstimator):
     def _make_source(self) -> Source:
         args = (self.model_, int(self.horizon), int(self.num_samples), int(self.seed))
         if isinstance(self.model_, Stepper):
-            return StepperSource(*args)
+            return StepperSource(*args, origins=self.panel_.origins)
         return PredictSource(*args, make_panel=self._panel_of)
 
     def _panel_of(self, rows: np.ndarray, arrays: list[np.ndarray]) -> Panel:

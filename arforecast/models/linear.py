@@ -185,7 +185,7 @@ class AR(Forecaster):
         return {"window": torch.nan_to_num(values[:, values.shape[1] - width:]),
                 "weights": par["weights"].index_select(0, s), "intercept": par["intercept"].index_select(0, s),
                 "trend": par["trend"].index_select(0, s), "scale": par["scale"].index_select(0, s),
-                "position": context.positions.clone(), "series": s.clone()}
+                "position": context.positions - par["origin"].index_select(0, s), "series": s.clone()}
 
     def distribution(self, state: State) -> Distribution:
         """Next value: ``c + delta (t + 1) + sum phi_l y_{t-l}`` plus a Normal or resampled innovation."""
@@ -217,7 +217,8 @@ class AR(Forecaster):
                 weights, columns = self.coef_, torch.from_numpy(width - self.lags_)
             t = {"width": width, "columns": columns, "weights": torch.from_numpy(np.ascontiguousarray(weights)),
                  "intercept": torch.from_numpy(self.intercept_),
-                 "trend": torch.from_numpy(self.trend_coef_), "scale": torch.from_numpy(np.sqrt(self.sigma2_))}
+                 "trend": torch.from_numpy(self.trend_coef_), "scale": torch.from_numpy(np.sqrt(self.sigma2_)),
+                 "origin": torch.from_numpy(self.panel_.origins)}
             if self.bootstrap:
                 t["residuals"] = torch.from_numpy(np.sort(self.residuals_, axis=1))   # NaN last
                 t["counts"] = torch.from_numpy(self.nobs_)
@@ -248,30 +249,11 @@ class AR(Forecaster):
         return Forecast(panel, h, point, samples=samples, marginals=marginals, model="AR")
 
     def _context(self, panel: Panel, rows: np.ndarray) -> Context:
-        """The last ``max(lags)`` values of each series, with the time index of the next value."""
+        """The last ``max(lags)`` values of each series, with the calendar position of the next value."""
         width = max(int(self.lags_.max()) if len(self.lags_) else 0, 1)
         values = torch.from_numpy(panel.padded(width))
         lengths = torch.from_numpy(np.minimum(panel.lengths, width))
-        positions = panel.lengths + self._start_offsets(panel, rows)
-        return Context(values, lengths, torch.from_numpy(rows), torch.from_numpy(positions))
-
-    def _start_offsets(self, panel: Panel, rows: np.ndarray) -> np.ndarray:
-        """Steps from each fitted series' first timestamp to the first timestamp in ``panel``."""
-        out = np.zeros(panel.n_series, dtype=np.int64)
-        if "t" not in self.trend or panel is self.panel_:
-            return out
-        fitted = self.panel_
-        for i, r in enumerate(rows):
-            start, origin = panel.starts[i], fitted.starts[r]
-            if start == origin:
-                continue
-            if fitted.freq is None:
-                out[i] = (int(start) - int(origin)) // fitted.step
-            else:
-                lo, hi = sorted([pd.Timestamp(origin), pd.Timestamp(start)])
-                steps = len(pd.date_range(lo, hi, freq=fitted.freq)) - 1
-                out[i] = steps if start > origin else -steps
-        return out
+        return Context(values, lengths, torch.from_numpy(rows), torch.from_numpy(panel.next_positions()))
 
 
 class _Bootstrap(Distribution):
