@@ -58,14 +58,16 @@ def estimate(values: np.ndarray, indptr: np.ndarray, trend: str, criterion: str 
     n = len(indptr) - 1
     caps = np.asarray(caps, dtype=np.int64)
     seasonal = [tuple(sorted(set(int(s) for s in lags))) for lags in seasonal]
+    # one batched call per group of series sharing a cap and seasonal lags: every lag column a
+    # group's calls form then lies inside each of its series (no all-zero, collinear columns)
+    groups = [(lags, np.flatnonzero((caps == cap) & np.array([s == lags for s in seasonal])))
+              for cap, lags in sorted({(int(c), s) for c, s in zip(caps, seasonal)})]
     orders = np.maximum(caps, 0)
     criteria = None
     if criterion is not None:
-        width = int(max(caps.max(initial=0), 0)) + 1
-        criteria = np.full((n, width), np.nan)
-        keys = sorted({(int(c), s) for c, s in zip(caps, seasonal)})
-        for cap, lags in keys:
-            rows = np.flatnonzero((caps == cap) & np.array([s == lags for s in seasonal]))
+        criteria = np.full((n, int(max(caps.max(initial=0), 0)) + 1), np.nan)
+        for lags, rows in groups:
+            cap = int(caps[rows[0]])
             if cap < 1:
                 orders[rows] = 0
                 continue
@@ -79,8 +81,7 @@ def estimate(values: np.ndarray, indptr: np.ndarray, trend: str, criterion: str 
     out = {k: np.zeros(n) for k in ("intercept", "trend_coef", "sigma2", "ssr")}
     nobs, hold_back = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
     n_regressors, deficient = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
-    for lags in sorted(set(seasonal)):
-        rows = np.flatnonzero(np.array([s == lags for s in seasonal]))
+    for lags, rows in groups:
         columns = K.lag_columns(int(orders[rows].max()), lags)
         hold = np.maximum(orders[rows], max(lags, default=0))
         sub = (values, indptr) if len(rows) == n else subset(values, indptr, rows)
