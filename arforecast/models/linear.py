@@ -21,6 +21,13 @@ sample paths draw Gaussian innovations, or with ``bootstrap=True`` the series' o
 in-sample residuals. The exact Gaussian marginals come from the MA(infinity) weights ``psi``:
 the ``j``-step error variance is ``sigma^2 sum_{i<j} psi_i^2`` (statsmodels' ``get_prediction``).
 
+**Automatic mode** (``AR()``, ``p="auto"``): per series, a multiplicative seasonal adjustment
+where the seasonality test finds the frequency's season, ``d`` by KPSS, seasonal AR lags at the
+frequency's longer periods, and the order by AICc up to a cap from the series' length
+(:mod:`arforecast.models.ar_auto`). The model of the differenced series is integrated into one AR on
+the (adjusted) levels (:mod:`arforecast.models.differencing`), so the rollout, the psi-weight
+intervals and new histories need nothing more; seasonal indices are applied by calendar phase.
+
 **New histories.** ``predict(h, y=...)`` applies the fitted coefficients to newer histories of the
 same series without refitting. The time trend continues from the first timestamp of the series
 seen in ``fit``: a history that starts later (a rolling window) is placed by its timestamps.
@@ -69,13 +76,21 @@ class AR(Forecaster):
     """Autoregression of order ``p`` with a trend, fitted per series by conditional least squares.
 
     Args:
-        p: the order (lags ``1..p``), or ``"aic"``/``"bic"`` to choose it per series in ``0..max_p``.
+        p: ``"auto"`` (default: everything chosen per series, docs/ar.md), the order (lags
+            ``1..p``), or ``"aic"``/``"aicc"``/``"bic"`` to choose it per series in ``0..max_p``
+            (capped by what each series' length can estimate).
         trend: ``"n"``, ``"c"`` (default), ``"t"`` or ``"ct"``, as statsmodels ``AutoReg``.
-        max_p: largest order considered when ``p`` is a criterion.
+        max_p: largest order considered when ``p`` is a criterion (with ``"auto"``: optional).
         seasonal_lags: extra lags always in the model, e.g. ``(24, 168)`` for hourly data
-            (statsmodels: ``AutoReg(y, lags=[1, ..., p, 24, 168])``).
+            (statsmodels: ``AutoReg(y, lags=[1, ..., p, 24, 168])``); default none, or per series
+            with ``p="auto"``.
         bootstrap: sample paths from the series' own residuals instead of Gaussian innovations;
             intervals then come from sample paths (``DEFAULT_BOOTSTRAP_SAMPLES`` if none asked).
+        d: differences at lag 1; default 0, chosen per series by KPSS with ``p="auto"`` or ``d="auto"``.
+        D: seasonal differences at ``season_length``.
+        season_length: default the frequency's main season (``Panel.season_length``).
+        deseasonalize: multiplicative seasonal adjustment where the seasonality test finds the
+            season; default on with ``p="auto"``, off otherwise.
 
     Fitted attributes (one row per series, in the order of ``ids_``):
         lags_: the lag of each column of ``coef_``; coef_: ``[n, len(lags_)]`` AR coefficients
@@ -84,7 +99,11 @@ class AR(Forecaster):
         hold_back_, nobs_: held-back and estimation observations; aic_, bic_: statsmodels'
         ``AutoRegResults.aic``/``bic``; criteria_: ``[n, max_p + 1]`` criterion of every order
         (order selection only); residuals_: ``[n, max nobs]`` centred residuals, NaN-padded
-        (``bootstrap=True`` only).
+        (``bootstrap=True`` only). These are the model of the differenced, adjusted series.
+        d_, D_, season_length_, adjusted_, seasonal_index_ (``[n, m]`` by calendar phase),
+        seasonal_lags_, max_order_: the choices (also ``summary()``); level_coef_, level_lags_,
+        level_intercept_: the same model on the levels, which forecasts; context_lengths_: the
+        values each series' model reads.
 
     Example:
         >>> import pandas as pd
