@@ -11,20 +11,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from arforecast.anomaly.streaming import COLUMNS, AnomalyDetector, panel_with_missing
+from arforecast.anomaly.streaming import COLUMNS, AnomalyDetector, default_model, panel_with_missing
 from arforecast.data.panel import Panel, pack
 from arforecast.exceptions import DataError
+
+#: share of each series used for training by default (NAB's probationary share)
+DEFAULT_TRAINING_SHARE = 0.15
+#: the default training length is at least this many times what the model needs to be fitted
+TRAINING_PER_NEED = 4
 
 
 def detect_anomalies(model: Any, y: Any, level: float = 0.99, horizon: int = 1,
                      num_samples: int = 200, refit: bool | int = False, *,
-                     start: int | float = 0.15, robust: bool | int = True, calibrate: bool | str = False,
+                     start: int | float | None = None, robust: bool | int = True, calibrate: bool | str = False,
                      replace_with: str = "bound", seed: int = 0,
                      progress: bool = False, freq: Any = None, **columns: str) -> pd.DataFrame:
     """Rolling ``horizon``-step-ahead forecasts over ``y`` and a verdict for every observation.
 
     Args:
-        model: an unfitted forecaster (cloned and fitted on each series' first ``start`` values).
+        model: an unfitted forecaster (cloned and fitted on each series' first ``start`` values);
+            ``None``: ``AR()``, whose order and seasonal lags come from the data.
         y: a Series, wide or long frame (see :func:`arforecast.to_panel`); NaNs inside a series
             (e.g. gaps marked by :func:`~arforecast.data.regularize.regularize`) are allowed: they
             are not scored and the forecast mean is fed forward in their place.
@@ -32,8 +38,13 @@ def detect_anomalies(model: Any, y: Any, level: float = 0.99, horizon: int = 1,
         horizon: score each point against the forecast made ``horizon`` steps earlier.
         num_samples: sample paths per point when ``horizon > 1`` (or the model only samples).
         refit: ``False``, or refit the model on everything seen every ``refit`` steps.
-        start: observations of each series used to fit before scoring begins: an int, or a
-            fraction of each series' length (default 15%, NAB's probationary share).
+        start: observations of each series used to fit before scoring begins: an int, a
+            fraction of each series' length, or ``None`` (default): the larger of 15% of the
+            series (NAB's probationary share) and ``TRAINING_PER_NEED`` times what the model
+            needs to be fitted at all (its ``min_length``), but no more than half the series.
+            A model fitted on too few values has an in-sample spread that understates its
+            forecast errors, so it flags too many points (``AR`` warns when it has fewer than two
+            equations per coefficient).
         robust: feed a replacement instead of flagged points (see :class:`AnomalyDetector`).
         calibrate: judge points by the law of the model's past normal scores rather than by the
             model's own tails: ``True`` / ``"conformal"`` (their ranks, with a Student-t tail) or
@@ -86,6 +97,12 @@ def detect_anomalies(model: Any, y: Any, level: float = 0.99, horizon: int = 1,
 
 def _start_lengths(panel: Panel, start: Any, detector: AnomalyDetector) -> np.ndarray:
     n = panel.lengths
+    model = detector.model if detector.model is not None else default_model()
+    need = max(int(getattr(model, "min_length", 1)), int(detector.horizon), 2)
+    if start is None:
+        rich = np.minimum(n // 2, TRAINING_PER_NEED * need)
+        heads = np.maximum(np.maximum(np.floor(DEFAULT_TRAINING_SHARE * n).astype(np.int64), rich), need)
+        return np.minimum(heads, n)
     if isinstance(start, bool) or not isinstance(start, (int, np.integer, float, np.floating)):
         raise ValueError(f"start must be an int or a fraction in (0, 1), got {start!r}")
     if isinstance(start, (float, np.floating)):
@@ -94,11 +111,10 @@ def _start_lengths(panel: Panel, start: Any, detector: AnomalyDetector) -> np.nd
         heads = np.floor(start * n).astype(np.int64)
     else:
         heads = np.full(panel.n_series, int(start), dtype=np.int64)
-    need = max(int(getattr(detector.model, "min_length", 1)), int(detector.horizon), 2)
     short = np.flatnonzero(heads < need)
     if len(short):
         names = ", ".join(f"{panel.ids[i]!r} ({heads[i]})" for i in short[:5])
-        raise DataError(f"{type(detector.model).__name__} needs at least {need} training values before "
+        raise DataError(f"{type(model).__name__} needs at least {need} training values before "
                         f"the first scored point; too few for {names}: raise start or use longer series")
     return np.minimum(heads, n)
 

@@ -44,11 +44,18 @@ RELATIVE_TOLERANCE = 1e-9
 REPLACEMENTS = ("bound", "mean")
 
 
+def default_model() -> Any:
+    """The forecaster a detector uses when given none: ``AR()`` with its data-driven defaults."""
+    from arforecast.models.linear import AR
+    return AR()
+
+
 class AnomalyDetector(BaseEstimator):
     """Streaming anomaly detection from any forecaster's predictive distribution.
 
     Args:
-        model: an unfitted arforecast forecaster (it is cloned; yours is left untouched).
+        model: an unfitted arforecast forecaster (it is cloned; yours is left untouched);
+            ``None`` (default): ``AR()``, whose order and seasonal lags come from the data.
         level: coverage of the interval outside which a point is flagged (``0.99``: about 1% of
             ordinary points are flagged when the model is calibrated).
         horizon: score each point against the forecast made ``horizon`` steps before it.
@@ -91,7 +98,7 @@ class AnomalyDetector(BaseEstimator):
         [Timestamp('2024-01-05 14:00:00')]
     """
 
-    def __init__(self, model: Any, level: float = 0.99, horizon: int = 1, num_samples: int = 200,
+    def __init__(self, model: Any = None, level: float = 0.99, horizon: int = 1, num_samples: int = 200,
                  robust: bool | int = True, refit: bool | int = False, calibrate: bool | str = False,
                  replace_with: str = "bound", seed: int = 0, progress: bool = False) -> None:
         self.model = model
@@ -254,9 +261,13 @@ class AnomalyDetector(BaseEstimator):
         short = [self.ids_[i] for i, x in enumerate(self.history_) if len(x) < need]
         if short:
             raise DataError(f"series {short[:5]} are too short to start a horizon-{self.horizon} detector")
-        self.model_ = clone(self.model).fit(panel)
+        self.model_ = self._base_model().fit(panel)
         self.source_ = self._make_source()
         self.groups_ = [self.source_.open(np.arange(len(histories)), histories)]
+
+    def _base_model(self) -> Any:
+        """A fresh, unfitted copy of the model to fit (the default one when none was given)."""
+        return default_model() if self.model is None else clone(self.model)
 
     def _make_source(self) -> Source:
         args = (self.model_, int(self.horizon), int(self.num_samples), int(self.seed))

@@ -195,7 +195,7 @@ def _chunks(n_series: int, chunk_size: int | None) -> list[np.ndarray]:
 def backtest(model: Forecaster, y: Any, h: int, n_windows: int | None = None, step: int | None = None, *,
              start: Any = None, window: str = "expanding", window_size: int | None = None,
              refit: bool | int = True, num_samples: int | None = None, seed: int | None = None,
-             quantiles: Sequence[float] = (), levels: Sequence[float] = (), season_length: int = 1,
+             quantiles: Sequence[float] = (), levels: Sequence[float] = (), season_length: int | None = None,
              n_jobs: int | None = None, backend: str | None = None, chunk_size: int | None = None,
              progress: bool = True, predict_options: dict | None = None, freq: Any = None) -> "BacktestResult":
     """Rolling-origin backtest of ``model`` on ``y``: forecast ``h`` steps from many cut-offs.
@@ -216,7 +216,10 @@ def backtest(model: Forecaster, y: Any, h: int, n_windows: int | None = None, st
             uses a seed derived from ``(seed, w)``.
         quantiles, levels: quantile columns to keep (and score with WQL) and central interval levels
             (scored with coverage and MSIS), e.g. ``levels=(0.8, 0.95)``.
-        season_length: ``m`` of the MASE/MSIS scale (each window's own training history).
+        season_length: ``m`` of the MASE/MSIS scale (each window's own training history); ``None``
+            (default) takes the main season of the data's frequency
+            (:func:`arforecast.data.frequency.season_length`: 24 hourly, 7 daily, 12 monthly, 1 for
+            yearly or integer time); the one used is ``BacktestResult.season_length``.
         n_jobs: ``1`` runs here; ``None`` follows joblib's configuration (and an active Dask client);
             ``k``/``-1`` use that many joblib workers.
         backend: a joblib backend name (``"loky"``, ``"threading"``, ``"dask"``...) to force one.
@@ -244,8 +247,9 @@ def backtest(model: Forecaster, y: Any, h: int, n_windows: int | None = None, st
     if num_samples is not None and (isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer))
                                     or num_samples < 1):
         raise ValueError(f"num_samples must be a positive integer or None, got {num_samples!r}")
-    if isinstance(season_length, bool) or not isinstance(season_length, (int, np.integer)) or season_length < 1:
-        raise ValueError(f"season_length must be a positive integer, got {season_length!r}")
+    if season_length is not None and (isinstance(season_length, bool) or not isinstance(season_length, (int, np.integer))
+                                      or season_length < 1):
+        raise ValueError(f"season_length must be a positive integer or None, got {season_length!r}")
     quantiles = sorted({float(q) for q in quantiles})
     levels = sorted({float(lv) for lv in levels})
     if any(not 0 < q < 1 for q in quantiles) or any(not 0 < lv < 1 for lv in levels):
@@ -254,6 +258,8 @@ def backtest(model: Forecaster, y: Any, h: int, n_windows: int | None = None, st
     qs = sorted(set(quantiles) | {round((1 - lv) / 2, 10) for lv in levels} | {round((1 + lv) / 2, 10) for lv in levels})
 
     panel = to_panel(y, freq=freq)
+    if season_length is None:
+        season_length = panel.season_length
     win = rolling_windows(panel, h, n_windows=n_windows, step=step, start=start, window=window,
                           window_size=window_size, min_length=model.min_length, model_name=name)
     blocks = refit_blocks(win.n_windows, refit)
