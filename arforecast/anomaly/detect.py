@@ -2,7 +2,7 @@
 
 The batch form of :class:`~arforecast.anomaly.streaming.AnomalyDetector`: each series' first
 ``start`` observations train the model (they are not scored); every later observation is scored
-against the forecast made ``horizon`` steps before it, from data strictly before it.
+against the forecast made ``h`` steps before it, from data strictly before it.
 """
 from __future__ import annotations
 
@@ -21,12 +21,12 @@ DEFAULT_TRAINING_SHARE = 0.15
 TRAINING_PER_NEED = 4
 
 
-def detect_anomalies(model: Any, y: Any, level: float = 0.99, horizon: int = 1,
+def detect_anomalies(model: Any, y: Any, level: float = 0.99, h: int = 1,
                      num_samples: int = 200, refit: bool | int = False, *,
                      start: int | float | None = None, robust: bool | int = True, calibrate: bool | str = False,
                      replace_with: str = "bound", seed: int = 0,
                      progress: bool = False, freq: Any = None, **columns: str) -> pd.DataFrame:
-    """Rolling ``horizon``-step-ahead forecasts over ``y`` and a verdict for every observation.
+    """Rolling ``h``-step-ahead forecasts over ``y`` and a verdict for every observation.
 
     Args:
         model: an unfitted forecaster (cloned and fitted on each series' first ``start`` values);
@@ -35,8 +35,8 @@ def detect_anomalies(model: Any, y: Any, level: float = 0.99, horizon: int = 1,
             (e.g. gaps marked by :func:`~arforecast.data.regularize.regularize`) are allowed: they
             are not scored and the forecast mean is fed forward in their place.
         level: coverage of the interval outside which a point is flagged.
-        horizon: score each point against the forecast made ``horizon`` steps earlier.
-        num_samples: sample paths per point when ``horizon > 1`` (or the model only samples).
+        h: score each point against the forecast made ``h`` steps earlier (the horizon).
+        num_samples: sample paths per point when ``h > 1`` (or the model only samples).
         refit: ``False``, or refit the model on everything seen every ``refit`` steps.
         start: observations of each series used to fit before scoring begins: an int, a
             fraction of each series' length, or ``None`` (default): the larger of 15% of the
@@ -70,7 +70,7 @@ def detect_anomalies(model: Any, y: Any, level: float = 0.99, horizon: int = 1,
         >>> out.loc[out["is_anomaly"], "ds"].tolist()
         [Timestamp('2024-01-07 06:00:00')]
     """
-    detector = AnomalyDetector(model, level=level, horizon=horizon, num_samples=num_samples,
+    detector = AnomalyDetector(model, level=level, h=h, num_samples=num_samples,
                                robust=robust, refit=refit, calibrate=calibrate, replace_with=replace_with,
                                seed=seed, progress=progress)
     detector._check_params()
@@ -98,7 +98,7 @@ def detect_anomalies(model: Any, y: Any, level: float = 0.99, horizon: int = 1,
 def _start_lengths(panel: Panel, start: Any, detector: AnomalyDetector) -> np.ndarray:
     n = panel.lengths
     model = detector.model if detector.model is not None else default_model()
-    need = max(int(getattr(model, "min_length", 1)), int(detector.horizon), 2)
+    need = max(int(getattr(model, "min_length", 1)), int(detector.h), 2)
     if start is None:
         rich = np.minimum(n // 2, TRAINING_PER_NEED * need)
         heads = np.maximum(np.maximum(np.floor(DEFAULT_TRAINING_SHARE * n).astype(np.int64), rich), need)

@@ -448,7 +448,7 @@ class BacktestResult:
                 hi = qv[self._qs.index(round((1 + lv) / 2, 10))]
                 tag = f"{100 * lv:g}"
                 out[f"coverage_{tag}"] = M.coverage(y, lo, hi)
-                out[f"MSIS_{tag}"] = M.msis(y / scale, lo / scale, hi / scale, unit, 1, alpha=1 - lv)
+                out[f"MSIS_{tag}"] = M.msis(y / scale, lo / scale, hi / scale, unit, 1, level=lv)
         return out
 
     # ------------------------------------------------------------------ picture
