@@ -1,0 +1,69 @@
+"""Reliability: inputs that used to give silent wrong answers now give the right one or a clear error."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import arforecast as af
+from arforecast.anomaly.baselines import RollingZScore
+
+
+def _long(ids, n=30, seed=0):
+    rng = np.random.default_rng(seed)
+    frames = []
+    for k, uid in enumerate(ids):
+        level = 10.0 ** k
+        frames.append(pd.DataFrame({"unique_id": uid,
+                                    "ds": pd.date_range("2024-01-01", periods=n, freq="h"),
+                                    "y": level * (1 + 0.1 * rng.standard_normal(n))}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@settings(max_examples=20, deadline=None)
+@given(order=st.permutations(["s1", "s2", "s3"]), unused=st.booleans(), kind=st.sampled_from(["str", "cat", "int"]))
+def test_ids_of_any_dtype_keep_their_own_values(order, unused, kind):
+    """A Categorical id column whose category order differs from the rows (or that has an unused
+    category) gives each series its own forecasts: the same as with plain string ids."""
+    plain = _long(["s1", "s2", "s3"])
+    ids = plain["unique_id"]
+    if kind == "cat":
+        cats = list(order) + (["zz"] if unused else [])
+        ids = pd.Categorical(ids, categories=cats)
+    elif kind == "int":
+        ids = ids.str[1:].astype(int)
+    frame = plain.assign(unique_id=ids)
+    expect = af.Naive().fit(plain).predict(2).mean
+    got = af.Naive().fit(frame).predict(2).mean
+    assert got["unique_id"].astype(str).str[-1].tolist() == expect["unique_id"].str[-1].tolist()
+    np.testing.assert_array_equal(got["mean"].to_numpy(), expect["mean"].to_numpy())
+    res = af.backtest(af.Naive(), frame, h=2, n_windows=1, progress=False)
+    by_id = {str(k)[-1]: v for k, v in res.forecasts.groupby("unique_id", observed=True)["y"]}
+    truth = {k[-1]: v.iloc[-2:].to_numpy() for k, v in plain.groupby("unique_id")["y"]}
+    for k in truth:
+        np.testing.assert_array_equal(by_id[k].to_numpy(), truth[k])
+
+
+def test_integer_time_stored_as_floats_stays_integer():
+    df = pd.DataFrame({"unique_id": "a", "ds": np.arange(40, 50, dtype=float), "y": np.arange(10.0)})
+    fc = af.Naive().fit(df).predict(2)
+    assert fc.mean["ds"].tolist() == [50, 51]
+    with pytest.raises(af.DataError, match="non-integer"):
+        af.to_panel(df.assign(ds=df["ds"] + 0.5))
+
+
+@pytest.mark.parametrize("drop", ["ds", "unique_id"])
+def test_a_long_frame_missing_a_column_is_refused(drop):
+    df = pd.DataFrame({"unique_id": 1, "ds": np.arange(10), "y": np.arange(10.0)}).drop(columns=drop)
+    with pytest.raises(af.DataError, match="missing column"):
+        af.Naive().fit(df)
+
+
+def test_unused_category_is_not_reported_as_an_empty_series():
+    df = _long(["a", "b"])
+    df["unique_id"] = pd.Categorical(df["unique_id"], categories=["b", "ghost", "a"])
+    panel = af.to_panel(df)
+    assert list(panel.ids) == ["a", "b"]
+    assert RollingZScore(window=5).fit(df).predict(1).mean["unique_id"].tolist() == ["a", "b"]
