@@ -67,3 +67,40 @@ def test_unused_category_is_not_reported_as_an_empty_series():
     panel = af.to_panel(df)
     assert list(panel.ids) == ["a", "b"]
     assert RollingZScore(window=5).fit(df).predict(1).mean["unique_id"].tolist() == ["a", "b"]
+
+
+@pytest.mark.parametrize("freq", ["h", "D", "MS"])
+def test_backtest_of_a_time_zone_aware_series_keeps_its_time_zone(freq):
+    idx = pd.date_range("2021-03-01", periods=80, freq=freq, tz="Europe/Berlin")
+    y = pd.Series(np.random.default_rng(0).normal(10, 1, 80), index=idx)
+    res = af.backtest(af.Naive(), y, h=4, n_windows=2, progress=False)
+    frame = res.forecasts
+    assert str(frame["ds"].dt.tz) == "Europe/Berlin"
+    np.testing.assert_array_equal(frame["y"].to_numpy(), y.iloc[-8:].to_numpy())
+    assert frame["ds"].tolist() == list(idx[-8:])
+
+
+def test_a_forecast_that_cannot_fit_in_memory_is_refused_before_allocating():
+    from arforecast.resources import MemoryRequestError, set_memory_budget
+    model = af.Naive().fit(_long(["a", "b"]))
+    set_memory_budget("100MB")
+    try:
+        with pytest.raises(MemoryRequestError, match="budget of 0.1 GB.*set_memory_budget"):
+            model.predict(10 ** 5, num_samples=10 ** 4)
+        model.predict(10, num_samples=100)          # small requests still run
+    finally:
+        set_memory_budget(None)
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True])
+def test_seed_must_be_a_non_negative_integer(bad):
+    with pytest.raises(ValueError, match="seed"):
+        af.Naive().fit(_long(["a"])).predict(2, num_samples=5, seed=bad)
+
+
+def test_quantile_nan_is_refused():
+    fc = af.Naive().fit(_long(["a"])).predict(2)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        fc.quantile(float("nan"))
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        fc.to_frame(levels=[float("nan")])

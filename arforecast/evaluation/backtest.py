@@ -344,15 +344,17 @@ class BacktestResult:
 
     # ------------------------------------------------------------------ frames
     @cached_property
-    def _times(self) -> np.ndarray:
-        """Every observation's timestamp, aligned with ``panel.values``."""
+    def _times(self) -> pd.Index:
+        """Every observation's timestamp (time zone kept), aligned with ``panel.values``."""
         p = self.panel
-        if isinstance(p.freq, pd.offsets.Tick) or p.freq is None:   # fixed steps: no calendar needed
-            unit = p.step if p.freq is None else pd.Timedelta(p.freq).to_timedelta64()
-            starts = np.array(p.starts) if p.freq is None else pd.DatetimeIndex(p.starts).to_numpy()
-            offsets = np.arange(len(p.values)) - np.repeat(p.indptr[:-1], p.lengths)
-            return np.repeat(starts, p.lengths) + offsets * unit
-        return np.concatenate([np.asarray(p.time_index(i)) for i in range(p.n_series)])
+        offsets = np.arange(len(p.values)) - np.repeat(p.indptr[:-1], p.lengths)
+        if p.freq is None:
+            return pd.Index(np.repeat(np.asarray(p.starts, dtype=np.int64), p.lengths) + offsets * p.step)
+        if isinstance(p.freq, pd.offsets.Tick) and pd.DatetimeIndex(p.starts[:1]).tz is None:
+            # fixed steps and no clock changes: no calendar needed
+            return pd.DatetimeIndex(p.starts).repeat(p.lengths) + pd.to_timedelta(offsets * pd.Timedelta(p.freq))
+        pieces = [p.time_index(i) for i in range(p.n_series)]
+        return pieces[0].append(pieces[1:]) if pieces else pd.DatetimeIndex([])
 
     @cached_property
     def forecasts(self) -> pd.DataFrame:
