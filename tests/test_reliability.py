@@ -104,3 +104,43 @@ def test_quantile_nan_is_refused():
         fc.quantile(float("nan"))
     with pytest.raises(ValueError, match="between 0 and 1"):
         fc.to_frame(levels=[float("nan")])
+
+
+def _csv(tmp_path, text):
+    path = tmp_path / "in.csv"
+    path.write_text(text)
+    return str(path)
+
+
+def test_cli_keeps_ids_with_leading_zeros(tmp_path):
+    from arforecast.cli import main
+    rows = "".join(f"007,2024-01-{d:02d},{d}.0\n" for d in range(1, 21))
+    out = tmp_path / "fc.csv"
+    assert main(["forecast", "--input", _csv(tmp_path, "unique_id,ds,y\n" + rows), "--model", "naive",
+                 "--output", str(out)]) == 0
+    assert pd.read_csv(out, dtype={"unique_id": str})["unique_id"].unique().tolist() == ["007"]
+
+
+def test_cli_reads_a_day_first_column_one_way(tmp_path):
+    from arforecast.cli.io import read_series_csv
+    text = "unique_id,ds,y\n" + "".join(f"a,{d:02d}/01/2024,{d}\n" for d in range(1, 20))
+    frame = read_series_csv(_csv(tmp_path, text))
+    assert frame["ds"].tolist() == list(pd.date_range("2024-01-01", periods=19, freq="D"))
+    ambiguous = "unique_id,ds,y\na,03/01/2024,1\na,04/01/2024,2\n"
+    with pytest.warns(UserWarning, match="month-first or day-first"):
+        read_series_csv(_csv(tmp_path, ambiguous))
+
+
+@pytest.mark.parametrize("args", [["backtest", "--step", "0"], ["detect", "--history", "-3"], ["forecast", "--horizon", "0"]])
+def test_cli_refuses_non_positive_counts(tmp_path, args):
+    from arforecast.cli import main
+    example = _csv(tmp_path, "unique_id,ds,y\n" + "".join(f"a,2024-01-{d:02d},{d}.0\n" for d in range(1, 29)))
+    with pytest.raises(SystemExit) as exc:
+        main([args[0], "--input", example, "--output", str(tmp_path / "o.csv")] + args[1:])
+    assert exc.value.code == 2
+
+
+def test_detect_refuses_a_history_longer_than_the_series():
+    y = pd.Series(np.random.default_rng(0).normal(size=50), index=pd.date_range("2024", periods=50, freq="h"))
+    with pytest.raises(af.DataError, match="no point to score"):
+        af.detect_anomalies(RollingZScore(window=5), y, start=100)

@@ -111,6 +111,11 @@ def _start_lengths(panel: Panel, start: Any, detector: AnomalyDetector) -> np.nd
         heads = np.floor(start * n).astype(np.int64)
     else:
         heads = np.full(panel.n_series, int(start), dtype=np.int64)
+        over = np.flatnonzero(heads >= n)
+        if len(over):
+            names = ", ".join(f"{panel.ids[i]!r} ({n[i]} values)" for i in over[:5])
+            raise DataError(f"start={int(start)} leaves no point to score in {names}: give a start below "
+                            "each series' length, a fraction, or None")
     short = np.flatnonzero(heads < need)
     if len(short):
         names = ", ".join(f"{panel.ids[i]!r} ({heads[i]})" for i in short[:5])

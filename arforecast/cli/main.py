@@ -51,10 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Fit a model to every series in the file and forecast the next --horizon steps.")
     _add_io_options(fc)
     add_model_options(fc)
-    fc.add_argument("--horizon", type=int, default=None,
+    fc.add_argument("--horizon", type=_positive, default=None,
                     help="steps to forecast (default: one season of the data's frequency, e.g. 24 hourly, "
                          "7 daily, 12 monthly; required for data without a season)")
-    fc.add_argument("--samples", type=int, default=None, help="sample paths per series (default: none; AR and baselines have exact intervals)")
+    fc.add_argument("--samples", type=_positive, default=None, help="sample paths per series (default: none; AR and baselines have exact intervals)")
     fc.add_argument("--level", type=float, action="append", default=None,
                     help="central interval level(s) to write, repeatable (default: 0.95)")
     fc.set_defaults(func=_forecast)
@@ -63,13 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Forecast from several past cut-offs and score what happened.")
     _add_io_options(bt)
     add_model_options(bt)
-    bt.add_argument("--horizon", type=int, default=None,
+    bt.add_argument("--horizon", type=_positive, default=None,
                     help="steps per window (default: one season of the data's frequency; required for data "
                          "without a season)")
-    bt.add_argument("--windows", type=int, default=3, help="number of cut-offs, counted back from the end (default: 3)")
-    bt.add_argument("--step", type=int, default=None, help="steps between cut-offs (default: the horizon)")
+    bt.add_argument("--windows", type=_positive, default=3, help="number of cut-offs, counted back from the end (default: 3)")
+    bt.add_argument("--step", type=_positive, default=None, help="steps between cut-offs (default: the horizon)")
     bt.add_argument("--refit", choices=("always", "never"), default="always", help="refit at every cut-off or only once (default: always)")
-    bt.add_argument("--samples", type=int, default=None, help="sample paths per window")
+    bt.add_argument("--samples", type=_positive, default=None, help="sample paths per window")
     bt.add_argument("--level", type=float, default=0.95, help="interval level scored (default: 0.95)")
     bt.add_argument("--metrics", default=None, help="also write the metrics table here")
     bt.set_defaults(func=_backtest)
@@ -79,10 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_io_options(dt)
     add_model_options(dt)
     dt.add_argument("--level", type=float, default=0.99, help="interval level; points outside are flagged (default: 0.99)")
-    dt.add_argument("--history", type=int, default=None,
+    dt.add_argument("--history", type=_positive, default=None,
                     help="observations per series used to fit before scoring starts (default: from the "
                          "series' length and what the model needs; see detect_anomalies' start)")
-    dt.add_argument("--samples", type=int, default=None, help="sample paths per forecast (default: use the model's distribution)")
+    dt.add_argument("--samples", type=_positive, default=None, help="sample paths per forecast (default: use the model's distribution)")
     dt.set_defaults(func=_detect)
 
     demo = sub.add_parser("demo", help="the end-to-end demo on the bundled M4 Hourly data", formatter_class=fmt,
@@ -102,6 +102,17 @@ def _load(args: argparse.Namespace):
     df = read_series_csv(args.input, args.id_col, args.time_col, args.target_col)
     panel = af.to_panel(df, freq=args.freq, id_col=args.id_col, time_col=args.time_col, target_col=args.target_col)
     return df, panel
+
+
+def _positive(text: str) -> int:
+    """argparse type: a positive integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
 
 
 def _horizon(args: argparse.Namespace, panel) -> int:
