@@ -144,3 +144,30 @@ def test_detect_refuses_a_history_longer_than_the_series():
     y = pd.Series(np.random.default_rng(0).normal(size=50), index=pd.date_range("2024", periods=50, freq="h"))
     with pytest.raises(af.DataError, match="no point to score"):
         af.detect_anomalies(RollingZScore(window=5), y, start=100)
+
+
+def _scale_models():
+    return [af.Naive(), af.SeasonalNaive(), af.Naive2(), af.Mean(), af.Drift(), af.AR(),
+            af.AR(p=3, trend="ct"), af.AR(p="aic", max_p=5), RollingZScore()]
+
+
+@pytest.mark.parametrize("scale", [1e-12, 1e-6, 1e6, 1e12])
+def test_forecasts_are_scale_equivariant(scale):
+    rng = np.random.default_rng(0)
+    idx = pd.date_range("2024", periods=200, freq="h")
+    y = pd.DataFrame({"a": 10 + np.sin(np.arange(200) / 4) + 0.3 * rng.normal(size=200),
+                      "b": 5 + 0.1 * rng.normal(size=200).cumsum()}, index=idx)
+    for model in _scale_models():
+        base = model.fit(y).predict(5, num_samples=50, seed=0)
+        got = model.fit(y * scale).predict(5, num_samples=50, seed=0)
+        np.testing.assert_allclose(got.point / scale, base.point, rtol=1e-6, err_msg=type(model).__name__)
+        np.testing.assert_allclose(np.diff(got.interval_values(0.9), axis=0) / scale,
+                                   np.diff(base.interval_values(0.9), axis=0), rtol=1e-6)
+        np.testing.assert_allclose(got.samples / scale, base.samples, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+def test_values_too_small_or_large_for_float64_maths_are_refused(scale):
+    y = pd.Series(np.random.default_rng(0).normal(10, 1, 50), index=pd.date_range("2024", periods=50, freq="h"))
+    with pytest.raises(af.DataError, match="rescale"):
+        af.AR().fit(y * scale)

@@ -27,8 +27,10 @@ from arforecast.rollout.protocol import Context, State
 
 #: the shortest window chosen from the data (a season of daily data, 7, is too few for a spread)
 MIN_DEFAULT_WINDOW = 30
-#: relative floor on the scale, so that a flat window gives a tiny (not zero) spread
+#: floor on the scale relative to the window's largest value, so a flat window gives a tiny (not zero) spread
 _SCALE_FLOOR = 1e-9
+#: the spread of an all-zero window
+_TINY = 1e-300
 
 
 class RollingZScore(Forecaster):
@@ -102,8 +104,9 @@ class RollingZScore(Forecaster):
         mean = torch.nanmean(win, dim=1)
         n = (~torch.isnan(win)).sum(dim=1)
         var = torch.nansum((win - mean[:, None]) ** 2, dim=1) / (n - 1).clamp(min=1)
-        scale = torch.sqrt(var).clamp(min=_SCALE_FLOOR) * torch.ones_like(mean)
-        scale = torch.maximum(scale, _SCALE_FLOOR * mean.abs())
+        # relative floors only, so that rescaling the data rescales the forecast exactly
+        size = torch.nan_to_num(win.abs(), nan=0.0).amax(dim=1)
+        scale = torch.maximum(torch.sqrt(var), _SCALE_FLOOR * size).clamp(min=_TINY)
         return Normal(mean, scale)
 
     def advance(self, state: State, value: torch.Tensor) -> State:

@@ -168,6 +168,7 @@ def _build(items: list, freq: Any, layout: Layout) -> Panel:
             what = "inf" if np.isinf(values[bad[0]]) else "NaN"
             raise DataError(f"series {uid!r} has a {what} value at {index[bad[0]]!r} "
                             f"({len(bad)} non-finite value(s) in all); fill or drop them first")
+        _check_magnitude(uid, values)
         is_dt = isinstance(index, pd.DatetimeIndex)
         if not is_dt and not pd.api.types.is_integer_dtype(index):
             raise DataError(f"series {uid!r} has an index of type {type(index).__name__}; "
@@ -197,6 +198,19 @@ def _build(items: list, freq: Any, layout: Layout) -> Panel:
     panel = Panel.from_arrays(arrays, ids=ids, starts=starts, layout=layout)
     return Panel(panel.values, panel.indptr, panel.ids, panel.starts,
                  panel_freq if datetime_kind else None, step or 1, layout)
+
+
+#: values beyond this magnitude (or non-zero series entirely below its inverse) are refused: sums of
+#: squares, which every model's spread needs, would overflow (or underflow) float64
+MAX_MAGNITUDE = 1e100
+
+
+def _check_magnitude(uid: Any, values: np.ndarray) -> None:
+    size = float(np.max(np.abs(values))) if len(values) else 0.0
+    if size > MAX_MAGNITUDE or 0.0 < size < 1.0 / MAX_MAGNITUDE:
+        raise DataError(f"series {uid!r} has values of magnitude {size:.1e}, outside what forecasts can be "
+                        f"computed on exactly (1e-100 .. 1e100); rescale it (e.g. divide by {size:.0e}) "
+                        "and multiply the forecasts back")
 
 
 def _check_datetime_freq(uid: Any, index: pd.DatetimeIndex, panel_freq: Any, given: Any) -> Any:
