@@ -121,20 +121,28 @@ def order_caps(lengths: np.ndarray, n_deterministic: int, n_seasonal: np.ndarray
     """Largest order each series may choose (``-1``: not even order 0 fits).
 
     ``max_p`` (if given) bounds it; without it, the length rule ``max(1, (n - 2) // LENGTH_PER_LAG)``
-    does. Either way a series only gets orders ``k`` it can estimate and compare: its sample after
-    holding back ``max(k, seasonal lags)`` values keeps ``spare`` more values than the model has
-    regressors (1 leaves a residual degree of freedom; AICc needs 2).
+    does. A series takes that bound when its sample after holding back ``max(bound, seasonal
+    lags)`` values keeps ``spare`` more values than the model has regressors (1 leaves a residual
+    degree of freedom, statsmodels' minimum; AICc needs 2). A shorter series gets the largest order
+    it can estimate with at least two equations per regressor (no thin fit).
 
     Example:
         >>> order_caps(np.array([200, 30, 6]), 1, np.zeros(3), np.zeros(3), max_p=8, spare=1).tolist()
-        [8, 8, 2]
+        [8, 8, 1]
     """
     lengths = np.asarray(lengths, dtype=np.int64)
     rule = np.maximum(1, (lengths - 2) // LENGTH_PER_LAG) if max_p is None else np.full(len(lengths), int(max_p))
     caps = np.full(len(lengths), -1, dtype=np.int64)
     for i, n in enumerate(lengths):
-        for k in range(int(rule[i]), -1, -1):
-            if n - max(k, int(seasonal_reach[i])) >= k + int(n_seasonal[i]) + n_deterministic + spare:
+        reach, n_s = int(seasonal_reach[i]), int(n_seasonal[i])
+        top = int(rule[i])
+        if n - max(top, reach) >= top + n_s + n_deterministic + spare:
+            caps[i] = top
+            continue
+        for k in range(top - 1, -1, -1):
+            regressors = k + n_s + n_deterministic
+            sample = n - max(k, reach)
+            if sample >= regressors + spare and sample >= 2 * regressors:
                 caps[i] = k
                 break
     return caps

@@ -235,6 +235,7 @@ class AR(Forecaster):
         n_regressors = K.deterministic_count(self.trend) + est.n_regressors
         self.aic_ = K.information_criterion(est.ssr, est.nobs, n_regressors + 1, "aic")
         self.bic_ = K.information_criterion(est.ssr, est.nobs, n_regressors + 1, "bic")
+        _warn_if_thin(panel, est.nobs, n_regressors)
         self.d_, self.D_, self.season_length_ = d_, D_, m
         self.seasonal_index_, self.adjusted_ = table, adjusted
         self.max_order_ = np.maximum(caps, 0)
@@ -378,6 +379,19 @@ class AR(Forecaster):
         values = torch.from_numpy(panel.padded(width))
         lengths = torch.from_numpy(np.minimum(panel.lengths, width))
         return Context(values, lengths, torch.from_numpy(rows), torch.from_numpy(panel.next_positions()))
+
+
+def _warn_if_thin(panel: Panel, nobs: np.ndarray, n_regressors: np.ndarray) -> None:
+    """Warn about series fitted with fewer than two equations per coefficient: their ``sigma2_``
+    (``SSR / nobs``) then understates the forecast error badly and intervals are far too narrow."""
+    thin = np.flatnonzero(np.asarray(nobs) < 2 * np.asarray(n_regressors))
+    if len(thin):
+        names = ", ".join(f"{panel.ids[i]!r} ({int(nobs[i])} equations for {int(np.broadcast_to(n_regressors, nobs.shape)[i])} "
+                          "coefficients)" for i in thin[:3])
+        warnings.warn(f"AR: fitted on too few values for its order: {names}"
+                      f"{' and more' if len(thin) > 3 else ''}; its intervals will be too narrow. Use longer "
+                      "series or a smaller p (or p='aic' with max_p capped by the length)",
+                      RuntimeWarning, stacklevel=4)
 
 
 class _Bootstrap(Distribution):

@@ -450,7 +450,7 @@ class NeuralAR(Forecaster):
                 loss = metrics.crps_per_step(y, paths)
             else:   # 95% interval read off the paths as Forecast reads it (type 6)
                 lo, hi = sample_quantiles(paths, [0.025, 0.975])
-                loss = metrics.interval_score(y, lo, hi, alpha=0.05)
+                loss = metrics.interval_score(y, lo, hi, level=0.95)
             scores[float(factor)] = float(np.nanmean(loss / scale))
         best = min(scores, key=scores.get)
         return best, scores
