@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 from scipy.signal import lfilter
 from statsmodels.tsa.ar_model import AutoReg, ar_select_order
 from statsmodels.tsa.seasonal import seasonal_decompose
@@ -24,7 +25,7 @@ H = 10
 
 def _close(ours, ref, rtol=1e-8):
     ours, ref = np.asarray(ours, dtype=float), np.asarray(ref, dtype=float)
-    np.testing.assert_allclose(ours, ref, rtol=rtol, atol=1e-10 * np.max(np.abs(ref)))
+    np.testing.assert_allclose(ours, ref, rtol=rtol, atol=1e-10 * np.max(np.abs(ref), initial=0.0))
 
 
 def _frame(series, freq="MS", start="2001-01-01"):
@@ -219,3 +220,35 @@ def test_explicit_arguments_keep_the_plain_ar(walks):
     assert model.d_.tolist() == [0] and not model.adjusted_.any()
     res = AutoReg(walks[0], lags=2, trend="c").fit()
     _close(model.coefficients().iloc[0].drop("sigma2").to_numpy(), res.params)
+
+
+@settings(max_examples=10, deadline=None)
+@given(p=st.integers(0, 3), d=st.integers(0, 2), D=st.integers(0, 1), m=st.sampled_from([2, 4, 7]),
+       trend=st.sampled_from(["n", "c", "t"]), seed=st.integers(0, 2**31 - 1))
+def test_any_integration_equals_autoreg_on_the_differenced_series(p, d, D, m, trend, seed):
+    """Forecasts of AR(p, d, D) = AutoReg on (1-B)^d (1-B^m)^D y, its forecasts integrated back."""
+    rng = np.random.default_rng(seed)
+    y = 20 + np.cumsum(np.cumsum(rng.normal(size=90)) * 0.1 + rng.normal(size=90))
+    model = af.AR(p=p, d=d, D=D, season_length=m, trend=trend).fit(pd.Series(y))
+    w = y.copy()
+    for _ in range(D):
+        w = w[m:] - w[:-m]
+    w = np.diff(w, n=d)
+    res = AutoReg(w, lags=p, trend=trend).fit()
+    _close(model.coefficients().iloc[0].drop("sigma2").to_numpy(), res.params, 1e-7)
+    # integrate: rebuild the intermediate series and extend each by the forecasts of the next
+    levels = [y]
+    for _ in range(D):
+        levels.append(levels[-1][m:] - levels[-1][:-m])
+    for _ in range(d):
+        levels.append(np.diff(levels[-1]))
+    path = list(res.predict(start=len(w), end=len(w) + H - 1))
+    for k in range(d):                              # undo the lag-1 differences, innermost first
+        base = levels[-2 - k]
+        path = list(np.cumsum(path) + base[-1])
+    for k in range(D):
+        base = list(levels[D - 1 - k])
+        for v in path:
+            base.append(base[-m] + v)
+        path = base[len(levels[D - 1 - k]):]
+    _close(model.predict(H).point[0], path, 1e-6)
