@@ -91,3 +91,15 @@ def test_simulated_process_is_recovered(simulate, phase, shape, phi):
     res = AutoReg(y - design @ [level, amp], lags=len(phi), trend="n").fit()
     np.testing.assert_allclose(res.params, phi, atol=0.02)
     assert np.sqrt(res.sigma2) == pytest.approx(0.3, rel=0.03)
+
+
+@requires_m3
+@pytest.mark.parametrize("group, published", [("yearly", 17.88), ("other", 6.30)])
+def test_m3_naive2_reproduces_the_competitions_smape(group, published):
+    """Makridakis & Hibon (2000), Naive2's average sMAPE over all horizons; with season 1 Naive2
+    is the random walk, so the loader, the horizon and the metric are checked together."""
+    from arforecast.evaluation.metrics import smape
+    from arforecast.evaluation.scoring import actuals_matrix
+    train, test = load_m3(group)
+    fc = af.Naive2(season_length=M3_SEASONS[group]).fit(train).predict(M3_HORIZONS[group])
+    assert np.mean(smape(actuals_matrix(fc, test), fc.point)) == pytest.approx(published, abs=0.005)
