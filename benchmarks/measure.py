@@ -129,7 +129,10 @@ def markdown(df: pd.DataFrame, digits: int = 3) -> str:
 
 
 def machine() -> str:
-    """Date, machine and torch threads, for the header of a recorded table."""
+    """Date, machine, load and torch threads, for the header of a recorded table (timed figures
+    and what a time-limited model trains depend on how busy the machine was)."""
     import torch
-    return (f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {platform.machine()}, {os.cpu_count()} cores; "
-            f"Python {platform.python_version()}, torch {torch.__version__} on {torch.get_num_threads()} thread(s)")
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return (f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {platform.machine()}, {os.cpu_count()} cores, "
+            f"load average {load}; Python {platform.python_version()}, torch {torch.__version__} on "
+            f"{torch.get_num_threads()} thread(s)")
