@@ -11,7 +11,7 @@ the training files fitted, the test files scored (no setting was chosen on them)
 Simulated panel (truth known): random walks with drift (``d = 1`` is right) and stationary AR(2)
 series (``d = 0`` is right); the share of right choices.
 
-    ARFORECAST_DATA=../shared/datasets python benchmarks/ar_m3.py               # both splits, ~1 min
+    python benchmarks/ar_m3.py                          # both splits, ~30 s (M3 via arforecast.datasets.load_m3)
     python benchmarks/ar_m3.py --split test --groups monthly
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ import torch
 
 import arforecast as af
 from arforecast.data.frames import to_panel
-from arforecast.datasets import find_data, load_m4_hourly, simulate_ar
+from arforecast.datasets import load_m3, load_m4_hourly, simulate_ar
 from arforecast.evaluation.metrics import coverage, mase, msis, smape
 
 #: (horizon, MASE season) of each group, as the M3 README and M4 define them
@@ -39,11 +39,8 @@ def load(group: str, split: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     if group == "m4-hourly":
         train, test = load_m4_hourly()
     else:
-        train = pd.read_csv(find_data(f"m3/{group}_train.csv"))
-        test = pd.read_csv(find_data(f"m3/{group}_test.csv")) if split == "test" else train.iloc[:0]
-        if group != "other":                       # "other" has integer steps
-            train["ds"], test["ds"] = pd.to_datetime(train["ds"]), pd.to_datetime(test["ds"])
-    if split == "val":                             # the M3 test files are not even read
+        train, test = load_m3(group)
+    if split == "val":                             # the test part is dropped unused
         by = train.groupby("unique_id", sort=False)
         keep = (by.cumcount() < by["y"].transform("size") - h).to_numpy()
         train, test = train[keep], train[~keep]
