@@ -165,7 +165,7 @@ def test_one_step_detection_matches_closed_form():
 
 def test_two_step_detection_matches_closed_form_mixture():
     df = ar1_frame(n_series=1, length=60, seed=3)
-    out = detect_anomalies(KnownAR1(0.6), df, level=0.9, horizon=2, num_samples=3000, start=10,
+    out = detect_anomalies(KnownAR1(0.6), df, level=0.9, h=2, num_samples=3000, start=10,
                            robust=False, seed=1)
     y = out["y"].to_numpy()
     scored = out.iloc[10:]
@@ -183,8 +183,8 @@ def test_predict_fallback_equals_stepping():
     b = detect_anomalies(PredictOnlyAR1(0.5), df, level=0.9, start=30)
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-10)
     # horizon 2: exact marginals (fallback) against the sampled mixture (stepper)
-    c = detect_anomalies(PredictOnlyAR1(0.5), df, level=0.9, horizon=2, start=30, robust=False)
-    d = detect_anomalies(KnownAR1(0.5), df, level=0.9, horizon=2, start=30, robust=False, num_samples=2000)
+    c = detect_anomalies(PredictOnlyAR1(0.5), df, level=0.9, h=2, start=30, robust=False)
+    d = detect_anomalies(KnownAR1(0.5), df, level=0.9, h=2, start=30, robust=False, num_samples=2000)
     np.testing.assert_allclose(c["mean"], d["mean"], atol=0.06)
 
 
@@ -206,7 +206,7 @@ def test_no_forecast_uses_the_observation_it_scores(k, bump, horizon, robust):
                   index=pd.date_range("2024-01-01", periods=100, freq="h"))
     y2 = y.copy()
     y2.iloc[k] += bump
-    kw = dict(level=0.95, horizon=horizon, start=30, robust=robust, num_samples=50)
+    kw = dict(level=0.95, h=horizon, start=30, robust=robust, num_samples=50)
     a = detect_anomalies(KnownAR1(0.6), y, **kw)
     b = detect_anomalies(KnownAR1(0.6), y2, **kw)
     upto = min(k + horizon, 100)
@@ -251,7 +251,7 @@ def _stream(model, y_long, head, chunks, **kw):
 def test_streaming_flags_equal_batch(horizon, robust, refit, calibrate):
     df = ar1_frame(n_series=3, length=160, seed=5)
     df.loc[df.index[[60, 200, 420]], "y"] += 8.0  # outliers so that robust mode matters
-    kw = dict(level=0.95, horizon=horizon, robust=robust, refit=refit, calibrate=calibrate, num_samples=64,
+    kw = dict(level=0.95, h=horizon, robust=robust, refit=refit, calibrate=calibrate, num_samples=64,
               seed=2)
     batch = detect_anomalies(KnownAR1(0.6), df, start=40, **kw)
     stream = _stream(KnownAR1(0.6), df, 40, [0, 1, 2, 7, 30, 31, 75, 120], **kw)
@@ -317,8 +317,8 @@ def test_errors_are_clear():
         AnomalyDetector(KnownAR1()).update(y)
     with pytest.raises(ValueError, match="level"):
         detect_anomalies(KnownAR1(), y, level=1.5)
-    with pytest.raises(ValueError, match="horizon"):
-        detect_anomalies(KnownAR1(), y, horizon=0)
+    with pytest.raises(ValueError, match="h must"):
+        detect_anomalies(KnownAR1(), y, h=0)
     with pytest.raises(ValueError, match="calibrate"):
         detect_anomalies(KnownAR1(), y, calibrate="gaussian")
     with pytest.raises(DataError, match="training values"):

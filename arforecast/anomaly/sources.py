@@ -114,10 +114,21 @@ class Source:
 
 
 class StepperSource(Source):
-    """Rolling predictives through the model's ``start`` / ``distribution`` / ``advance``."""
+    """Rolling predictives through the model's ``start`` / ``distribution`` / ``advance``.
+
+    ``origins[r]`` is the calendar position of series ``r``'s first value (the panel's
+    :attr:`~arforecast.data.Panel.origins`), so contexts carry calendar positions.
+    """
+
+    def __init__(self, model: Any, horizon: int, num_samples: int, seed: int,
+                 origins: np.ndarray | None = None) -> None:
+        super().__init__(model, horizon, num_samples, seed)
+        self.origins = origins
 
     def _start(self, rows: np.ndarray, histories: list[np.ndarray]) -> Any:
-        ctx = Context.from_list(histories, series=rows.tolist())
+        lengths = np.array([len(x) for x in histories], dtype=np.int64)
+        offset = 0 if self.origins is None else np.asarray(self.origins)[rows]
+        ctx = Context.from_list(histories, series=rows.tolist(), positions=(offset + lengths).tolist())
         return self.model.start(ctx)
 
     def _advance(self, handle: Any, values: np.ndarray) -> Any:

@@ -4,7 +4,7 @@
 ``update(new_points)`` scores only the new points, in time order, without refitting (unless
 ``refit`` asks for it) and without re-scoring the past. For each point the detector
 
-1. takes the predictive made ``horizon`` steps earlier (from data strictly before the point),
+1. takes the predictive made ``h`` steps earlier (from data strictly before the point),
 2. reports its mean, the central ``level`` interval, the score ``-log10 p`` (``p`` the two-sided
    tail probability, see :mod:`arforecast.anomaly.scores`) and ``is_anomaly`` (outside the
    interval),
@@ -44,15 +44,22 @@ RELATIVE_TOLERANCE = 1e-9
 REPLACEMENTS = ("bound", "mean")
 
 
+def default_model() -> Any:
+    """The forecaster a detector uses when given none: ``AR()`` with its data-driven defaults."""
+    from arforecast.models.linear import AR
+    return AR()
+
+
 class AnomalyDetector(BaseEstimator):
     """Streaming anomaly detection from any forecaster's predictive distribution.
 
     Args:
-        model: an unfitted arforecast forecaster (it is cloned; yours is left untouched).
+        model: an unfitted arforecast forecaster (it is cloned; yours is left untouched);
+            ``None`` (default): ``AR()``, whose order and seasonal lags come from the data.
         level: coverage of the interval outside which a point is flagged (``0.99``: about 1% of
             ordinary points are flagged when the model is calibrated).
-        horizon: score each point against the forecast made ``horizon`` steps before it.
-        num_samples: sample paths per point when ``horizon > 1`` (or when the model only gives
+        h: score each point against the forecast made ``h`` steps before it (the horizon).
+        num_samples: sample paths per point when ``h > 1`` (or when the model only gives
             samples).
         robust: feed a replacement (``replace_with``) instead of a flagged observation; an int
             caps the number of consecutive flagged points replaced (``True`` = 3), ``False``
@@ -91,12 +98,12 @@ class AnomalyDetector(BaseEstimator):
         [Timestamp('2024-01-05 14:00:00')]
     """
 
-    def __init__(self, model: Any, level: float = 0.99, horizon: int = 1, num_samples: int = 200,
+    def __init__(self, model: Any = None, level: float = 0.99, h: int = 1, num_samples: int = 200,
                  robust: bool | int = True, refit: bool | int = False, calibrate: bool | str = False,
                  replace_with: str = "bound", seed: int = 0, progress: bool = False) -> None:
         self.model = model
         self.level = level
-        self.horizon = horizon
+        self.h = h
         self.num_samples = num_samples
         self.robust = robust
         self.replace_with = replace_with
@@ -133,7 +140,7 @@ class AnomalyDetector(BaseEstimator):
     def _check_params(self) -> None:
         if not 0 < self.level < 1:
             raise ValueError(f"level must lie strictly between 0 and 1, got {self.level!r}")
-        for name in ("horizon", "num_samples"):
+        for name in ("h", "num_samples"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
@@ -197,12 +204,12 @@ class AnomalyDetector(BaseEstimator):
         """
         histories = self._histories()
         observed = [np.asarray(o, dtype=np.float64) for o in self.observed_]
-        k = min(len(h) - max(len(h) // 2, self.horizon) for h in histories)
+        k = min(len(h) - max(len(h) // 2, self.h) for h in histories)
         k = min(k, CALIBRATION_WINDOW)
         out: list[list[float]] = [[] for _ in histories]
         if k <= 0:
             return out
-        width = getattr(self.model_, "context_width", None) if self.horizon == 1 else None
+        width = getattr(self.model_, "context_width", None) if self.h == 1 else None
         if isinstance(self.source_, StepperSource) and isinstance(width, int):
             return self._batched_normal_scores(histories, observed, k, width)
         g = self.source_.open(np.arange(len(histories)), [h[:len(h) - k] for h in histories])
@@ -221,6 +228,7 @@ class AnomalyDetector(BaseEstimator):
         whose state is its last ``width`` values: one row per prefix, in chunks, no Python loop
         over steps (a refit every day re-scores up to 2000 points)."""
         out = []
+        origins = self.panel_.origins
         for r, (h, o) in enumerate(zip(histories, observed)):
             n = len(h)
             padded = np.concatenate([np.full(width, np.nan), h])
@@ -232,7 +240,7 @@ class AnomalyDetector(BaseEstimator):
                 ctx = Context(values=torch.from_numpy(np.ascontiguousarray(windows[a:b])),
                               lengths=torch.from_numpy(np.minimum(targets[a:b], width)),
                               series=torch.full((b - a,), r, dtype=torch.int64),
-                              positions=torch.from_numpy(targets[a:b].astype(np.int64)))
+                              positions=torch.from_numpy(targets[a:b].astype(np.int64) + int(origins[r])))
                 dist = self.model_.distribution(self.model_.start(ctx))
                 y = o[targets[a:b]]
                 z[a:b] = DistributionPredictive(dist).normal_score(np.where(np.isnan(y), 0.0, y))
@@ -249,18 +257,22 @@ class AnomalyDetector(BaseEstimator):
     def _refit_model(self) -> None:
         histories = self._histories()
         panel = self._panel_of(np.arange(len(histories)), histories)
-        need = max(self.horizon, 1)
+        need = max(self.h, 1)
         short = [self.ids_[i] for i, x in enumerate(self.history_) if len(x) < need]
         if short:
-            raise DataError(f"series {short[:5]} are too short to start a horizon-{self.horizon} detector")
-        self.model_ = clone(self.model).fit(panel)
+            raise DataError(f"series {short[:5]} are too short to start a horizon-{self.h} detector")
+        self.model_ = self._base_model().fit(panel)
         self.source_ = self._make_source()
         self.groups_ = [self.source_.open(np.arange(len(histories)), histories)]
 
+    def _base_model(self) -> Any:
+        """A fresh, unfitted copy of the model to fit (the default one when none was given)."""
+        return default_model() if self.model is None else clone(self.model)
+
     def _make_source(self) -> Source:
-        args = (self.model_, int(self.horizon), int(self.num_samples), int(self.seed))
+        args = (self.model_, int(self.h), int(self.num_samples), int(self.seed))
         if isinstance(self.model_, Stepper):
-            return StepperSource(*args)
+            return StepperSource(*args, origins=self.panel_.origins)
         return PredictSource(*args, make_panel=self._panel_of)
 
     def _panel_of(self, rows: np.ndarray, arrays: list[np.ndarray]) -> Panel:

@@ -57,9 +57,13 @@ def to_panel(y: Any, *, freq: Any = None, id_col: str = "unique_id", time_col: s
         if len(y.columns) == 0:
             raise DataError("the DataFrame has no columns: expected one column per series (wide) "
                             f"or the long columns {id_col!r}, {time_col!r}, {target_col!r}")
-        if any(c in y.columns for c in (id_col, time_col)) and target_col not in y.columns:
+        if id_col in y.columns or time_col in y.columns:
+            # a long frame that lacks a column would otherwise be read as wide: its id or time
+            # column would become a series of its own
             missing = [c for c in (id_col, time_col, target_col) if c not in y.columns]
-            raise DataError(f"long-format frame is missing column(s) {missing}")
+            raise DataError(f"long-format frame is missing column(s) {missing} (it has {list(y.columns)[:6]}); "
+                            "a long frame needs a series id, a time and a value column: name them with "
+                            "id_col=, time_col=, target_col= (add a constant id column for one series)")
         layout = Layout("wide", name=y.columns.name)
         items = []
         for col in y.columns:
@@ -96,6 +100,13 @@ def _from_long(df: pd.DataFrame, freq: Any, id_col: str, time_col: str, target_c
     if df[id_col].isna().any():
         raise DataError(f"column {id_col!r} has missing series ids")
     times = df[time_col]
+    if pd.api.types.is_float_dtype(times):
+        # integer time read as floats (e.g. after a merge): keep it integer, never as nanoseconds
+        as_int = np.round(times.to_numpy())
+        if np.isnan(as_int).any() or not np.array_equal(as_int, times.to_numpy()):
+            raise DataError(f"column {time_col!r} holds non-integer numbers; time must be timestamps or "
+                            "integer steps")
+        times = pd.Series(as_int.astype(np.int64), index=times.index)
     if not (pd.api.types.is_datetime64_any_dtype(times) or pd.api.types.is_integer_dtype(times)):
         try:
             with warnings.catch_warnings():  # pandas warns when it falls back to dateutil
@@ -104,8 +115,10 @@ def _from_long(df: pd.DataFrame, freq: Any, id_col: str, time_col: str, target_c
         except (ValueError, TypeError) as err:
             raise DataError(f"column {time_col!r} holds values that are neither timestamps nor "
                             f"integers: {err}") from None
-    ids = pd.unique(df[id_col])
-    codes = pd.Categorical(df[id_col], categories=ids).codes
+    # factorize gives codes in order of first appearance whatever the dtype (a Categorical's own
+    # category order must not decide which values belong to which id)
+    codes, uniques = pd.factorize(df[id_col], sort=False)
+    ids = np.asarray(uniques, dtype=object)
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
     bounds = np.searchsorted(sorted_codes, np.arange(len(ids) + 1))
@@ -155,6 +168,7 @@ def _build(items: list, freq: Any, layout: Layout) -> Panel:
             what = "inf" if np.isinf(values[bad[0]]) else "NaN"
             raise DataError(f"series {uid!r} has a {what} value at {index[bad[0]]!r} "
                             f"({len(bad)} non-finite value(s) in all); fill or drop them first")
+        _check_magnitude(uid, values)
         is_dt = isinstance(index, pd.DatetimeIndex)
         if not is_dt and not pd.api.types.is_integer_dtype(index):
             raise DataError(f"series {uid!r} has an index of type {type(index).__name__}; "
@@ -184,6 +198,19 @@ def _build(items: list, freq: Any, layout: Layout) -> Panel:
     panel = Panel.from_arrays(arrays, ids=ids, starts=starts, layout=layout)
     return Panel(panel.values, panel.indptr, panel.ids, panel.starts,
                  panel_freq if datetime_kind else None, step or 1, layout)
+
+
+#: values beyond this magnitude (or non-zero series entirely below its inverse) are refused: sums of
+#: squares, which every model's spread needs, would overflow (or underflow) float64
+MAX_MAGNITUDE = 1e100
+
+
+def _check_magnitude(uid: Any, values: np.ndarray) -> None:
+    size = float(np.max(np.abs(values))) if len(values) else 0.0
+    if size > MAX_MAGNITUDE or 0.0 < size < 1.0 / MAX_MAGNITUDE:
+        raise DataError(f"series {uid!r} has values of magnitude {size:.1e}, outside what forecasts can be "
+                        f"computed on exactly (1e-100 .. 1e100); rescale it (e.g. divide by {size:.0e}) "
+                        "and multiply the forecasts back")
 
 
 def _check_datetime_freq(uid: Any, index: pd.DatetimeIndex, panel_freq: Any, given: Any) -> Any:

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from arforecast.data.frequency import calendar_positions, season_lengths
 from arforecast.exceptions import DataError
 
 LONG_COLUMNS = ("unique_id", "ds", "y")
@@ -61,6 +62,12 @@ class Panel:
     Series ``i`` is ``values[indptr[i]:indptr[i+1]]``; its timestamps start at ``starts[i]`` and
     advance by ``freq`` (a pandas offset) or, for integer time, by ``step``.
 
+    The panel owns time: :attr:`origins` places every series on one calendar grid of its
+    frequency (steps since 1970 for timestamps, the integer time divided by ``step`` otherwise),
+    so observation ``k`` of series ``i`` sits at calendar position ``origins[i] + k`` and
+    ``position % season`` is a calendar phase (:mod:`arforecast.data.frequency`). Models take
+    positions and phases from here, never from series lengths.
+
     Example:
         >>> p = Panel.from_arrays([[1.0, 2.0, 3.0], [4.0, 5.0]], ids=["a", "b"])
         >>> p.n_series, p.lengths.tolist(), p.series(1).tolist()
@@ -80,12 +87,16 @@ class Panel:
     def from_arrays(arrays: Sequence[Sequence[float]], ids: Sequence | None = None,
                     starts: Sequence | None = None, freq: Any = None,
                     layout: Layout | None = None) -> "Panel":
-        """A panel from a list of 1-D arrays; integer time starting at 0 unless ``starts``/``freq``."""
+        """A panel from a list of 1-D arrays: integer time starting at 0, or timestamps from
+        ``starts`` advancing by ``freq`` (both needed for timestamps: no start date is assumed)."""
         arrays = [np.asarray(a, dtype=np.float64).reshape(-1) for a in arrays]
         values, indptr = pack(arrays)
         ids = np.asarray(list(range(len(arrays))) if ids is None else list(ids), dtype=object)
+        if freq is not None and starts is None:
+            raise ValueError("Panel.from_arrays: timestamps need both freq and starts (the first "
+                             "timestamp of each series); give starts, or neither for integer time")
         if starts is None:
-            starts = tuple(0 for _ in arrays) if freq is None else tuple(pd.Timestamp("2000-01-01") for _ in arrays)
+            starts = tuple(0 for _ in arrays)
         freq = pd.tseries.frequencies.to_offset(freq) if freq is not None else None
         return Panel(values, indptr, ids, tuple(starts), freq, 1, layout or Layout("long"))
 
@@ -97,6 +108,34 @@ class Panel:
     @cached_property
     def lengths(self) -> np.ndarray:
         return np.diff(self.indptr)
+
+    @cached_property
+    def origins(self) -> np.ndarray:
+        """``[n_series]`` int64: calendar position of each series' first observation.
+
+        Example:
+            >>> p = Panel.from_arrays([[1.0], [2.0]], starts=[pd.Timestamp("1970-01-02"),
+            ...                       pd.Timestamp("1970-01-01 03:00")], freq="h")
+            >>> p.origins.tolist()
+            [24, 3]
+        """
+        if self.freq is None:
+            return np.floor_divide(np.asarray(self.starts, dtype=np.int64), int(self.step))
+        return calendar_positions(pd.DatetimeIndex(list(self.starts)), self.freq)
+
+    def next_positions(self) -> np.ndarray:
+        """``[n_series]`` int64: calendar position of the value after each series' last one."""
+        return self.origins + self.lengths
+
+    @property
+    def season_lengths(self) -> tuple[int, ...]:
+        """Seasonal periods of the panel's frequency (``()`` for integer time or yearly data)."""
+        return season_lengths(self.freq)
+
+    @property
+    def season_length(self) -> int:
+        """The main seasonal period of the panel's frequency, 1 when it has none."""
+        return self.season_lengths[0] if self.season_lengths else 1
 
     def series(self, i: int) -> np.ndarray:
         """Values of series ``i`` (a view; do not write to it)."""

@@ -373,7 +373,7 @@ class NeuralAR(Forecaster):
         F = int(self.context_length)
         series = [panel.series(i) for i in range(panel.n_series)]
         sampler = WindowSampler(series, context=F, targets=int(self.window_length),
-                                validation_length=int(self.validation_length))
+                                validation_length=int(self.validation_length), origins=panel.origins)
 
         def batch_loss(batch: dict[str, np.ndarray]) -> torch.Tensor:
             values = torch.from_numpy(batch["values"]).to(device)
@@ -450,7 +450,7 @@ class NeuralAR(Forecaster):
                 loss = metrics.crps_per_step(y, paths)
             else:   # 95% interval read off the paths as Forecast reads it (type 6)
                 lo, hi = sample_quantiles(paths, [0.025, 0.975])
-                loss = metrics.interval_score(y, lo, hi, alpha=0.05)
+                loss = metrics.interval_score(y, lo, hi, level=0.95)
             scores[float(factor)] = float(np.nanmean(loss / scale))
         best = min(scores, key=scores.get)
         return best, scores
@@ -539,7 +539,7 @@ class NeuralAR(Forecaster):
         width = int(self.context_length)
         values = torch.from_numpy(panel.padded(width))
         lengths = torch.from_numpy(np.minimum(panel.lengths, width).astype(np.int64))
-        positions = torch.from_numpy(panel.lengths.astype(np.int64))
+        positions = torch.from_numpy(panel.next_positions().astype(np.int64))
         return Context(values, lengths, torch.arange(panel.n_series), positions)
 
     def _predict(self, panel: Panel, h: int, num_samples: int | None, seed: int | None,
@@ -588,7 +588,7 @@ class NeuralAR(Forecaster):
                 raise DataError(f"series {panel.ids[i]!r}: start={s} leaves nothing to score (length {n})")
             row = np.concatenate([np.full(max(F - s, 0), np.nan), v[max(0, s - F):]])
             values = torch.from_numpy(row).to(self.device_)[None, :]
-            positions = torch.arange(s - F + 1, n, device=self.device_)[None, :]
+            positions = int(panel.origins[i]) + torch.arange(s - F + 1, n, device=self.device_)[None, :]
             with torch.no_grad():
                 nll, scale = self._window_nll(values, positions, F)
             ok = ~torch.isnan(values[:, F:])

@@ -41,14 +41,16 @@ class WindowSampler:
 
     A window imitates one forecast: ``context`` values up to a forecast origin, then ``targets``
     values after it. A batch is a dict of numpy arrays: ``values [B, context + targets]`` (NaN
-    before a series starts), ``positions [B, context + targets - 1]`` (time index of the target
-    of each input column), ``scale [B]`` (mean absolute value of the context) and ``mask [B,
+    before a series starts), ``positions [B, context + targets - 1]`` (calendar position of the
+    target of each input column: ``origins[i]`` is that of series ``i``'s first value), ``scale [B]`` (mean absolute value of the context) and ``mask [B,
     targets]`` (observed targets). Training origins are drawn uniformly over the places where
     all targets lie before the validation split.
     """
 
-    def __init__(self, series: list[np.ndarray], context: int, targets: int, validation_length: int = 0) -> None:
+    def __init__(self, series: list[np.ndarray], context: int, targets: int, validation_length: int = 0,
+                 origins: np.ndarray | None = None) -> None:
         self.context, self.targets = int(context), int(targets)
+        self.origins = np.zeros(len(series), dtype=np.int64) if origins is None else np.asarray(origins, np.int64)
         self.validation_length = int(validation_length)
         pad = self.context + max(self.targets, self.validation_length) + 1
         self.pad = pad
@@ -67,7 +69,7 @@ class WindowSampler:
         width = self.context + targets
         start = self.offsets[rows] + self.pad + origins - self.context
         values = self.flat[start[:, None] + np.arange(width)[None, :]]
-        positions = (origins - self.context + 1)[:, None] + np.arange(width - 1)[None, :]
+        positions = (self.origins[rows] + origins - self.context + 1)[:, None] + np.arange(width - 1)[None, :]
         ctx = values[:, :self.context]
         with np.errstate(invalid="ignore"):
             scale = np.nanmean(np.abs(ctx), axis=1) if ctx.size else np.ones(len(rows))

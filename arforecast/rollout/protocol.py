@@ -40,10 +40,12 @@ class Context:
         lengths: ``[B]`` int64, number of real observations in each row.
         series: ``[B]`` int64, index of the fitted series each row continues (AR keeps one set of
             coefficients per series; global models ignore it).
-        positions: ``[B]`` int64, time index (0-based, counted from the first observation of the
-            whole series) of the first value to forecast, i.e. the number of observations of that
-            series up to and including the context's last value. Drives trend terms and
-            seasonal phase features.
+        positions: ``[B]`` int64, calendar position of the first value to forecast: its step
+            on the panel's calendar grid (:attr:`arforecast.data.Panel.origins` plus the values
+            before it; :meth:`arforecast.data.Panel.next_positions` for whole series). Drives
+            seasonal phases (``position % season`` is a calendar phase) and, relative to a
+            model's own fitted origin, trend terms. ``from_list`` defaults it to the lengths
+            (integer time starting at 0).
 
     Example:
         >>> ctx = Context.from_list([[1.0, 2.0, 3.0], [5.0, 6.0]])
