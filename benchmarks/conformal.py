@@ -32,7 +32,7 @@ import pandas as pd
 import torch
 
 import arforecast as af
-from arforecast.datasets import find_data, load_m4_hourly
+from arforecast.datasets import load_m3, load_m4_hourly
 from arforecast.evaluation import metrics as M
 
 LEVEL = 0.95
@@ -44,7 +44,7 @@ METHODS = ("normalized", "scaled", "pooled", "series")
 class Spec:
     name: str
     h: int
-    m: int                                  # season length (MSIS scale)
+    season_length: int                      # of the MSIS scale
     ar: dict                                # AR arguments
     neural: dict                            # NeuralAR arguments besides the budget
     step: int                               # Conformal calibration: windows `step` apart
@@ -65,15 +65,8 @@ SPECS = {
 }
 
 
-def _load_m3(freq: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A private reader of ``m3/<freq>_train.csv`` / ``_test.csv`` (long ``unique_id, ds, y``)."""
-    folder = find_data("m3")
-    read = [pd.read_csv(folder / f"{freq}_{part}.csv", parse_dates=["ds"]) for part in ("train", "test")]
-    return read[0], read[1]
-
-
 def load(name: str, n_series: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    train, test = load_m4_hourly() if name == "m4_hourly" else _load_m3(name.split("_")[1])
+    train, test = load_m4_hourly() if name == "m4_hourly" else load_m3(name.split("_")[1])
     if n_series is not None:
         keep = pd.unique(train["unique_id"])[:n_series]
         train, test = train[train["unique_id"].isin(keep)], test[test["unique_id"].isin(keep)]
@@ -86,16 +79,16 @@ def holdout(train: pd.DataFrame, h: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     return train[~last].reset_index(drop=True), train[last].reset_index(drop=True)
 
 
-def scores(fc: af.Forecast, actual: pd.DataFrame, insample: af.Panel, m: int) -> dict:
+def scores(fc: af.Forecast, actual: pd.DataFrame, insample: af.Panel, season_length: int) -> dict:
     """Coverage and MSIS of the 95% interval, WQL on 0.1..0.9, MASE of the point."""
     ids = list(fc.ids)
     y = np.stack([g["y"].to_numpy() for _, g in actual.groupby(pd.Categorical(actual["unique_id"], ids),
                                                                  observed=True, sort=True)])
     lo, hi = fc.interval_values(LEVEL)
     qv = fc.quantile_values(WQL_QUANTILES)
-    scale = M.seasonal_scale(insample, m)
+    scale = M.seasonal_scale(insample, season_length=season_length)
     ok = scale > 0
-    msis = np.mean(M.interval_score(y, lo, hi, 1 - LEVEL), axis=1)[ok] / scale[ok]
+    msis = np.mean(M.interval_score(y, lo, hi, level=LEVEL), axis=1)[ok] / scale[ok]
     mase = M.mae(y, fc.point)[ok] / scale[ok]
     return {"coverage": float(M.coverage(y, lo, hi).mean()), "MSIS": float(msis.mean()),
             "WQL": M.weighted_quantile_loss(y, qv, WQL_QUANTILES), "MASE": float(mase.mean())}
@@ -108,7 +101,7 @@ def run_one(model: af.Forecaster, train: pd.DataFrame, actual: pd.DataFrame, spe
         warnings.simplefilter("ignore")
         model.fit(train)
         fc = model.predict(spec.h, num_samples=num_samples, seed=0)
-    return scores(fc, actual, model.panel_, spec.m), time.perf_counter() - t
+    return scores(fc, actual, model.panel_, spec.season_length), time.perf_counter() - t
 
 
 def neural(spec: Spec, time_limit: float | None, max_steps: int | None) -> af.NeuralAR:
@@ -189,7 +182,7 @@ def main() -> None:
         spec = SPECS[name]
         train, test_part = load(name, args.n_series)
         n = train["unique_id"].nunique()
-        print(f"\n## {name}: {n} series, h={spec.h}, m={spec.m}, AR{spec.ar}, calibration: "
+        print(f"\n## {name}: {n} series, h={spec.h}, season_length={spec.season_length}, AR{spec.ar}, calibration: "
               f"{spec.n_windows} windows every {spec.step} steps\n", flush=True)
         if not args.skip_validation:
             print("validation (last h of the train part held out):\n" + validation(spec, train, args.num_samples),
