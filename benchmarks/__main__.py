@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent
 #: where results go; the test suite points this elsewhere to leave the recorded results alone
 RESULTS = Path(os.environ.get("ARFORECAST_BENCH_RESULTS", ROOT / "results"))
 #: benchmark modules, in the order they run
-BENCHMARKS = ["accuracy", "ar_fit", "rollout", "backtest", "training_throughput"]
+BENCHMARKS = ["accuracy", "ar_fit", "rollout", "backtest", "training_throughput", "conformal"]
 
 
 def environment() -> dict:

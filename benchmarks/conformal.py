@@ -147,8 +147,9 @@ def validation(spec: Spec, train: pd.DataFrame, num_samples: int) -> str:
     return table(rows, ref)
 
 
-def test(spec: Spec, train: pd.DataFrame, test_part: pd.DataFrame, num_samples: int, with_neural: bool,
-         time_limit: float, max_steps: int | None) -> str:
+def test_rows(spec: Spec, train: pd.DataFrame, test_part: pd.DataFrame, num_samples: int, with_neural: bool,
+              time_limit: float | None, max_steps: int | None) -> tuple[list, dict]:
+    """``(rows, references)`` of the test part: each model raw and conformal."""
     members = {"AR": ar(spec)}
     if with_neural:
         members["NeuralAR"] = neural(spec, time_limit, max_steps)
@@ -160,7 +161,47 @@ def test(spec: Spec, train: pd.DataFrame, test_part: pd.DataFrame, num_samples: 
         s, sec = run_one(conformal(model, spec), train, test_part, spec, num_samples)
         rows.append((f"Conformal({name})", s, sec))
         ref[f"Conformal({name})"] = raw
-    return table(rows, ref)
+    return rows, ref
+
+
+def test(spec: Spec, train: pd.DataFrame, test_part: pd.DataFrame, num_samples: int, with_neural: bool,
+         time_limit: float | None, max_steps: int | None) -> str:
+    return table(*test_rows(spec, train, test_part, num_samples, with_neural, time_limit, max_steps))
+
+
+def run(suite: str = "quick", verbose: bool = True) -> dict:
+    """The suite's entry: AR raw and conformal on the test parts (NeuralAR rows are recorded separately)."""
+    quick = suite == "quick"
+    n_series, num_samples = (40, 100) if quick else (None, 200)
+    torch.set_num_threads(1)
+    tables, missing = {}, []
+    for name, spec in SPECS.items():
+        try:
+            train, test_part = load(name, n_series)
+        except FileNotFoundError:
+            missing.append(name)
+            continue
+        rows, ref = test_rows(spec, train, test_part, num_samples, False, None, None)
+        records = []
+        for model, sc, sec in rows:
+            r = ref.get(model)
+            records.append({"model": model, "coverage_95": round(sc["coverage"], 3), "MSIS": round(sc["MSIS"], 3),
+                            "WQL": round(sc["WQL"], 4), "MASE": round(sc["MASE"], 3),
+                            "MSIS / raw": None if r is None else round(sc["MSIS"] / r["MSIS"], 3),
+                            "WQL / raw": None if r is None else round(sc["WQL"] / r["WQL"], 3),
+                            "seconds": round(sec, 1)})
+        key = f"{name}: {train['unique_id'].nunique()} series, h={spec.h}, AR{spec.ar}"
+        tables[key] = records
+        if verbose:
+            print(key + "\n" + pd.DataFrame(records).to_string(index=False), flush=True)
+    return {"title": "Conformal calibration", "name": "conformal",
+            "description": ("95% coverage, MSIS and WQL (quantiles 0.1..0.9) on the test parts of AR (with a Naive "
+                            "fallback for series too short for it), raw and wrapped in `Conformal` with its defaults "
+                            "(4 calibration windows); ratios against the raw model of the same run."),
+            "tables": tables,
+            "notes": ("NeuralAR, the ensemble and the validation runs that chose the defaults are recorded "
+                      "separately (benchmarks/results/conformal.txt)."
+                      + (f" Not run, data not found: {', '.join(missing)}." if missing else ""))}
 
 
 def main() -> None:
