@@ -156,3 +156,20 @@ def test_rolling_zscore_forecast_depends_only_on_its_window(extra, seed):
     a = pd.Series(np.r_[rng.normal(size=extra), tail], index=pd.date_range(end=end, periods=extra + w, freq="h"))
     b = pd.Series(tail, index=pd.date_range(end=end, periods=w, freq="h"))
     np.testing.assert_allclose(model.predict(3, y=a).point, model.predict(3, y=b).point)
+
+
+def test_detect_with_defaults_flags_about_one_minus_level_of_the_example():
+    """The issue's check: `arforecast detect` on the bundled example with defaults flags between
+    0.5x and 2x of 1 - level (the file has no labelled anomalies: every point counts)."""
+    import tempfile
+    from pathlib import Path
+
+    from arforecast.cli import main
+    example = Path(af.__file__).resolve().parents[1] / "datasets" / "example_hourly.csv"
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "an.csv"
+        assert main(["detect", "--input", str(example), "--output", str(out)]) == 0
+        frame = pd.read_csv(out)
+    scored = frame[frame["score"].notna()]
+    rate = scored["is_anomaly"].mean()
+    assert 0.005 <= rate <= 0.02, rate

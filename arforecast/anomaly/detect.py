@@ -23,7 +23,7 @@ TRAINING_PER_NEED = 4
 
 def detect_anomalies(model: Any, y: Any, level: float = 0.99, h: int = 1,
                      num_samples: int = 200, refit: bool | int = False, *,
-                     start: int | float | None = None, robust: bool | int = True, calibrate: bool | str = False,
+                     start: int | float | None = None, robust: bool | int = True, calibrate: bool | str = True,
                      replace_with: str = "bound", seed: int = 0,
                      progress: bool = False, freq: Any = None, **columns: str) -> pd.DataFrame:
     """Rolling ``h``-step-ahead forecasts over ``y`` and a verdict for every observation.

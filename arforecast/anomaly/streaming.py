@@ -21,6 +21,7 @@ rest, so the streaming and batch flags are the same by construction.
 from __future__ import annotations
 
 from collections import deque
+import warnings
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,10 @@ from arforecast.rollout.protocol import Context, Stepper
 COLUMNS = ("mean", "lower", "upper", "score", "is_anomaly")
 DEFAULT_ROBUST_RUN = 3
 CALIBRATION_WINDOW = 2000  # normal scores kept per series for the recalibration
-CALIBRATION_EVERY = 250    # steps between re-estimations
+CALIBRATION_EVERY = 250    # most steps between re-estimations
+#: the law is re-estimated once the stored scores have grown by this share (or CALIBRATION_EVERY
+#: steps have passed): often while few scores are known, rarely once many are
+CALIBRATION_GROWTH = 0.1
 BATCHED_ROWS = 1024        # prefixes per batch when re-scoring the window in one pass
 RELATIVE_TOLERANCE = 1e-9
 REPLACEMENTS = ("bound", "mean")
@@ -72,12 +76,14 @@ class AnomalyDetector(BaseEstimator):
         calibrate: judge points by the law of the model's past normal scores instead of the
             model's own tails (see :class:`~arforecast.anomaly.scores.CalibrationLaw`): the
             normal scores of the second half of the training history, then of the last 2000
-            points seen, re-estimated every 250 steps. ``True`` or ``"conformal"``: a point's
+            points seen, re-estimated whenever the scores have grown by 10% (at most every 250
+            steps). ``True`` or ``"conformal"``: a point's
             tail probability is the share of past ``|z|`` at least as large (split-conformal),
             with a Student-t fitted to their largest 10% extrapolating beyond the 10th
             largest; ``"student_t"``: a Student-t fitted to all of them, everywhere. It
             corrects a model that is over- or under-confident, or whose tails are too thin or
-            too wide (bounded noise).
+            too wide (bounded noise). On by default: a model's own intervals, fitted in
+            sample, are rarely honest about its one-step errors on new data; ``False`` uses them.
         replace_with: what robust mode feeds instead of a flagged observation: ``"bound"``,
             the nearest end of the ``level`` interval (the observation clipped to it, as a Huber
             robust filter does), or ``"mean"``, the forecast mean. ``"mean"`` erases an isolated
@@ -99,7 +105,7 @@ class AnomalyDetector(BaseEstimator):
     """
 
     def __init__(self, model: Any = None, level: float = 0.99, h: int = 1, num_samples: int = 200,
-                 robust: bool | int = True, refit: bool | int = False, calibrate: bool | str = False,
+                 robust: bool | int = True, refit: bool | int = False, calibrate: bool | str = True,
                  replace_with: str = "bound", seed: int = 0, progress: bool = False) -> None:
         self.model = model
         self.level = level
@@ -189,8 +195,39 @@ class AnomalyDetector(BaseEstimator):
         self.run_ = np.zeros(panel.n_series, dtype=np.int64)  # current run of consecutive flags
         self._refit_model()
         if self.calibrate:
-            self.normal_scores_ = self._insample_normal_scores()
+            self.normal_scores_ = self._held_out_normal_scores()
             self._estimate_calibration()
+
+    def _held_out_normal_scores(self) -> list[list[float]]:
+        """The normal scores of :meth:`_insample_normal_scores`, but forecast by a model fitted on
+        the values before them only: out of sample, as every later score of the stream is. A
+        model's in-sample errors are smaller than its errors on new data, and a calibration law
+        built on them flags too much. Falls back to the in-sample scores when that shorter
+        history is too short for the model."""
+        histories = self._histories()
+        k = self._scored_count(histories)
+        if k <= 0:
+            return self._insample_normal_scores()
+        heads = [h[:len(h) - k] for h in histories]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                model = self._base_model().fit(self._panel_of(np.arange(len(heads)), heads))
+        except DataError:
+            return self._insample_normal_scores()
+        saved = self.model_, self.source_
+        self.model_ = model
+        self.source_ = self._make_source()
+        try:
+            return self._insample_normal_scores()
+        finally:
+            self.model_, self.source_ = saved
+
+    def _scored_count(self, histories: list[np.ndarray]) -> int:
+        """Points at the end of every history that the calibration scores (the second half, at
+        most ``CALIBRATION_WINDOW``)."""
+        k = min(len(h) - max(len(h) // 2, self.h) for h in histories)
+        return min(k, CALIBRATION_WINDOW)
 
     def _insample_normal_scores(self) -> list[list[float]]:
         """Normal scores of the second half of each history (at most its last 2000 points),
@@ -204,8 +241,7 @@ class AnomalyDetector(BaseEstimator):
         """
         histories = self._histories()
         observed = [np.asarray(o, dtype=np.float64) for o in self.observed_]
-        k = min(len(h) - max(len(h) // 2, self.h) for h in histories)
-        k = min(k, CALIBRATION_WINDOW)
+        k = self._scored_count(histories)
         out: list[list[float]] = [[] for _ in histories]
         if k <= 0:
             return out
@@ -247,7 +283,13 @@ class AnomalyDetector(BaseEstimator):
             out.append(z[~np.isnan(o[targets])].tolist())
         return out
 
+    def _calibration_due(self) -> bool:
+        since = self.steps_ - getattr(self, "_calibrated_at", 0)
+        known = min((len(z) for z in self.normal_scores_), default=0)
+        return since >= min(CALIBRATION_EVERY, max(1, int(CALIBRATION_GROWTH * known)))
+
     def _estimate_calibration(self) -> None:
+        self._calibrated_at = self.steps_
         mode = self._calibration_mode()
         self.calibration_ = [CalibrationLaw(np.asarray(z), mode) for z in self.normal_scores_]
 
@@ -331,7 +373,7 @@ class AnomalyDetector(BaseEstimator):
                     # scores kept from earlier fits describe those fits' errors, not the new one's
                     self.normal_scores_ = self._insample_normal_scores()
                     self._estimate_calibration()
-            if self.calibrate and self.steps_ % CALIBRATION_EVERY == 0:
+            if self.calibrate and self._calibration_due():
                 self._estimate_calibration()
         return out
 

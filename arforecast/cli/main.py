@@ -42,9 +42,16 @@ def _add_io_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=0, help="random seed for sampling and training (default: 0)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's error style: one line on stderr, exit code 2 (``--help`` shows usage)."""
+
+    def error(self, message: str) -> None:   # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="arforecast", description="Autoregressive forecasting from the command line.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="arforecast", description="Autoregressive forecasting from the command line.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     fmt = argparse.RawDescriptionHelpFormatter
 
     fc = sub.add_parser("forecast", help="forecast every series of a CSV", formatter_class=fmt, epilog=EPILOG_FORECAST,

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from arforecast.data.panel import Layout, Panel
+from arforecast.data.vectorized import panel_from_sorted
 from arforecast.exceptions import DataError
 
 PandasInput = "pd.Series | pd.DataFrame"
@@ -97,8 +98,6 @@ def _from_long(df: pd.DataFrame, freq: Any, id_col: str, time_col: str, target_c
     layout = Layout("long", id_col=id_col, time_col=time_col, target_col=target_col)
     if len(df) == 0:
         raise DataError("the long-format frame is empty")
-    if df[id_col].isna().any():
-        raise DataError(f"column {id_col!r} has missing series ids")
     times = df[time_col]
     if pd.api.types.is_float_dtype(times):
         # integer time read as floats (e.g. after a merge): keep it integer, never as nanoseconds
@@ -118,12 +117,21 @@ def _from_long(df: pd.DataFrame, freq: Any, id_col: str, time_col: str, target_c
     # factorize gives codes in order of first appearance whatever the dtype (a Categorical's own
     # category order must not decide which values belong to which id)
     codes, uniques = pd.factorize(df[id_col], sort=False)
+    if (codes < 0).any():                      # factorize codes a missing id as -1
+        raise DataError(f"column {id_col!r} has missing series ids")
     ids = np.asarray(uniques, dtype=object)
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
     bounds = np.searchsorted(sorted_codes, np.arange(len(ids) + 1))
-    t_all = np.asarray(times)[order]
     v_all = df[target_col].to_numpy()[order]
+    if pd.api.types.is_datetime64_any_dtype(times):
+        fast = panel_from_sorted(sorted_codes, pd.DatetimeIndex(times)[order], v_all, ids, freq, layout)
+    else:
+        fast = panel_from_sorted(sorted_codes, np.asarray(times)[order], v_all, ids, freq, layout)
+    if fast is not None:
+        return fast
+    # something is off: the per-series path finds it and names the series
+    t_all = np.asarray(times)[order]
     items = [(uid, pd.Index(t_all[bounds[k]:bounds[k + 1]]), v_all[bounds[k]:bounds[k + 1]])
              for k, uid in enumerate(ids)]
     return _build(items, freq, layout)
@@ -241,10 +249,10 @@ def _check_datetime_freq(uid: Any, index: pd.DatetimeIndex, panel_freq: Any, giv
     return freq
 
 
-def _check_integer_step(uid: Any, index: pd.Index, step: int | None) -> int:
+def _check_integer_step(uid: Any, index: pd.Index, step: int | None) -> int | None:
     arr = np.asarray(index, dtype=np.int64)
     if len(arr) < 2:
-        return step or 1
+        return step                 # one value says nothing about the step
     diffs = np.diff(arr)
     own = int(diffs[0])
     if own <= 0 or np.any(diffs != own):
