@@ -15,6 +15,7 @@ from sklearn.base import clone
 import arforecast as af
 from arforecast.datasets import simulate_ar
 from arforecast.exceptions import NotFittedError, TrainingError
+from arforecast.models.neural import grouped
 from arforecast.nn.training import train
 from arforecast.nn.transformer import Transformer
 from arforecast.nn.wavenet import WaveNet
@@ -23,6 +24,11 @@ from arforecast.rollout.checks import assert_incremental_matches_naive
 TINY = dict(context_length=48, d_model=8, n_layers=3, n_heads=2, attention_context=12, lags=(4, 12),
             periods=(4,), ar_lags=(1, 2, 4), window_length=8, batch_size=8, validation_length=8,
             val_every=5, n_bins=64, value_range=(-4.0, 4.0), seed=0, progress=False)
+
+
+def _make(*args, **flat) -> af.NeuralAR:
+    """A NeuralAR from flat settings (``d_model=8, ema_decay=None, ...``, grouped for the constructor)."""
+    return af.NeuralAR(*args, **grouped(flat))
 
 
 def _data(n_series: int = 3, length: int = 120, seed: int = 0) -> pd.DataFrame:
@@ -52,7 +58,7 @@ _FITTED: dict = {}
 def _fitted(backbone: str, values: str) -> af.NeuralAR:
     key = (backbone, values)
     if key not in _FITTED:
-        _FITTED[key] = _jiggle(af.NeuralAR(backbone, values, max_steps=2, **TINY).fit(_data()))
+        _FITTED[key] = _jiggle(_make(backbone, values, max_steps=2, **TINY).fit(_data()))
     return _FITTED[key]
 
 
@@ -124,7 +130,7 @@ def test_small_model_fits_ar2_within_5_percent_of_true_nll(values):
     train_part = df.groupby("unique_id").head(300)
     params = dict(TINY, lags=(), periods=(), ar_lags=(1, 2), context_length=64, window_length=16,
                   likelihood="normal", n_bins=512, value_range=(-3.0, 3.0), max_steps=15, learning_rate=3e-3)
-    model = af.NeuralAR("conv", values, **params).fit(train_part)
+    model = _make("conv", values, **params).fit(train_part)
     got = model.nll(df, start=300)
     want = np.mean([_true_ar2_nll(g["y"].to_numpy(), 300) for _, g in df.groupby("unique_id")])
     assert got <= want * 1.05, (got, want)
@@ -134,7 +140,7 @@ def test_small_model_fits_ar2_within_5_percent_of_true_nll(values):
 # --------------------------------------------------------------------------- Forecaster contract
 def test_forecaster_contract_and_point_is_mean_of_paths():
     y = _data()
-    model = af.NeuralAR("conv", "continuous", max_steps=3, **TINY)
+    model = _make("conv", "continuous", max_steps=3, **TINY)
     with pytest.raises(NotFittedError):
         model.predict(3)
     assert clone(model).get_params() == model.get_params()
@@ -151,7 +157,7 @@ def test_forecaster_contract_and_point_is_mean_of_paths():
 
 
 def test_global_model_forecasts_new_series():
-    model = af.NeuralAR("conv", "quantized", max_steps=2, **TINY).fit(_data())
+    model = _make("conv", "quantized", max_steps=2, **TINY).fit(_data())
     other = _data(n_series=2, seed=5).assign(unique_id=lambda d: "new_" + d["unique_id"])
     fc = model.predict(4, y=other)
     assert sorted(fc.ids) == ["new_s0", "new_s1"] and np.isfinite(fc.point).all()
@@ -160,7 +166,7 @@ def test_global_model_forecasts_new_series():
 # --------------------------------------------------------------------------- persistence
 @pytest.mark.parametrize("backbone,values", [("conv", "quantized"), ("transformer", "continuous")])
 def test_save_load_gives_identical_forecasts(tmp_path, backbone, values):
-    model = af.NeuralAR(backbone, values, max_steps=3, **TINY).fit(_data())
+    model = _make(backbone, values, max_steps=3, **TINY).fit(_data())
     path = tmp_path / "model.pt"
     model.save(path)
     loaded = af.NeuralAR.load(path)
@@ -172,7 +178,7 @@ def test_save_load_gives_identical_forecasts(tmp_path, backbone, values):
 
 
 def test_load_rejects_other_versions_and_files(tmp_path):
-    model = af.NeuralAR("conv", "continuous", max_steps=1, **TINY).fit(_data())
+    model = _make("conv", "continuous", max_steps=1, **TINY).fit(_data())
     path = tmp_path / "m.pt"
     model.save(path)
     payload = torch.load(path, weights_only=True)
@@ -203,7 +209,7 @@ def test_nan_loss_stops_with_clear_error_keeping_last_good_weights():
 
 
 def test_nan_loss_in_neural_fit_raises_training_error(monkeypatch):
-    model = af.NeuralAR("conv", "continuous", max_steps=5, **TINY)
+    model = _make("conv", "continuous", max_steps=5, **TINY)
     original = af.NeuralAR._window_nll
     calls = {"n": 0}
 
@@ -218,7 +224,7 @@ def test_nan_loss_in_neural_fit_raises_training_error(monkeypatch):
 
 
 def test_early_stopping_restores_best_weights():
-    model = af.NeuralAR("conv", "continuous", max_steps=200, patience=2, learning_rate=0.3, val_every=2,
+    model = _make("conv", "continuous", max_steps=200, patience=2, learning_rate=0.3, val_every=2,
                         **{k: v for k, v in TINY.items() if k != "val_every"}).fit(_data())
     res = model.training_
     assert res.stopped == "early_stopping"
@@ -226,30 +232,30 @@ def test_early_stopping_restores_best_weights():
 
 
 def test_time_limit_bounds_training():
-    model = af.NeuralAR("conv", "continuous", max_steps=10_000, time_limit=1.0, **TINY).fit(_data())
+    model = _make("conv", "continuous", max_steps=10_000, time_limit=1.0, **TINY).fit(_data())
     assert model.training_.stopped == "time_limit" and model.training_.seconds < 10
 
 
 def test_device_auto_and_bad_devices():
-    model = af.NeuralAR("conv", "continuous", max_steps=1, device="auto", **TINY).fit(_data())
+    model = _make("conv", "continuous", max_steps=1, device="auto", **TINY).fit(_data())
     assert model.device_.type == ("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(ValueError, match="device"):
-        af.NeuralAR(device="no-such-device", max_steps=1, **TINY).fit(_data())
+        _make(device="no-such-device", max_steps=1, **TINY).fit(_data())
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
-            af.NeuralAR(device="cuda", max_steps=1, **TINY).fit(_data())
+            _make(device="cuda", max_steps=1, **TINY).fit(_data())
 
 
 def test_bad_parameters_raise_clear_errors():
     with pytest.raises(ValueError, match="backbone"):
-        af.NeuralAR(backbone="lstm", **TINY).fit(_data())
+        _make(backbone="lstm", **TINY).fit(_data())
     with pytest.raises(ValueError, match="values"):
-        af.NeuralAR(values="ordinal", **TINY).fit(_data())
+        _make(values="ordinal", **TINY).fit(_data())
 
 
 def test_untrained_model_forecasts_as_its_local_ar():
     """Zero-initialized head: before training the mean path is the per-series ridge AR's forecast."""
-    model = af.NeuralAR("conv", "continuous", max_steps=1, learning_rate=1e-12, warmup_steps=1,
+    model = _make("conv", "continuous", max_steps=1, learning_rate=1e-12, warmup_steps=1,
                         **TINY).fit(_data())
     ctx = model._context(model.panel_)
     state = model.start(ctx)
@@ -275,7 +281,7 @@ def test_calibration_widens_an_overconfident_model_and_leaves_points_alone():
     df = simulate_ar([0.6, -0.3], n_series=8, length=300, intercept=5.0, sigma=1.0, seed=3)
     params = dict(TINY, lags=(), periods=(), ar_lags=(1, 2), context_length=64, validation_length=24,
                   likelihood="normal", max_steps=1, learning_rate=1e-12, warmup_steps=1, calibrate="crps")
-    model = af.NeuralAR("conv", "continuous", **params).fit(df)
+    model = _make("conv", "continuous", **params).fit(df)
     assert model.spread_ in af.models.neural.SPREAD_GRID and set(model.calibration_) == set(af.models.neural.SPREAD_GRID)
     assert 0.8 <= model.spread_ <= 1.25      # an untrained head is the local AR with its own residual spread
 
@@ -297,14 +303,14 @@ def test_calibration_widens_an_overconfident_model_and_leaves_points_alone():
 
 
 def test_calibration_off_keeps_the_network_spread():
-    model = af.NeuralAR("conv", "continuous", max_steps=2, **TINY).fit(_data())
-    assert model.calibrate is None and model.spread_ == 1.0 and not hasattr(model, "calibration_")
-    interval = af.NeuralAR("conv", "continuous", max_steps=2, calibrate="interval", **TINY).fit(_data())
+    model = _make("conv", "continuous", max_steps=2, **TINY).fit(_data())
+    assert model.config_.training.calibrate is None and model.spread_ == 1.0 and not hasattr(model, "calibration_")
+    interval = _make("conv", "continuous", max_steps=2, calibrate="interval", **TINY).fit(_data())
     assert interval.spread_ == min(interval.calibration_, key=interval.calibration_.get)
     with pytest.raises(ValueError, match="calibrate"):
-        af.NeuralAR(calibrate="msis", **TINY).fit(_data())
+        _make(calibrate="msis", **TINY).fit(_data())
     with pytest.raises(ValueError, match="ar_scale"):
-        af.NeuralAR(ar_scale="yes", **TINY).fit(_data())
+        _make(ar_scale="yes", **TINY).fit(_data())
 
 
 @pytest.mark.parametrize("ar_scale", [True, False])
@@ -316,7 +322,7 @@ def test_untrained_scale_follows_each_series_own_noise_with_ar_scale(ar_scale):
     y = pd.concat([quiet, loud.assign(unique_id="loud")])
     params = dict(TINY, lags=(), periods=(), ar_lags=(1, 2), context_length=128, likelihood="normal",
                   max_steps=1, learning_rate=1e-12, warmup_steps=1, ar_scale=ar_scale)
-    model = af.NeuralAR("conv", "continuous", **params).fit(y)
+    model = _make("conv", "continuous", **params).fit(y)
     state = model.start(model._context(model.panel_))
     sd = model.distribution(state).scale.cpu().numpy()
     ratio = sd[1] / sd[0]
@@ -324,3 +330,28 @@ def test_untrained_scale_follows_each_series_own_noise_with_ar_scale(ar_scale):
         assert 4.0 < ratio < 6.25, ratio
     else:
         assert 0.8 < ratio < 1.25, ratio       # the mean levels are alike, so one global spread
+
+
+# --------------------------------------------------------------------------- settings and layering
+def test_grouped_settings_set_params_and_clone():
+    model = _make("conv", "continuous", max_steps=2, **TINY)
+    assert model.architecture.d_model == 8 and model.inputs.ar_lags == (1, 2, 4)
+    model.set_params(training__ema_decay=None, architecture__d_model=4, max_steps=3)
+    assert model.training.ema_decay is None and model.architecture.d_model == 4 and model.max_steps == 3
+    assert model.training.window_length == TINY["window_length"]       # the other fields stay
+    assert clone(model).get_params() == model.get_params()
+    with pytest.raises(ValueError, match="unknown Training settings"):
+        af.NeuralAR(training={"windows": 3}).fit(_data())
+
+
+def test_models_do_not_import_evaluation():
+    """Layering: data -> models -> rollout -> evaluation; models/ never imports evaluation/."""
+    import ast
+    from pathlib import Path
+    offenders = []
+    for path in (Path(af.__file__).parent / "models").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith("arforecast.evaluation")]
+    assert not offenders
