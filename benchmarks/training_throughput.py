@@ -112,7 +112,7 @@ def run(suite: str = "quick", device: str = "cpu") -> dict:
         _sync(device)
         ours = steps * batch / (time.perf_counter() - start)
         # the network reads its receptive field / attention span plus the scored targets per window
-        length = int(model.network_.span) + int(settings.training.window_length)
+        length = int(model.network_.span) + int(model.window_length_)
         ours_params = sum(p.numel() for p in model.network_.parameters())
         # the stock reference gets as many layers as it takes to reach a similar parameter count
         layers, width = 1, int(settings.architecture.d_model)

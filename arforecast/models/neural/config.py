@@ -97,10 +97,11 @@ class Training:
     """How the network is trained and which weights are kept.
 
     Args:
-        window_length: targets after the origin of each training window (all scored).
+        window_length: targets after the origin of each training window (all scored; ``None``:
+            from the data, ``window_length_``).
         batch_size, learning_rate, weight_decay, warmup_steps, grad_clip: AdamW settings.
         validation_length: values at the end of each series held out for early stopping
-            (0 disables validation).
+            (0 disables validation; ``None``: from the data, ``validation_length_``).
         val_every: validate every this many steps. val_metric: ``"rollout"`` scores the
             mean-path forecast of the validation values (``mean |y - yhat| / scale``);
             ``"nll"`` their teacher-forced NLL.
@@ -111,13 +112,13 @@ class Training:
             ``"interval"`` (lowest 95% interval score); ``None`` keeps the network's spread.
     """
 
-    window_length: int = 48
+    window_length: int | None = None
     batch_size: int = 32
     learning_rate: float = 3e-3
     weight_decay: float = 0.01
     warmup_steps: int = 50
     grad_clip: float = 1.0
-    validation_length: int = 48
+    validation_length: int | None = None
     val_every: int = 50
     val_metric: str = "rollout"
     patience: int | None = None
@@ -203,8 +204,13 @@ def validate(backbone: str, values: str, context_length: int | None, max_steps: 
     _positive_int("max_steps", max_steps)
     if context_length is not None:
         _positive_int("context_length", context_length)
-    for name in ("window_length", "batch_size", "val_every"):
+    for name in ("batch_size", "val_every"):
         _positive_int(name, getattr(s.training, name))
+    if s.training.window_length is not None:
+        _positive_int("window_length", s.training.window_length)
+    v = s.training.validation_length
+    if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0):
+        raise ValueError(f"validation_length must be a non-negative integer or None, got {v!r}")
     for name in ("d_model", "attention_context"):
         _positive_int(name, getattr(s.architecture, name))
     if time_limit is not None and not time_limit > 0:

@@ -118,7 +118,9 @@ class NeuralAR(NeuralStepper, Forecaster):
         for name, value in chosen.items():
             setattr(self, name, value)
         inputs = dataclasses.replace(s.inputs, lags=self.lags_, periods=self.periods_, ar_lags=self.ar_lags_)
-        self.config_ = s._replace(inputs=inputs)
+        training = dataclasses.replace(s.training, window_length=self.window_length_,
+                                       validation_length=self.validation_length_)
+        self.config_ = s._replace(inputs=inputs, training=training)
         o = s.output
         self.quantizer_ = (Quantizer(int(o.n_bins), *o.value_range, None if o.mu_law is None else float(o.mu_law))
                            if self.values == "quantized" else None)
@@ -140,7 +142,7 @@ class NeuralAR(NeuralStepper, Forecaster):
     # ------------------------------------------------------------------ fit / predict
     def _fit(self, panel: Panel) -> None:
         s = self._settings()
-        self._setup(defaults.choose(panel, self.context_length, s.inputs), s)
+        self._setup(defaults.choose(panel, self.context_length, s.inputs, s.training), s)
         fit_network(self, panel)
 
     def _predict(self, panel: Panel, h: int, num_samples: int | None, seed: int | None,

@@ -82,8 +82,8 @@ def fit_network(model: Any, panel: Panel) -> None:
     rng = np.random.default_rng(model.seed)
     F = int(model.context_length_)
     series = [panel.series(i) for i in range(panel.n_series)]
-    sampler = WindowSampler(series, context=F, targets=int(cfg.window_length),
-                            validation_length=int(cfg.validation_length), origins=panel.origins)
+    sampler = WindowSampler(series, context=F, targets=int(model.window_length_),
+                            validation_length=int(model.validation_length_), origins=panel.origins)
 
     def batch_loss(batch: dict[str, np.ndarray]) -> torch.Tensor:
         values = torch.from_numpy(batch["values"]).to(device)
@@ -99,7 +99,7 @@ def fit_network(model: Any, panel: Panel) -> None:
         return batch_loss(sampler.sample(int(cfg.batch_size), rng))
 
     val_fn = None
-    if cfg.validation_length > 0:
+    if model.validation_length_ > 0:
         vbatch = sampler.validation()
 
         def val_fn() -> float:

@@ -19,7 +19,7 @@ FORMAT = "arforecast.NeuralAR"
 #: 2: settings grouped (architecture, inputs, output, training) and the data-chosen ones saved.
 FORMAT_VERSION = 2
 #: fitted attributes chosen from the data at fit time
-CHOSEN = ("context_length_", "lags_", "periods_", "ar_lags_")
+CHOSEN = ("context_length_", "validation_length_", "window_length_", "lags_", "periods_", "ar_lags_")
 
 
 def save(model: Any, path: str | Path) -> None:
@@ -28,8 +28,8 @@ def save(model: Any, path: str | Path) -> None:
     params = {k: (to_dict(v) if k in GROUPS else v) for k, v in model.get_params().items()}
     payload = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "params": params,
-        "chosen": {k: (list(getattr(model, k)) if k != "context_length_" else int(getattr(model, k)))
-                   for k in CHOSEN},
+        "chosen": {k: (list(v) if isinstance(v, tuple) else int(v)) for k, v in
+                   ((k, getattr(model, k)) for k in CHOSEN)},
         "state_dict": {k: v.detach().cpu() for k, v in model.network_.state_dict().items()},
         "spread": float(getattr(model, "spread_", 1.0)),
         "panel": {"values": torch.from_numpy(p.values.copy()), "indptr": torch.from_numpy(p.indptr.copy()),
