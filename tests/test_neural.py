@@ -355,3 +355,118 @@ def test_models_do_not_import_evaluation():
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             offenders += [f"{path.name}: {n}" for n in names if n.startswith("arforecast.evaluation")]
     assert not offenders
+
+
+# --------------------------------------------------------------------------- settings from the data
+FREQS = ["h", "30min", "D", "B", "W", "MS", "QS", "YS", None]
+
+
+def _panel_frame(freq, lengths=(40, 100), seed=0, start="2001-01-01") -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i, n in enumerate(lengths):
+        ds = np.arange(n) + 5 * i if freq is None else pd.date_range(start, periods=n, freq=freq)
+        y = 10 + np.sin(np.arange(n) / 3.0) + 0.3 * rng.standard_normal(n)
+        frames.append(pd.DataFrame({"unique_id": f"s{i}", "ds": ds, "y": y}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.mark.parametrize("freq", FREQS, ids=[str(f) for f in FREQS])
+def test_default_arguments_fit_and_forecast_every_frequency(freq):
+    from arforecast.data.frequency import season_lengths
+    model = af.NeuralAR(max_steps=2, seed=0, progress=False).fit(_panel_frame(freq))
+    assert model.periods_ == season_lengths(freq)
+    assert set(model.lags_) <= set(season_lengths(freq)) and max(model.ar_lags_) <= model.context_length_ // 2
+    if freq in ("YS", None):
+        assert model.lags_ == () and model.periods_ == ()
+    fc = model.predict(6, num_samples=4, seed=0)
+    assert np.isfinite(fc.point).all() and fc.samples.shape == (2, 4, 6)
+
+
+def test_chosen_settings_follow_the_rule_and_explicit_arguments_win():
+    hourly = af.to_panel(_panel_frame("h", lengths=(700, 960)))
+    chosen = af.models.neural.defaults.choose(hourly, None, af.models.neural.Inputs(), af.models.neural.Training())
+    assert chosen["context_length_"] == 504 and chosen["lags_"] == (24, 168) and chosen["periods_"] == (24, 168)
+    assert chosen["validation_length_"] == chosen["window_length_"] == 48
+    assert {1, 2, 3, 23, 24, 25, 48, 144, 167, 168, 169} <= set(chosen["ar_lags_"]) and max(chosen["ar_lags_"]) == 169
+    model = _make("conv", "continuous", max_steps=1, context_length=30, lags=(5,), periods=(), ar_lags=(1,),
+                  validation_length=6, window_length=4, d_model=8, n_layers=2, progress=False).fit(_panel_frame("h"))
+    assert (model.context_length_, model.lags_, model.periods_, model.ar_lags_) == (30, (5,), (), (1,))
+    assert (model.validation_length_, model.window_length_) == (6, 4)
+    assert model.config_.inputs.lags == (5,) and model.inputs.periods == ()
+
+
+def test_save_load_keeps_the_chosen_settings(tmp_path):
+    model = af.NeuralAR("conv", "continuous", max_steps=1, seed=0, progress=False,
+                        architecture=dict(d_model=8, n_layers=2)).fit(_panel_frame("D", lengths=(120, 90)))
+    model.save(tmp_path / "m.pt")
+    loaded = af.NeuralAR.load(tmp_path / "m.pt")
+    for name in ("context_length_", "lags_", "periods_", "ar_lags_", "validation_length_", "window_length_"):
+        assert getattr(loaded, name) == getattr(model, name), name
+    np.testing.assert_array_equal(loaded.predict(5).point, model.predict(5).point)
+
+
+# --------------------------------------------------------------------------- the untrained model is its local AR
+_UNTRAINED: dict = {}
+
+
+def _untrained() -> af.NeuralAR:
+    if not _UNTRAINED:
+        _UNTRAINED["m"] = _make("conv", "continuous", **dict(TINY, ar_lags=(1, 2, 7, 12), context_length=48),
+                                max_steps=1, learning_rate=1e-12, warmup_steps=1).fit(_data())
+    return _UNTRAINED["m"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(2, 90), seed=st.integers(0, 10_000))
+def test_untrained_model_is_its_local_ar_for_any_context_length(n, seed):
+    """Contexts shorter than the lags (2 values, lag 12) and longer than the context (90 > 48):
+    the untrained mean path is the local AR's own recursive forecast, lags it cannot estimate dropped."""
+    from arforecast.nn.local_ar import LocalAR
+    model = _untrained()
+    y = 10 + np.random.default_rng(seed).standard_normal(n)
+    got = model.predict(6, y=pd.Series(y, index=pd.date_range("2022-01-01", periods=n, freq="h"))).point[0]
+    ctx = y[-model.context_length_:]
+    scale = np.abs(ctx).mean()
+    z = torch.from_numpy(ctx / scale)[None, :]
+    ar = LocalAR(model.ar_lags_, model.config_.inputs.ar_ridge)
+    coef = ar.fit(z, torch.ones_like(z))
+    want = ar.forecast(z, coef, 6)[0].numpy() * scale
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * scale)
+    if n <= 12:       # too short for lag 12: it is dropped, not broken
+        assert float(coef[0, 3]) == 0.0
+
+
+# --------------------------------------------------------------------------- only the context matters
+_CTX_MODEL: dict = {}
+
+
+def _context_model() -> af.NeuralAR:
+    if not _CTX_MODEL:
+        _CTX_MODEL["m"] = _jiggle(_make("conv", "continuous", max_steps=2, **dict(TINY, periods=(4, 24)))
+                                  .fit(_data()))
+    return _CTX_MODEL["m"]
+
+
+@settings(max_examples=15, deadline=None)
+@given(a=st.integers(0, 200), b=st.integers(0, 200), seed=st.integers(0, 10_000))
+def test_forecasts_depend_only_on_the_context_values_and_timestamps(a, b, seed):
+    """The same last context_length values at the same timestamps give the same forecast, whatever
+    longer history precedes them; the same values an hour later give another one (calendar phases)."""
+    model = _context_model()
+    F = model.context_length_
+    rng = np.random.default_rng(seed)
+    tail = 10 + rng.standard_normal(F)
+    end = pd.Timestamp("2023-06-01 17:00")
+
+    def series(prefix: int, shift: int = 0) -> pd.Series:
+        values = np.r_[10 + 3 * rng.standard_normal(prefix), tail]
+        return pd.Series(values, index=pd.date_range(end=end + pd.Timedelta(hours=shift), periods=len(values),
+                                                     freq="h"))
+
+    fa = model.predict(5, num_samples=3, seed=1, y=series(a))
+    fb = model.predict(5, num_samples=3, seed=1, y=series(b))
+    np.testing.assert_allclose(fa.point, fb.point, rtol=1e-6)
+    np.testing.assert_allclose(fa.samples, fb.samples, rtol=1e-6)
+    shifted = model.predict(5, y=series(a, shift=1)).point
+    assert not np.allclose(shifted, model.predict(5, y=series(a)).point)

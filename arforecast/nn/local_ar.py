@@ -20,6 +20,11 @@ def lagged(z: torch.Tensor, k: int, first: int) -> torch.Tensor:
     return F.pad(z, (k - 1, 0))[:, first:z.shape[1]]
 
 
+def _previous(x: torch.Tensor) -> torch.Tensor:
+    """``x`` shifted one column right (0 first): column ``c`` holds ``x[:, c - 1]``."""
+    return F.pad(x, (1, 0))[:, :-1]
+
+
 class LocalAR:
     """A ridge AR on each row's own context: the classical path that the network corrects.
 
@@ -33,7 +38,7 @@ class LocalAR:
     A row too short for some lags drops them (their coefficients are 0): going through the lags
     from the shortest, lag number ``j`` is kept while the context has at least
     ``min_equations * (j + 1)`` equations in which its value is observed. A row with no equation
-    at all forecasts the mean of its observed values (the last one, for a single value).
+    without lags is the mean of its observed values (the value itself, for a single one).
 
     Example:
         >>> import torch
@@ -64,7 +69,7 @@ class LocalAR:
     def usable(self, observed: torch.Tensor) -> torch.Tensor:
         """``[B, k]`` 1.0 for the lags each row of the context ``observed [B, N]`` can estimate."""
         obs = observed.double()
-        avail = torch.stack([lagged(obs[:, :-1], k, 0) for k in self.lags], -1) * obs[:, 1:, None]
+        avail = torch.stack([lagged(_previous(obs), k, 0) for k in self.lags], -1) * obs[:, :, None]
         count = avail.sum(1)                                               # equations per lag
         order = sorted(range(len(self.lags)), key=lambda j: self.lags[j])
         need = torch.tensor([self.min_equations * (rank + 2) for rank in range(len(order))],
@@ -75,31 +80,26 @@ class LocalAR:
         return keep
 
     def _equations(self, observed: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        """``[B, N - 1]``: 1 where the target of a column and all its kept lags are observed."""
+        """``[B, N]``: 1 where the value of a column and the values at all its kept lags are observed
+        (every observed value is an equation of the intercept, the first one included)."""
         obs = observed.double()
-        lag_obs = torch.stack([lagged(obs[:, :-1], k, 0) for k in self.lags], -1)
-        return torch.where(keep[:, None, :] > 0, lag_obs, torch.ones_like(lag_obs)).prod(-1) * obs[:, 1:]
+        lag_obs = torch.stack([lagged(_previous(obs), k, 0) for k in self.lags], -1)
+        return torch.where(keep[:, None, :] > 0, lag_obs, torch.ones_like(lag_obs)).prod(-1) * obs
 
     def fit(self, z: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
         """Coefficients ``[B, k + 1]`` (last: intercept) from the observed values of ``z [B, N]``."""
         z64, obs = z.double(), observed.double()
         B, k = z.shape[0], len(self.lags)
-        if z.shape[1] < 2:
-            coef = torch.zeros(B, k + 1, dtype=torch.float64, device=z.device)
-            coef[:, -1] = (z64 * obs).sum(-1) / obs.sum(-1).clamp_min(1)
-            return coef.to(z.dtype)
         keep = self.usable(obs)
         ok = self._equations(obs, keep)
-        X = self._design(z64[:, :-1], 0)                                 # predicts z[:, 1:]
+        X = self._design(_previous(z64), 0)                              # predicts z
         X = X * ok.unsqueeze(-1) * torch.cat([keep, torch.ones_like(keep[:, :1])], -1).unsqueeze(1)
-        y = z64[:, 1:] * ok
+        y = z64 * ok
         n = ok.sum(-1)
         pen = torch.eye(k + 1, dtype=torch.float64, device=z.device).expand(B, k + 1, k + 1).clone()
         pen[:, -1, -1] = 1e-6
         gram = X.transpose(1, 2) @ X + (self.ridge * n.clamp_min(1) + 1e-6)[:, None, None] * pen
         coef = torch.linalg.solve(gram, (X.transpose(1, 2) @ y.unsqueeze(-1))).squeeze(-1)
-        empty = n == 0                    # no equation: the mean of what was observed
-        coef[:, -1] = torch.where(empty, (z64 * obs).sum(-1) / obs.sum(-1).clamp_min(1), coef[:, -1])
         return coef.to(z.dtype)
 
     def residual_spread(self, z: torch.Tensor, observed: torch.Tensor, coef: torch.Tensor,
@@ -110,12 +110,10 @@ class LocalAR:
         intercept); rows with too few equations, and spreads below ``floor`` (scaled units), get
         ``floor``.
         """
-        if z.shape[1] < 2:
-            return torch.full((z.shape[0],), floor, dtype=z.dtype, device=z.device)
         z64, obs = z.double(), observed.double()
         keep = self.usable(obs)
         ok = self._equations(obs, keep)
-        resid = (z64[:, 1:] - self.predict(z64[:, :-1], coef.double(), 0)) * ok
+        resid = (z64 - self.predict(_previous(z64), coef.double(), 0)) * ok
         dof = ok.sum(-1) - keep.sum(-1) - 1
         spread = torch.sqrt((resid * resid).sum(-1) / dof.clamp_min(1))
         spread = torch.where(dof >= 1, spread, torch.full_like(spread, floor))
