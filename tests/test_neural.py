@@ -386,9 +386,9 @@ def test_default_arguments_fit_and_forecast_every_frequency(freq):
 def test_chosen_settings_follow_the_rule_and_explicit_arguments_win():
     hourly = af.to_panel(_panel_frame("h", lengths=(700, 960)))
     chosen = af.models.neural.defaults.choose(hourly, None, af.models.neural.Inputs(), af.models.neural.Training())
-    assert chosen["context_length_"] == 504 and chosen["lags_"] == (24, 168) and chosen["periods_"] == (24, 168)
+    assert chosen["context_length_"] == 512 and chosen["lags_"] == (24, 168) and chosen["periods_"] == (24, 168)
     assert chosen["validation_length_"] == chosen["window_length_"] == 48
-    assert {1, 2, 3, 23, 24, 25, 48, 144, 167, 168, 169} <= set(chosen["ar_lags_"]) and max(chosen["ar_lags_"]) == 169
+    assert chosen["ar_lags_"] == (1, 2, 3, 23, 24, 25, 47, 48, 72, 96, 120, 144, 167, 168, 169)   # M4 Hourly's
     model = _make("conv", "continuous", max_steps=1, context_length=30, lags=(5,), periods=(), ar_lags=(1,),
                   validation_length=6, window_length=4, d_model=8, n_layers=2, progress=False).fit(_panel_frame("h"))
     assert (model.context_length_, model.lags_, model.periods_, model.ar_lags_) == (30, (5,), (), (1,))

@@ -7,18 +7,20 @@ values):
 * ``validation_length_`` and ``window_length_``: two main seasons (``2 m``; 16 without seasons),
   between 8 and 48 steps, and at most a quarter of the median length.
 * ``context_length_``: three lengths of the longest season that fits three times in
-  ``typical``, at least ``MIN_CONTEXT``, at most ``typical``.
+  ``typical``, rounded up to a power of two, at least ``MIN_CONTEXT``, at most ``typical``.
 * ``periods_`` (calendar phase embeddings): every season length ``S``.
 * ``lags_`` (seasonal lag inputs): the season lengths up to ``context_length_``.
 * ``ar_lags_`` (local AR): ``1 .. AR_ORDER``, each season ``s`` with its neighbours ``s - 1``
-  and ``s + 1``, and the multiples of ``m`` from ``2 m`` up to ``4 m`` or the longest such season;
+  and ``s + 1``, ``2 m - 1``, and the multiples of ``m`` from ``2 m`` up to ``4 m`` or the longest such season;
   only lags up to half the context (so that at least half of it is left as equations). On the
   simulated daily panel's validation windows (context 256, untrained model) the multiples up to
   ``4 m`` gave MAE 0.349 against 0.382 with ``2 m`` alone.
 
 An explicit argument always wins; integer-indexed and yearly data have no seasons, so no
-seasonal lags or periods. On M4 Hourly (hourly, 700-960 values): context 504, lags (24, 168),
-periods (24, 168), local AR lags 1-3, 23-25, 48, 72, ..., 144, 167-169, validation and windows 48.
+seasonal lags or periods. On M4 Hourly (hourly, 700-960 values) the rule gives the settings
+first chosen there by hand: context 512, lags (24, 168), periods (24, 168), local AR lags 1-3,
+23-25, 47, 48, 72, ..., 144, 167-169, validation and windows 48. (With a context of 504 and
+without lag 47, the untrained model's OWA on M4 Hourly was 0.452 instead of 0.438.)
 
 Example:
     >>> import numpy as np, pandas as pd
@@ -27,11 +29,13 @@ Example:
     ...               index=pd.date_range("2020-01-01", periods=386, freq="D"))
     >>> chosen = choose(to_panel(y), None, Inputs(), Training())
     >>> chosen["context_length_"], chosen["periods_"], chosen["lags_"], chosen["ar_lags_"]
-    (256, (7, 365), (7,), (1, 2, 3, 6, 7, 8, 14, 21, 28))
+    (256, (7, 365), (7,), (1, 2, 3, 6, 7, 8, 13, 14, 21, 28))
 """
 from __future__ import annotations
 
 from typing import Any
+
+import math
 
 import numpy as np
 
@@ -54,9 +58,11 @@ def horizon_steps(seasons: tuple[int, ...], median_length: int) -> int:
 
 
 def context_for(seasons: tuple[int, ...], typical: int) -> int:
-    """Three of the longest season that fits three times, at least ``MIN_CONTEXT``, at most ``typical``."""
+    """Three of the longest season that fits three times, rounded up to a power of two, at least
+    ``MIN_CONTEXT``, at most ``typical``."""
     fitting = [s for s in seasons if 3 * s <= typical]
-    return int(max(2, min(typical, max(3 * max(fitting, default=0), MIN_CONTEXT))))
+    few_seasons = 2 ** math.ceil(math.log2(3 * max(fitting))) if fitting else 0
+    return int(max(2, min(typical, max(few_seasons, MIN_CONTEXT))))
 
 
 def ar_lags_for(seasons: tuple[int, ...], context: int) -> tuple[int, ...]:
@@ -68,7 +74,7 @@ def ar_lags_for(seasons: tuple[int, ...], context: int) -> tuple[int, ...]:
         lags |= {s - 1, s, s + 1}
     if fitting:
         m = fitting[0]
-        lags |= set(range(2 * m, max(4 * m, fitting[-1]) + 1, m))
+        lags |= set(range(2 * m, max(4 * m, fitting[-1]) + 1, m)) | {2 * m - 1}
     return tuple(sorted(k for k in lags if 1 <= k <= limit))
 
 
