@@ -115,7 +115,7 @@ def run(suite: str = "quick", device: str = "cpu") -> dict:
         length = int(model.network_.span) + int(model.window_length_)
         ours_params = sum(p.numel() for p in model.network_.parameters())
         # the stock reference gets as many layers as it takes to reach a similar parameter count
-        layers, width = 1, int(settings.architecture.d_model)
+        layers, width = 1, int(model.d_model_)
         while _reference_params(backbone, width, layers + 1) <= ours_params:
             layers += 1
         args = (backbone, series, steps, batch, length, width, layers, device)

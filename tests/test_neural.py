@@ -388,6 +388,7 @@ def test_chosen_settings_follow_the_rule_and_explicit_arguments_win():
     chosen = af.models.neural.defaults.choose(hourly, None, af.models.neural.Inputs(), af.models.neural.Training())
     assert chosen["context_length_"] == 512 and chosen["lags_"] == (24, 168) and chosen["periods_"] == (24, 168)
     assert chosen["validation_length_"] == chosen["window_length_"] == 48
+    assert chosen["d_model_"] == 32 and af.models.neural.defaults.width_for(350_000) == 64
     assert chosen["ar_lags_"] == (1, 2, 3, 23, 24, 25, 47, 48, 72, 96, 120, 144, 167, 168, 169)   # M4 Hourly's
     model = _make("conv", "continuous", max_steps=1, context_length=30, lags=(5,), periods=(), ar_lags=(1,),
                   validation_length=6, window_length=4, d_model=8, n_layers=2, progress=False).fit(_panel_frame("h"))
@@ -401,7 +402,7 @@ def test_save_load_keeps_the_chosen_settings(tmp_path):
                         architecture=dict(d_model=8, n_layers=2)).fit(_panel_frame("D", lengths=(120, 90)))
     model.save(tmp_path / "m.pt")
     loaded = af.NeuralAR.load(tmp_path / "m.pt")
-    for name in ("context_length_", "lags_", "periods_", "ar_lags_", "validation_length_", "window_length_"):
+    for name in ("d_model_", "context_length_", "lags_", "periods_", "ar_lags_", "validation_length_", "window_length_"):
         assert getattr(loaded, name) == getattr(model, name), name
     np.testing.assert_array_equal(loaded.predict(5).point, model.predict(5).point)
 

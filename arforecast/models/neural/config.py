@@ -31,13 +31,13 @@ class Architecture:
     """The network's shape.
 
     Args:
-        d_model: width. n_layers: depth (``None``: 7 for the conv stack, receptive field 128;
+        d_model: width (``None``: from the panel's size, ``d_model_``). n_layers: depth (``None``: 7 for the conv stack, receptive field 128;
             3 for the transformer). n_heads: attention heads.
         attention_context: context positions the transformer attends to at a forecast origin
             (the conv stack reads its receptive field).
     """
 
-    d_model: int = 64
+    d_model: int | None = None
     n_layers: int | None = None
     n_heads: int = 4
     attention_context: int = 128
@@ -211,8 +211,9 @@ def validate(backbone: str, values: str, context_length: int | None, max_steps: 
     v = s.training.validation_length
     if v is not None and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0):
         raise ValueError(f"validation_length must be a non-negative integer or None, got {v!r}")
-    for name in ("d_model", "attention_context"):
-        _positive_int(name, getattr(s.architecture, name))
+    _positive_int("attention_context", s.architecture.attention_context)
+    if s.architecture.d_model is not None:
+        _positive_int("d_model", s.architecture.d_model)
     if time_limit is not None and not time_limit > 0:
         raise ValueError(f"time_limit must be positive seconds or None, got {time_limit!r}")
     for name in ("lags", "periods", "ar_lags"):

@@ -4,6 +4,7 @@ From the panel's frequency (its season lengths ``S``, :func:`arforecast.data.fre
 shortest ``m``) and the series lengths (``typical``: the median length less the validation
 values):
 
+* ``d_model_``: 64 for panels of at least ``LARGE_PANEL`` observations, else 32.
 * ``validation_length_`` and ``window_length_``: two main seasons (``2 m``; 16 without seasons),
   between 8 and 48 steps, and at most a quarter of the median length.
 * ``context_length_``: three lengths of the longest season that fits three times in
@@ -40,8 +41,15 @@ import math
 import numpy as np
 
 from arforecast.data.panel import Panel
-from arforecast.models.neural.config import Inputs, Training  # noqa: F401  (the doctest uses them)
+from arforecast.models.neural.config import Architecture, Inputs, Training
 
+#: panels with at least this many observations get the wider network (``d_model`` 64, else 32):
+#: a small panel has less to fit, and a narrower network takes about twice as many steps in a time
+#: budget. On the validation windows of a simulated hourly panel (20 series of 528 values,
+#: context 96, 20 s of training on a shared CPU) the WaveNet with the Student-t head reached MAE
+#: 0.370 in 372 steps at width 32 and 0.466 in 117 steps at width 64 (seasonal naive: 0.422).
+#: M4 Hourly (414 series, about 350,000 values) keeps width 64.
+LARGE_PANEL = 100_000
 #: short-memory lags of the local AR (``1 .. AR_ORDER``)
 AR_ORDER = 3
 #: shortest chosen context (when the series are that long): a local AR of up to about 15
@@ -78,7 +86,13 @@ def ar_lags_for(seasons: tuple[int, ...], context: int) -> tuple[int, ...]:
     return tuple(sorted(k for k in lags if 1 <= k <= limit))
 
 
-def choose(panel: Panel, context_length: int | None, inputs: Inputs, training: Training) -> dict[str, Any]:
+def width_for(n_values: int) -> int:
+    """``d_model``: 64 from ``LARGE_PANEL`` observations on, 32 below."""
+    return 64 if n_values >= LARGE_PANEL else 32
+
+
+def choose(panel: Panel, context_length: int | None, inputs: Inputs, training: Training,
+           architecture: Architecture | None = None) -> dict[str, Any]:
     """The fitted attributes chosen from ``panel`` where the settings leave them ``None``."""
     seasons = tuple(int(s) for s in panel.season_lengths)
     median = int(np.median(panel.lengths))
@@ -87,7 +101,9 @@ def choose(panel: Panel, context_length: int | None, inputs: Inputs, training: T
     window = steps if training.window_length is None else int(training.window_length)
     context = (context_for(seasons, max(median - validation, 2)) if context_length is None
                else int(context_length))
+    d_model = None if architecture is None else architecture.d_model
     return {
+        "d_model_": width_for(int(panel.lengths.sum())) if d_model is None else int(d_model),
         "context_length_": context,
         "validation_length_": validation,
         "window_length_": window,

@@ -120,7 +120,8 @@ class NeuralAR(NeuralStepper, Forecaster):
         inputs = dataclasses.replace(s.inputs, lags=self.lags_, periods=self.periods_, ar_lags=self.ar_lags_)
         training = dataclasses.replace(s.training, window_length=self.window_length_,
                                        validation_length=self.validation_length_)
-        self.config_ = s._replace(inputs=inputs, training=training)
+        architecture = dataclasses.replace(s.architecture, d_model=self.d_model_)
+        self.config_ = s._replace(architecture=architecture, inputs=inputs, training=training)
         o = s.output
         self.quantizer_ = (Quantizer(int(o.n_bins), *o.value_range, None if o.mu_law is None else float(o.mu_law))
                            if self.values == "quantized" else None)
@@ -129,7 +130,7 @@ class NeuralAR(NeuralStepper, Forecaster):
         self.device_ = self._resolve_device()
         self.spread_ = 1.0
         with seeded(self.seed):
-            net = build_network(self.backbone, self.values, **dataclasses.asdict(s.architecture),
+            net = build_network(self.backbone, self.values, **dataclasses.asdict(architecture),
                                 **dataclasses.asdict(inputs), likelihood=o.likelihood, quantizer=self.quantizer_,
                                 embed_tokens=o.embed_tokens)
         self.network_ = net.to(self.device_)
@@ -142,7 +143,7 @@ class NeuralAR(NeuralStepper, Forecaster):
     # ------------------------------------------------------------------ fit / predict
     def _fit(self, panel: Panel) -> None:
         s = self._settings()
-        self._setup(defaults.choose(panel, self.context_length, s.inputs, s.training), s)
+        self._setup(defaults.choose(panel, self.context_length, s.inputs, s.training, s.architecture), s)
         fit_network(self, panel)
 
     def _predict(self, panel: Panel, h: int, num_samples: int | None, seed: int | None,

@@ -19,7 +19,7 @@ FORMAT = "arforecast.NeuralAR"
 #: 2: settings grouped (architecture, inputs, output, training) and the data-chosen ones saved.
 FORMAT_VERSION = 2
 #: fitted attributes chosen from the data at fit time
-CHOSEN = ("context_length_", "validation_length_", "window_length_", "lags_", "periods_", "ar_lags_")
+CHOSEN = ("d_model_", "context_length_", "validation_length_", "window_length_", "lags_", "periods_", "ar_lags_")
 
 
 def save(model: Any, path: str | Path) -> None:
