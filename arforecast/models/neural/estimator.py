@@ -49,7 +49,12 @@ class NeuralAR(NeuralStepper, Forecaster):
         chunk_size: most paths stepped at once in ``predict`` (bounds memory).
 
     Each group may also be given as a ``dict`` of its fields; ``set_params(training__ema_decay=None)``
-    changes one field. After ``fit``, ``config_`` holds the four groups as used.
+    changes one field.
+
+    Fitted attributes: the settings chosen from the data where left ``None`` (``d_model_``,
+    ``context_length_``, ``lags_``, ``periods_``, ``ar_lags_``, ``validation_length_``,
+    ``window_length_``; rules in :mod:`arforecast.models.neural.defaults`), ``config_`` (the four
+    groups as used), ``network_``, ``training_`` (steps, validation history) and ``spread_``.
 
     Example:
         >>> import arforecast as af
