@@ -19,6 +19,7 @@ from arforecast.data.frames import check_horizon, check_min_length, to_panel
 from arforecast.data.panel import Panel, rows_of_ids
 from arforecast.exceptions import DataError, NotFittedError
 from arforecast.forecast import Forecast
+from arforecast.resources import check_forecast_request
 
 
 class Forecaster(BaseEstimator):
@@ -54,6 +55,10 @@ class Forecaster(BaseEstimator):
                 y: Any = None, **options: Any) -> Forecast:
         """Forecast ``h`` steps after the end of each fitted series (or of ``y``, if given).
 
+        A request whose sample paths would not fit in memory is refused before anything is
+        allocated (:class:`~arforecast.resources.MemoryRequestError`, see
+        :mod:`arforecast.resources`).
+
         Args:
             h: horizon, a positive integer.
             num_samples: if given, also draw this many sample paths per series.
@@ -66,12 +71,15 @@ class Forecaster(BaseEstimator):
         if num_samples is not None and (isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer))
                                         or num_samples < 1):
             raise ValueError(f"num_samples must be a positive integer or None, got {num_samples!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ValueError(f"seed must be None or a non-negative integer, got {seed!r}")
         if y is None:
             panel = self.panel_
         else:
             panel = to_panel(y, freq=self.panel_.freq if self.panel_.freq is not None else None,
                              **self._layout_columns())
             check_min_length(panel, self.min_length, type(self).__name__ + self._describe_need())
+        check_forecast_request(panel.n_series, h, num_samples)
         return self._predict(panel, h, None if num_samples is None else int(num_samples), seed, **options)
 
     def fit_predict(self, y: Any, h: int, num_samples: int | None = None, seed: int | None = None,

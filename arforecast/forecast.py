@@ -91,7 +91,7 @@ class Forecast:
         """Quantiles as an array: ``[n, h]`` for one ``q``, ``[len(qs), n, h]`` for several."""
         scalar = np.ndim(qs) == 0
         qs_arr = np.atleast_1d(np.asarray(qs, dtype=np.float64))
-        if np.any((qs_arr <= 0) | (qs_arr >= 1)):
+        if not np.all((qs_arr > 0) & (qs_arr < 1)):         # NaN fails too
             raise ValueError(f"quantile levels must lie strictly between 0 and 1, got {qs}")
         if self.marginals is not None:
             out = np.stack([_to_numpy(self.marginals.quantile(float(q))) for q in qs_arr])

@@ -62,7 +62,7 @@ def baselines(train: pd.DataFrame, test: pd.DataFrame, num_samples: int) -> dict
     for name, model in models.items():
         t0 = time.perf_counter()
         fc = model.fit(train).predict(48)
-        rows[name] = {**score(fc, test, insample, m=24), "seconds": time.perf_counter() - t0}
+        rows[name] = {**score(fc, test, insample, season_length=24), "seconds": time.perf_counter() - t0}
     return rows
 
 
@@ -85,8 +85,8 @@ def run(config: str, time_limit: float, num_samples: int = 100, n_series: int | 
     pred_s = time.perf_counter() - t1
     mean_path = model.predict(48)
     name = f"NeuralAR[{config}{'-' + tag if tag else ''}]"
-    table[name] = {**score(fc, test, insample, m=24), "seconds": fit_s + pred_s}
-    table[name + " mean path"] = {**score(mean_path, test, insample, m=24), "seconds": 0.0}
+    table[name] = {**score(fc, test, insample, season_length=24), "seconds": fit_s + pred_s}
+    table[name + " mean path"] = {**score(mean_path, test, insample, season_length=24), "seconds": 0.0}
     frame = add_owa(pd.DataFrame(table).T)
     res = model.training_
     info = {

@@ -41,7 +41,7 @@ def run(threads: int = 2, num_samples: int = 100) -> dict[str, dict[str, float]]
                                            progress=False, **params)))
         t0 = time.perf_counter()
         fc = model.fit(fit).predict(48, num_samples=num_samples, seed=0)
-        s = score(fc, val, insample, m=24)
+        s = score(fc, val, insample, season_length=24)
         rows[name] = {"MASE": s["MASE"], "MSIS": s["MSIS"], "seconds": time.perf_counter() - t0}
         print(f"{name:28s} MASE {s['MASE']:.3f}  MSIS {s['MSIS']:.2f}  ({rows[name]['seconds']:.0f} s)", flush=True)
     return rows

@@ -209,7 +209,7 @@ def test_metrics_equal_a_hand_written_loop_of_fit_predict_and_library_metrics():
     expected = {
         "MAE": metrics.mae(y, f).mean(), "RMSE": metrics.rmse(y, f).mean(), "sMAPE": metrics.smape(y, f).mean(),
         "MASE": metrics.mase(y, f, insample, m).mean(), "coverage_80": metrics.coverage(y, lo, hi).mean(),
-        "MSIS_80": metrics.msis(y, lo, hi, insample, m, alpha=0.2).mean(),
+        "MSIS_80": metrics.msis(y, lo, hi, insample, m, level=0.8).mean(),
         "WQL": metrics.weighted_quantile_loss(y, qv, [0.1, 0.5, 0.9]),
     }
     for name, value in expected.items():

@@ -71,8 +71,8 @@ def test_m4_hourly_published_figures():
     from arforecast.datasets import load_m4_hourly
     train, test = load_m4_hourly()
     insample = af.to_panel(train)
-    snaive = score(af.SeasonalNaive(24).fit(train).predict(48), test, insample, m=24)
-    naive2 = score(af.Naive2(24).fit(train).predict(48), test, insample, m=24)
+    snaive = score(af.SeasonalNaive(24).fit(train).predict(48), test, insample, season_length=24)
+    naive2 = score(af.Naive2(24).fit(train).predict(48), test, insample, season_length=24)
     assert round(snaive["sMAPE"], 3) == 13.912 and round(snaive["MASE"], 3) == 1.193
     assert round(naive2["sMAPE"], 3) == 18.383 and round(naive2["MASE"], 3) == 2.395
 

@@ -72,7 +72,7 @@ def test_bad_files_get_one_line_and_exit_code_2(tmp_path, content, fragment):
 def test_missing_file_and_bad_options(tmp_path):
     assert_one_line_error(run("forecast", "--input", tmp_path / "nope.csv", "--output", tmp_path / "o.csv"), "no such file")
     proc = run("forecast", "--input", EXAMPLE, "--model", "naive", "--horizon", 0, "--output", tmp_path / "o.csv")
-    assert_one_line_error(proc, "horizon h must be a positive integer")
+    assert_one_line_error(proc, "--horizon: expected a positive integer")
 
 
 def test_help_explains_every_option_with_an_example():

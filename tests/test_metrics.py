@@ -31,7 +31,7 @@ def test_hand_computed_values():
     lo, hi = np.array([[1.5, 4.5]]), np.array([[3.0, 6.0]])
     assert metrics.coverage(y, lo, hi)[0] == 0.5
     # width 1.5 each, second point below lower by 0.5: penalty 2/0.05*0.5 = 20
-    assert metrics.msis(y, lo, hi, [np.array([1.0, 3.0, 2.0])], 1, alpha=0.05)[0] == pytest.approx((1.5 + 1.5 + 20) / 2 / 1.5)
+    assert metrics.msis(y, lo, hi, [np.array([1.0, 3.0, 2.0])], 1, level=0.95)[0] == pytest.approx((1.5 + 1.5 + 20) / 2 / 1.5)
     assert metrics.owa(10.0, 1.0, 20.0, 2.0) == 0.5
     ql = metrics.pinball_loss(y, np.array([[[1.0, 5.0]]]), [0.9])
     assert ql[0, 0] == pytest.approx((0.9 * 1 + 0.1 * 1) / 2)
@@ -88,7 +88,7 @@ def test_coverage_matches_utilsforecast():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="differ in shape"):
         metrics.mae(np.zeros((2, 3)), np.zeros((2, 4)))
-    with pytest.raises(ValueError, match="MASE with m=24 needs more than 24"):
+    with pytest.raises(ValueError, match="MASE with season_length=24 needs more than 24"):
         metrics.mase(np.zeros((1, 2)), np.zeros((1, 2)), [np.arange(10.0)], 24)
 
 
@@ -100,7 +100,7 @@ def test_per_value_scores_are_what_the_series_means_average():
     assert per_step.shape == (3, 5)
     np.testing.assert_allclose(per_step.mean(1), metrics.crps_from_samples(y, samples), rtol=1e-12)
     unit = [np.arange(10.0)] * 3                      # seasonal scale 1 with m = 1
-    np.testing.assert_allclose(metrics.interval_score(y, lo, hi, 0.1).mean(1), metrics.msis(y, lo, hi, unit, 1, 0.1))
+    np.testing.assert_allclose(metrics.interval_score(y, lo, hi, 0.9).mean(1), metrics.msis(y, lo, hi, unit, 1, 0.9))
     y_nan = y.copy()
     y_nan[0, 2] = np.nan
     assert np.isnan(metrics.crps_per_step(y_nan, samples)[0, 2]) and np.isfinite(metrics.crps_per_step(y_nan, samples)[1]).all()

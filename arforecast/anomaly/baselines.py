@@ -25,23 +25,36 @@ from arforecast.distributions import Normal
 from arforecast.forecast import Forecast
 from arforecast.rollout.protocol import Context, State
 
-#: relative floor on the scale, so that a flat window gives a tiny (not zero) spread
+#: the shortest window chosen from the data (a season of daily data, 7, is too few for a spread)
+MIN_DEFAULT_WINDOW = 30
+#: floor on the scale relative to the window's largest value, so a flat window gives a tiny (not zero) spread
 _SCALE_FLOOR = 1e-9
+#: the spread of an all-zero window
+_TINY = 1e-300
 
 
 class RollingZScore(Forecaster):
     """Mean and standard deviation of the last ``window`` values as a Normal forecast.
 
     Args:
-        window: number of past values (at least 2).
+        window: number of past values (at least 2); ``None`` (default): one season of the data's
+            frequency (:func:`arforecast.data.frequency.season_length`: a day of hourly or
+            5-minute data, a week of daily data), and at least ``MIN_DEFAULT_WINDOW`` values.
+            The window used is ``window_`` after ``fit``.
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> y = pd.Series(np.arange(100.0), index=pd.date_range("2024", periods=100, freq="5min"))
+        >>> RollingZScore().fit(y).window_
+        288
     """
 
-    def __init__(self, window: int = 288) -> None:
+    def __init__(self, window: int | None = None) -> None:
         self.window = window
 
     @property
     def min_length(self) -> int:
-        return self._w()
+        return 2 if self.window is None else self._w()
 
     def _describe_need(self) -> str:
         return f"(window={self.window})"
@@ -52,13 +65,16 @@ class RollingZScore(Forecaster):
         return self._w()
 
     def _w(self) -> int:
-        w = self.window
+        w = getattr(self, "window_", None) if self.window is None else self.window
+        if w is None:
+            raise ValueError("RollingZScore(window=None) takes its window from the data: fit it first")
         if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 2:
             raise ValueError(f"window must be an integer >= 2, got {w!r}")
         return int(w)
 
     def _fit(self, panel: Panel) -> None:
-        self._w()  # nothing to learn: the forecast is a function of the last values
+        # nothing to learn but the window: the forecast is a function of the last values
+        self.window_ = self._w() if self.window is not None else max(panel.season_length, MIN_DEFAULT_WINDOW)
 
     def _predict(self, panel: Panel, h: int, num_samples: int | None, seed: int | None,
                  **options: Any) -> Forecast:
@@ -88,8 +104,9 @@ class RollingZScore(Forecaster):
         mean = torch.nanmean(win, dim=1)
         n = (~torch.isnan(win)).sum(dim=1)
         var = torch.nansum((win - mean[:, None]) ** 2, dim=1) / (n - 1).clamp(min=1)
-        scale = torch.sqrt(var).clamp(min=_SCALE_FLOOR) * torch.ones_like(mean)
-        scale = torch.maximum(scale, _SCALE_FLOOR * mean.abs())
+        # relative floors only, so that rescaling the data rescales the forecast exactly
+        size = torch.nan_to_num(win.abs(), nan=0.0).amax(dim=1)
+        scale = torch.maximum(torch.sqrt(var), _SCALE_FLOOR * size).clamp(min=_TINY)
         return Normal(mean, scale)
 
     def advance(self, state: State, value: torch.Tensor) -> State:

@@ -2,7 +2,7 @@
 
 The batch form of :class:`~arforecast.anomaly.streaming.AnomalyDetector`: each series' first
 ``start`` observations train the model (they are not scored); every later observation is scored
-against the forecast made ``horizon`` steps before it, from data strictly before it.
+against the forecast made ``h`` steps before it, from data strictly before it.
 """
 from __future__ import annotations
 
@@ -11,29 +11,40 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from arforecast.anomaly.streaming import COLUMNS, AnomalyDetector, panel_with_missing
+from arforecast.anomaly.streaming import COLUMNS, AnomalyDetector, default_model, panel_with_missing
 from arforecast.data.panel import Panel, pack
 from arforecast.exceptions import DataError
 
+#: share of each series used for training by default (NAB's probationary share)
+DEFAULT_TRAINING_SHARE = 0.15
+#: the default training length is at least this many times what the model needs to be fitted
+TRAINING_PER_NEED = 4
 
-def detect_anomalies(model: Any, y: Any, level: float = 0.99, horizon: int = 1,
+
+def detect_anomalies(model: Any, y: Any, level: float = 0.99, h: int = 1,
                      num_samples: int = 200, refit: bool | int = False, *,
-                     start: int | float = 0.15, robust: bool | int = True, calibrate: bool | str = False,
+                     start: int | float | None = None, robust: bool | int = True, calibrate: bool | str = True,
                      replace_with: str = "bound", seed: int = 0,
                      progress: bool = False, freq: Any = None, **columns: str) -> pd.DataFrame:
-    """Rolling ``horizon``-step-ahead forecasts over ``y`` and a verdict for every observation.
+    """Rolling ``h``-step-ahead forecasts over ``y`` and a verdict for every observation.
 
     Args:
-        model: an unfitted forecaster (cloned and fitted on each series' first ``start`` values).
+        model: an unfitted forecaster (cloned and fitted on each series' first ``start`` values);
+            ``None``: ``AR()``, whose order and seasonal lags come from the data.
         y: a Series, wide or long frame (see :func:`arforecast.to_panel`); NaNs inside a series
             (e.g. gaps marked by :func:`~arforecast.data.regularize.regularize`) are allowed: they
             are not scored and the forecast mean is fed forward in their place.
         level: coverage of the interval outside which a point is flagged.
-        horizon: score each point against the forecast made ``horizon`` steps earlier.
-        num_samples: sample paths per point when ``horizon > 1`` (or the model only samples).
+        h: score each point against the forecast made ``h`` steps earlier (the horizon).
+        num_samples: sample paths per point when ``h > 1`` (or the model only samples).
         refit: ``False``, or refit the model on everything seen every ``refit`` steps.
-        start: observations of each series used to fit before scoring begins: an int, or a
-            fraction of each series' length (default 15%, NAB's probationary share).
+        start: observations of each series used to fit before scoring begins: an int, a
+            fraction of each series' length, or ``None`` (default): the larger of 15% of the
+            series (NAB's probationary share) and ``TRAINING_PER_NEED`` times what the model
+            needs to be fitted at all (its ``min_length``), but no more than half the series.
+            A model fitted on too few values has an in-sample spread that understates its
+            forecast errors, so it flags too many points (``AR`` warns when it has fewer than two
+            equations per coefficient).
         robust: feed a replacement instead of flagged points (see :class:`AnomalyDetector`).
         calibrate: judge points by the law of the model's past normal scores rather than by the
             model's own tails: ``True`` / ``"conformal"`` (their ranks, with a Student-t tail) or
@@ -59,7 +70,7 @@ def detect_anomalies(model: Any, y: Any, level: float = 0.99, horizon: int = 1,
         >>> out.loc[out["is_anomaly"], "ds"].tolist()
         [Timestamp('2024-01-07 06:00:00')]
     """
-    detector = AnomalyDetector(model, level=level, horizon=horizon, num_samples=num_samples,
+    detector = AnomalyDetector(model, level=level, h=h, num_samples=num_samples,
                                robust=robust, refit=refit, calibrate=calibrate, replace_with=replace_with,
                                seed=seed, progress=progress)
     detector._check_params()
@@ -86,6 +97,12 @@ def detect_anomalies(model: Any, y: Any, level: float = 0.99, horizon: int = 1,
 
 def _start_lengths(panel: Panel, start: Any, detector: AnomalyDetector) -> np.ndarray:
     n = panel.lengths
+    model = detector.model if detector.model is not None else default_model()
+    need = max(int(getattr(model, "min_length", 1)), int(detector.h), 2)
+    if start is None:
+        rich = np.minimum(n // 2, TRAINING_PER_NEED * need)
+        heads = np.maximum(np.maximum(np.floor(DEFAULT_TRAINING_SHARE * n).astype(np.int64), rich), need)
+        return np.minimum(heads, n)
     if isinstance(start, bool) or not isinstance(start, (int, np.integer, float, np.floating)):
         raise ValueError(f"start must be an int or a fraction in (0, 1), got {start!r}")
     if isinstance(start, (float, np.floating)):
@@ -94,11 +111,15 @@ def _start_lengths(panel: Panel, start: Any, detector: AnomalyDetector) -> np.nd
         heads = np.floor(start * n).astype(np.int64)
     else:
         heads = np.full(panel.n_series, int(start), dtype=np.int64)
-    need = max(int(getattr(detector.model, "min_length", 1)), int(detector.horizon), 2)
+        over = np.flatnonzero(heads >= n)
+        if len(over):
+            names = ", ".join(f"{panel.ids[i]!r} ({n[i]} values)" for i in over[:5])
+            raise DataError(f"start={int(start)} leaves no point to score in {names}: give a start below "
+                            "each series' length, a fraction, or None")
     short = np.flatnonzero(heads < need)
     if len(short):
         names = ", ".join(f"{panel.ids[i]!r} ({heads[i]})" for i in short[:5])
-        raise DataError(f"{type(detector.model).__name__} needs at least {need} training values before "
+        raise DataError(f"{type(model).__name__} needs at least {need} training values before "
                         f"the first scored point; too few for {names}: raise start or use longer series")
     return np.minimum(heads, n)
 

@@ -4,7 +4,7 @@
 ``update(new_points)`` scores only the new points, in time order, without refitting (unless
 ``refit`` asks for it) and without re-scoring the past. For each point the detector
 
-1. takes the predictive made ``horizon`` steps earlier (from data strictly before the point),
+1. takes the predictive made ``h`` steps earlier (from data strictly before the point),
 2. reports its mean, the central ``level`` interval, the score ``-log10 p`` (``p`` the two-sided
    tail probability, see :mod:`arforecast.anomaly.scores`) and ``is_anomaly`` (outside the
    interval),
@@ -21,6 +21,7 @@ rest, so the streaming and batch flags are the same by construction.
 from __future__ import annotations
 
 from collections import deque
+import warnings
 from typing import Any
 
 import numpy as np
@@ -38,21 +39,31 @@ from arforecast.rollout.protocol import Context, Stepper
 COLUMNS = ("mean", "lower", "upper", "score", "is_anomaly")
 DEFAULT_ROBUST_RUN = 3
 CALIBRATION_WINDOW = 2000  # normal scores kept per series for the recalibration
-CALIBRATION_EVERY = 250    # steps between re-estimations
+CALIBRATION_EVERY = 250    # most steps between re-estimations
+#: the law is re-estimated once the stored scores have grown by this share (or CALIBRATION_EVERY
+#: steps have passed): often while few scores are known, rarely once many are
+CALIBRATION_GROWTH = 0.1
 BATCHED_ROWS = 1024        # prefixes per batch when re-scoring the window in one pass
 RELATIVE_TOLERANCE = 1e-9
 REPLACEMENTS = ("bound", "mean")
+
+
+def default_model() -> Any:
+    """The forecaster a detector uses when given none: ``AR()`` with its data-driven defaults."""
+    from arforecast.models.linear import AR
+    return AR()
 
 
 class AnomalyDetector(BaseEstimator):
     """Streaming anomaly detection from any forecaster's predictive distribution.
 
     Args:
-        model: an unfitted arforecast forecaster (it is cloned; yours is left untouched).
+        model: an unfitted arforecast forecaster (it is cloned; yours is left untouched);
+            ``None`` (default): ``AR()``, whose order and seasonal lags come from the data.
         level: coverage of the interval outside which a point is flagged (``0.99``: about 1% of
             ordinary points are flagged when the model is calibrated).
-        horizon: score each point against the forecast made ``horizon`` steps before it.
-        num_samples: sample paths per point when ``horizon > 1`` (or when the model only gives
+        h: score each point against the forecast made ``h`` steps before it (the horizon).
+        num_samples: sample paths per point when ``h > 1`` (or when the model only gives
             samples).
         robust: feed a replacement (``replace_with``) instead of a flagged observation; an int
             caps the number of consecutive flagged points replaced (``True`` = 3), ``False``
@@ -65,12 +76,14 @@ class AnomalyDetector(BaseEstimator):
         calibrate: judge points by the law of the model's past normal scores instead of the
             model's own tails (see :class:`~arforecast.anomaly.scores.CalibrationLaw`): the
             normal scores of the second half of the training history, then of the last 2000
-            points seen, re-estimated every 250 steps. ``True`` or ``"conformal"``: a point's
+            points seen, re-estimated whenever the scores have grown by 10% (at most every 250
+            steps). ``True`` or ``"conformal"``: a point's
             tail probability is the share of past ``|z|`` at least as large (split-conformal),
             with a Student-t fitted to their largest 10% extrapolating beyond the 10th
             largest; ``"student_t"``: a Student-t fitted to all of them, everywhere. It
             corrects a model that is over- or under-confident, or whose tails are too thin or
-            too wide (bounded noise).
+            too wide (bounded noise). On by default: a model's own intervals, fitted in
+            sample, are rarely honest about its one-step errors on new data; ``False`` uses them.
         replace_with: what robust mode feeds instead of a flagged observation: ``"bound"``,
             the nearest end of the ``level`` interval (the observation clipped to it, as a Huber
             robust filter does), or ``"mean"``, the forecast mean. ``"mean"`` erases an isolated
@@ -91,12 +104,12 @@ class AnomalyDetector(BaseEstimator):
         [Timestamp('2024-01-05 14:00:00')]
     """
 
-    def __init__(self, model: Any, level: float = 0.99, horizon: int = 1, num_samples: int = 200,
-                 robust: bool | int = True, refit: bool | int = False, calibrate: bool | str = False,
+    def __init__(self, model: Any = None, level: float = 0.99, h: int = 1, num_samples: int = 200,
+                 robust: bool | int = True, refit: bool | int = False, calibrate: bool | str = True,
                  replace_with: str = "bound", seed: int = 0, progress: bool = False) -> None:
         self.model = model
         self.level = level
-        self.horizon = horizon
+        self.h = h
         self.num_samples = num_samples
         self.robust = robust
         self.replace_with = replace_with
@@ -133,7 +146,7 @@ class AnomalyDetector(BaseEstimator):
     def _check_params(self) -> None:
         if not 0 < self.level < 1:
             raise ValueError(f"level must lie strictly between 0 and 1, got {self.level!r}")
-        for name in ("horizon", "num_samples"):
+        for name in ("h", "num_samples"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
@@ -182,8 +195,39 @@ class AnomalyDetector(BaseEstimator):
         self.run_ = np.zeros(panel.n_series, dtype=np.int64)  # current run of consecutive flags
         self._refit_model()
         if self.calibrate:
-            self.normal_scores_ = self._insample_normal_scores()
+            self.normal_scores_ = self._held_out_normal_scores()
             self._estimate_calibration()
+
+    def _held_out_normal_scores(self) -> list[list[float]]:
+        """The normal scores of :meth:`_insample_normal_scores`, but forecast by a model fitted on
+        the values before them only: out of sample, as every later score of the stream is. A
+        model's in-sample errors are smaller than its errors on new data, and a calibration law
+        built on them flags too much. Falls back to the in-sample scores when that shorter
+        history is too short for the model."""
+        histories = self._histories()
+        k = self._scored_count(histories)
+        if k <= 0:
+            return self._insample_normal_scores()
+        heads = [h[:len(h) - k] for h in histories]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                model = self._base_model().fit(self._panel_of(np.arange(len(heads)), heads))
+        except DataError:
+            return self._insample_normal_scores()
+        saved = self.model_, self.source_
+        self.model_ = model
+        self.source_ = self._make_source()
+        try:
+            return self._insample_normal_scores()
+        finally:
+            self.model_, self.source_ = saved
+
+    def _scored_count(self, histories: list[np.ndarray]) -> int:
+        """Points at the end of every history that the calibration scores (the second half, at
+        most ``CALIBRATION_WINDOW``)."""
+        k = min(len(h) - max(len(h) // 2, self.h) for h in histories)
+        return min(k, CALIBRATION_WINDOW)
 
     def _insample_normal_scores(self) -> list[list[float]]:
         """Normal scores of the second half of each history (at most its last 2000 points),
@@ -197,12 +241,11 @@ class AnomalyDetector(BaseEstimator):
         """
         histories = self._histories()
         observed = [np.asarray(o, dtype=np.float64) for o in self.observed_]
-        k = min(len(h) - max(len(h) // 2, self.horizon) for h in histories)
-        k = min(k, CALIBRATION_WINDOW)
+        k = self._scored_count(histories)
         out: list[list[float]] = [[] for _ in histories]
         if k <= 0:
             return out
-        width = getattr(self.model_, "context_width", None) if self.horizon == 1 else None
+        width = getattr(self.model_, "context_width", None) if self.h == 1 else None
         if isinstance(self.source_, StepperSource) and isinstance(width, int):
             return self._batched_normal_scores(histories, observed, k, width)
         g = self.source_.open(np.arange(len(histories)), [h[:len(h) - k] for h in histories])
@@ -240,7 +283,13 @@ class AnomalyDetector(BaseEstimator):
             out.append(z[~np.isnan(o[targets])].tolist())
         return out
 
+    def _calibration_due(self) -> bool:
+        since = self.steps_ - getattr(self, "_calibrated_at", 0)
+        known = min((len(z) for z in self.normal_scores_), default=0)
+        return since >= min(CALIBRATION_EVERY, max(1, int(CALIBRATION_GROWTH * known)))
+
     def _estimate_calibration(self) -> None:
+        self._calibrated_at = self.steps_
         mode = self._calibration_mode()
         self.calibration_ = [CalibrationLaw(np.asarray(z), mode) for z in self.normal_scores_]
 
@@ -250,16 +299,20 @@ class AnomalyDetector(BaseEstimator):
     def _refit_model(self) -> None:
         histories = self._histories()
         panel = self._panel_of(np.arange(len(histories)), histories)
-        need = max(self.horizon, 1)
+        need = max(self.h, 1)
         short = [self.ids_[i] for i, x in enumerate(self.history_) if len(x) < need]
         if short:
-            raise DataError(f"series {short[:5]} are too short to start a horizon-{self.horizon} detector")
-        self.model_ = clone(self.model).fit(panel)
+            raise DataError(f"series {short[:5]} are too short to start a horizon-{self.h} detector")
+        self.model_ = self._base_model().fit(panel)
         self.source_ = self._make_source()
         self.groups_ = [self.source_.open(np.arange(len(histories)), histories)]
 
+    def _base_model(self) -> Any:
+        """A fresh, unfitted copy of the model to fit (the default one when none was given)."""
+        return default_model() if self.model is None else clone(self.model)
+
     def _make_source(self) -> Source:
-        args = (self.model_, int(self.horizon), int(self.num_samples), int(self.seed))
+        args = (self.model_, int(self.h), int(self.num_samples), int(self.seed))
         if isinstance(self.model_, Stepper):
             return StepperSource(*args, origins=self.panel_.origins)
         return PredictSource(*args, make_panel=self._panel_of)
@@ -320,7 +373,7 @@ class AnomalyDetector(BaseEstimator):
                     # scores kept from earlier fits describe those fits' errors, not the new one's
                     self.normal_scores_ = self._insample_normal_scores()
                     self._estimate_calibration()
-            if self.calibrate and self.steps_ % CALIBRATION_EVERY == 0:
+            if self.calibrate and self._calibration_due():
                 self._estimate_calibration()
         return out
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +25,8 @@ def read_series_csv(path: str, id_col: str = "unique_id", time_col: str = "ds",
     if not file.exists():
         raise CliError(f"{path}: no such file")
     try:
-        df = pd.read_csv(file)
+        # ids are labels, not numbers: "007" stays "007"
+        df = pd.read_csv(file, dtype={id_col: str})
     except pd.errors.EmptyDataError:
         raise CliError(f"{path}: the file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
@@ -52,11 +54,31 @@ def _parse_times(col: pd.Series, path: str, name: str) -> pd.Series:
     if pd.api.types.is_integer_dtype(col):
         return col
     parsed = pd.to_datetime(col, errors="coerce", format="mixed")
+    if col.dtype == object and _slashed(col):
+        # "03/04/2024" is read month-first by pandas, "13/04/2024" day-first: one file, two rules.
+        # Read the whole column one way, the day-first one if the month-first one cannot hold.
+        month_first = pd.to_datetime(col, errors="coerce", format="mixed", dayfirst=False)
+        day_first = pd.to_datetime(col, errors="coerce", format="mixed", dayfirst=True)
+        parsed = day_first if _has_day_over_12(col, 0) else month_first
+        if not _has_day_over_12(col, 0) and not _has_day_over_12(col, 1) and not month_first.equals(day_first):
+            warnings.warn(f"{path}: dates in column {name!r} such as {col.iloc[0]!r} could be month-first or "
+                          "day-first; read month-first. Write ISO dates (YYYY-MM-DD) to be sure", UserWarning,
+                          stacklevel=2)
     bad = parsed.isna() & col.notna()
     if bad.any() or col.isna().any():
         first = col[bad | col.isna()].iloc[0]
         raise CliError(f"{path}: column {name!r} has values that are not dates, e.g. {first!r}")
     return parsed
+
+
+def _slashed(col: pd.Series) -> bool:
+    return bool(col.astype(str).str.match(r"^\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}").all())
+
+
+def _has_day_over_12(col: pd.Series, field: int) -> bool:
+    """Whether the ``field``-th number of some ``a/b/yyyy`` date exceeds 12 (so it is a day)."""
+    parts = col.astype(str).str.extract(r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]")[field]
+    return bool((pd.to_numeric(parts, errors="coerce") > 12).any())
 
 
 def write_table(df: pd.DataFrame, path: str) -> Path:

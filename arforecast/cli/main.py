@@ -15,15 +15,15 @@ from arforecast.cli.models import add_model_options, build_model
 from arforecast.exceptions import DataError
 
 EPILOG_FORECAST = """example:
-  arforecast forecast --input datasets/example.csv --model ar --p 24 --horizon 48 \\
+  arforecast forecast --input datasets/example_hourly.csv --model ar --horizon 48 \\
       --samples 200 --level 0.95 --output forecast.csv --plot forecast.png
 """
 EPILOG_BACKTEST = """example:
-  arforecast backtest --input data.csv --model seasonal-naive --horizon 24 --windows 5 \\
+  arforecast backtest --input datasets/example_hourly.csv --model seasonal-naive --windows 5 \\
       --output backtest.csv --metrics metrics.csv
 """
 EPILOG_DETECT = """example:
-  arforecast detect --input data.csv --model ar --p 24 --level 0.99 --output anomalies.csv --plot anomalies.png
+  arforecast detect --input datasets/example_hourly.csv --level 0.99 --output anomalies.csv --plot anomalies.png
 """
 EPILOG_DEMO = """example:
   arforecast demo --out demo-output
@@ -42,17 +42,26 @@ def _add_io_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, default=0, help="random seed for sampling and training (default: 0)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's error style: one line on stderr, exit code 2 (``--help`` shows usage)."""
+
+    def error(self, message: str) -> None:   # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="arforecast", description="Autoregressive forecasting from the command line.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="arforecast", description="Autoregressive forecasting from the command line.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     fmt = argparse.RawDescriptionHelpFormatter
 
     fc = sub.add_parser("forecast", help="forecast every series of a CSV", formatter_class=fmt, epilog=EPILOG_FORECAST,
                         description="Fit a model to every series in the file and forecast the next --horizon steps.")
     _add_io_options(fc)
     add_model_options(fc)
-    fc.add_argument("--horizon", type=int, default=24, help="steps to forecast (default: 24)")
-    fc.add_argument("--samples", type=int, default=None, help="sample paths per series (default: none; AR and baselines have exact intervals)")
+    fc.add_argument("--horizon", type=_positive, default=None,
+                    help="steps to forecast (default: one season of the data's frequency, e.g. 24 hourly, "
+                         "7 daily, 12 monthly; required for data without a season)")
+    fc.add_argument("--samples", type=_positive, default=None, help="sample paths per series (default: none; AR and baselines have exact intervals)")
     fc.add_argument("--level", type=float, action="append", default=None,
                     help="central interval level(s) to write, repeatable (default: 0.95)")
     fc.set_defaults(func=_forecast)
@@ -61,11 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
                         description="Forecast from several past cut-offs and score what happened.")
     _add_io_options(bt)
     add_model_options(bt)
-    bt.add_argument("--horizon", type=int, default=24, help="steps per window (default: 24)")
-    bt.add_argument("--windows", type=int, default=3, help="number of cut-offs, counted back from the end (default: 3)")
-    bt.add_argument("--step", type=int, default=None, help="steps between cut-offs (default: the horizon)")
+    bt.add_argument("--horizon", type=_positive, default=None,
+                    help="steps per window (default: one season of the data's frequency; required for data "
+                         "without a season)")
+    bt.add_argument("--windows", type=_positive, default=3, help="number of cut-offs, counted back from the end (default: 3)")
+    bt.add_argument("--step", type=_positive, default=None, help="steps between cut-offs (default: the horizon)")
     bt.add_argument("--refit", choices=("always", "never"), default="always", help="refit at every cut-off or only once (default: always)")
-    bt.add_argument("--samples", type=int, default=None, help="sample paths per window")
+    bt.add_argument("--samples", type=_positive, default=None, help="sample paths per window")
     bt.add_argument("--level", type=float, default=0.95, help="interval level scored (default: 0.95)")
     bt.add_argument("--metrics", default=None, help="also write the metrics table here")
     bt.set_defaults(func=_backtest)
@@ -75,9 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_io_options(dt)
     add_model_options(dt)
     dt.add_argument("--level", type=float, default=0.99, help="interval level; points outside are flagged (default: 0.99)")
-    dt.add_argument("--history", type=int, default=None,
-                    help="observations per series used to fit before scoring starts (default: the first 15%%)")
-    dt.add_argument("--samples", type=int, default=None, help="sample paths per forecast (default: use the model's distribution)")
+    dt.add_argument("--history", type=_positive, default=None,
+                    help="observations per series used to fit before scoring starts (default: from the "
+                         "series' length and what the model needs; see detect_anomalies' start)")
+    dt.add_argument("--samples", type=_positive, default=None, help="sample paths per forecast (default: use the model's distribution)")
     dt.set_defaults(func=_detect)
 
     demo = sub.add_parser("demo", help="the end-to-end demo on the bundled M4 Hourly data", formatter_class=fmt,
@@ -99,6 +111,27 @@ def _load(args: argparse.Namespace):
     return df, panel
 
 
+def _positive(text: str) -> int:
+    """argparse type: a positive integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _horizon(args: argparse.Namespace, panel) -> int:
+    """``--horizon``, or one season of the data's frequency."""
+    if args.horizon is not None:
+        return args.horizon
+    if panel.season_length > 1:
+        return panel.season_length
+    what = "integer time" if panel.freq is None else f"frequency {panel.freq.freqstr!r}"
+    raise CliError(f"data with {what} has no season to take a default horizon from: give --horizon")
+
+
 def _forecast(args: argparse.Namespace) -> int:
     _, panel = _load(args)
     model = build_model(args).fit(panel)
@@ -106,13 +139,14 @@ def _forecast(args: argparse.Namespace) -> int:
     for lv in levels:
         if not 0 < lv < 1:
             raise CliError(f"--level must lie strictly between 0 and 1, got {lv}")
-    fc = model.predict(args.horizon, num_samples=args.samples, seed=args.seed)
+    h = _horizon(args, panel)
+    fc = model.predict(h, num_samples=args.samples, seed=args.seed)
     has_dist = fc.marginals is not None or fc.samples is not None
     frame = fc.to_frame(levels=levels if has_dist else ())
     out = write_table(frame, args.output)
     if args.plot:
         fc.plot(series=list(panel.ids[:4]), levels=levels, path=args.plot)
-    print(f"{type(model).__name__}: {panel.n_series} series, horizon {args.horizon} -> {out}")
+    print(f"{type(model).__name__}: {panel.n_series} series, horizon {h} -> {out}")
     print(frame.groupby(panel.layout.id_col, sort=False)["mean"].agg(["first", "last", "mean"]).head(10).round(3).to_string())
     return 0
 
@@ -120,8 +154,9 @@ def _forecast(args: argparse.Namespace) -> int:
 def _backtest(args: argparse.Namespace) -> int:
     import arforecast as af
     _, panel = _load(args)
-    result = af.backtest(build_model(args), panel, h=args.horizon, n_windows=args.windows,
-                         step=args.step or args.horizon, refit=args.refit == "always",
+    h = _horizon(args, panel)
+    result = af.backtest(build_model(args), panel, h=h, n_windows=args.windows,
+                         step=args.step or h, refit=args.refit == "always",
                          num_samples=args.samples, levels=[args.level], seed=args.seed,
                          season_length=args.season_length, progress=False)
     out = write_table(result.forecasts, args.output)
@@ -139,7 +174,7 @@ def _detect(args: argparse.Namespace) -> int:
     import arforecast as af
     _, panel = _load(args)
     options = {} if args.samples is None else {"num_samples": args.samples}
-    frame = af.detect_anomalies(build_model(args), panel, level=args.level, start=args.history or 0.15,
+    frame = af.detect_anomalies(build_model(args), panel, level=args.level, start=args.history,
                                 seed=args.seed, **options)
     out = write_table(frame, args.output)
     if args.plot:

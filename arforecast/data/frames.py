@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from arforecast.data.panel import Layout, Panel
+from arforecast.data.vectorized import panel_from_sorted
 from arforecast.exceptions import DataError
 
 PandasInput = "pd.Series | pd.DataFrame"
@@ -57,9 +58,13 @@ def to_panel(y: Any, *, freq: Any = None, id_col: str = "unique_id", time_col: s
         if len(y.columns) == 0:
             raise DataError("the DataFrame has no columns: expected one column per series (wide) "
                             f"or the long columns {id_col!r}, {time_col!r}, {target_col!r}")
-        if any(c in y.columns for c in (id_col, time_col)) and target_col not in y.columns:
+        if id_col in y.columns or time_col in y.columns:
+            # a long frame that lacks a column would otherwise be read as wide: its id or time
+            # column would become a series of its own
             missing = [c for c in (id_col, time_col, target_col) if c not in y.columns]
-            raise DataError(f"long-format frame is missing column(s) {missing}")
+            raise DataError(f"long-format frame is missing column(s) {missing} (it has {list(y.columns)[:6]}); "
+                            "a long frame needs a series id, a time and a value column: name them with "
+                            "id_col=, time_col=, target_col= (add a constant id column for one series)")
         layout = Layout("wide", name=y.columns.name)
         items = []
         for col in y.columns:
@@ -93,9 +98,14 @@ def _from_long(df: pd.DataFrame, freq: Any, id_col: str, time_col: str, target_c
     layout = Layout("long", id_col=id_col, time_col=time_col, target_col=target_col)
     if len(df) == 0:
         raise DataError("the long-format frame is empty")
-    if df[id_col].isna().any():
-        raise DataError(f"column {id_col!r} has missing series ids")
     times = df[time_col]
+    if pd.api.types.is_float_dtype(times):
+        # integer time read as floats (e.g. after a merge): keep it integer, never as nanoseconds
+        as_int = np.round(times.to_numpy())
+        if np.isnan(as_int).any() or not np.array_equal(as_int, times.to_numpy()):
+            raise DataError(f"column {time_col!r} holds non-integer numbers; time must be timestamps or "
+                            "integer steps")
+        times = pd.Series(as_int.astype(np.int64), index=times.index)
     if not (pd.api.types.is_datetime64_any_dtype(times) or pd.api.types.is_integer_dtype(times)):
         try:
             with warnings.catch_warnings():  # pandas warns when it falls back to dateutil
@@ -104,13 +114,24 @@ def _from_long(df: pd.DataFrame, freq: Any, id_col: str, time_col: str, target_c
         except (ValueError, TypeError) as err:
             raise DataError(f"column {time_col!r} holds values that are neither timestamps nor "
                             f"integers: {err}") from None
-    ids = pd.unique(df[id_col])
-    codes = pd.Categorical(df[id_col], categories=ids).codes
+    # factorize gives codes in order of first appearance whatever the dtype (a Categorical's own
+    # category order must not decide which values belong to which id)
+    codes, uniques = pd.factorize(df[id_col], sort=False)
+    if (codes < 0).any():                      # factorize codes a missing id as -1
+        raise DataError(f"column {id_col!r} has missing series ids")
+    ids = np.asarray(uniques, dtype=object)
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
     bounds = np.searchsorted(sorted_codes, np.arange(len(ids) + 1))
-    t_all = np.asarray(times)[order]
     v_all = df[target_col].to_numpy()[order]
+    if pd.api.types.is_datetime64_any_dtype(times):
+        fast = panel_from_sorted(sorted_codes, pd.DatetimeIndex(times)[order], v_all, ids, freq, layout)
+    else:
+        fast = panel_from_sorted(sorted_codes, np.asarray(times)[order], v_all, ids, freq, layout)
+    if fast is not None:
+        return fast
+    # something is off: the per-series path finds it and names the series
+    t_all = np.asarray(times)[order]
     items = [(uid, pd.Index(t_all[bounds[k]:bounds[k + 1]]), v_all[bounds[k]:bounds[k + 1]])
              for k, uid in enumerate(ids)]
     return _build(items, freq, layout)
@@ -155,6 +176,7 @@ def _build(items: list, freq: Any, layout: Layout) -> Panel:
             what = "inf" if np.isinf(values[bad[0]]) else "NaN"
             raise DataError(f"series {uid!r} has a {what} value at {index[bad[0]]!r} "
                             f"({len(bad)} non-finite value(s) in all); fill or drop them first")
+        _check_magnitude(uid, values)
         is_dt = isinstance(index, pd.DatetimeIndex)
         if not is_dt and not pd.api.types.is_integer_dtype(index):
             raise DataError(f"series {uid!r} has an index of type {type(index).__name__}; "
@@ -186,6 +208,19 @@ def _build(items: list, freq: Any, layout: Layout) -> Panel:
                  panel_freq if datetime_kind else None, step or 1, layout)
 
 
+#: values beyond this magnitude (or non-zero series entirely below its inverse) are refused: sums of
+#: squares, which every model's spread needs, would overflow (or underflow) float64
+MAX_MAGNITUDE = 1e100
+
+
+def _check_magnitude(uid: Any, values: np.ndarray) -> None:
+    size = float(np.max(np.abs(values))) if len(values) else 0.0
+    if size > MAX_MAGNITUDE or 0.0 < size < 1.0 / MAX_MAGNITUDE:
+        raise DataError(f"series {uid!r} has values of magnitude {size:.1e}, outside what forecasts can be "
+                        f"computed on exactly (1e-100 .. 1e100); rescale it (e.g. divide by {size:.0e}) "
+                        "and multiply the forecasts back")
+
+
 def _check_datetime_freq(uid: Any, index: pd.DatetimeIndex, panel_freq: Any, given: Any) -> Any:
     own = index.freq
     if own is None and len(index) >= 3:
@@ -214,10 +249,10 @@ def _check_datetime_freq(uid: Any, index: pd.DatetimeIndex, panel_freq: Any, giv
     return freq
 
 
-def _check_integer_step(uid: Any, index: pd.Index, step: int | None) -> int:
+def _check_integer_step(uid: Any, index: pd.Index, step: int | None) -> int | None:
     arr = np.asarray(index, dtype=np.int64)
     if len(arr) < 2:
-        return step or 1
+        return step                 # one value says nothing about the step
     diffs = np.diff(arr)
     own = int(diffs[0])
     if own <= 0 or np.any(diffs != own):

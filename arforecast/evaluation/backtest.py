@@ -195,7 +195,7 @@ def _chunks(n_series: int, chunk_size: int | None) -> list[np.ndarray]:
 def backtest(model: Forecaster, y: Any, h: int, n_windows: int | None = None, step: int | None = None, *,
              start: Any = None, window: str = "expanding", window_size: int | None = None,
              refit: bool | int = True, num_samples: int | None = None, seed: int | None = None,
-             quantiles: Sequence[float] = (), levels: Sequence[float] = (), season_length: int = 1,
+             quantiles: Sequence[float] = (), levels: Sequence[float] = (), season_length: int | None = None,
              n_jobs: int | None = None, backend: str | None = None, chunk_size: int | None = None,
              progress: bool = True, predict_options: dict | None = None, freq: Any = None) -> "BacktestResult":
     """Rolling-origin backtest of ``model`` on ``y``: forecast ``h`` steps from many cut-offs.
@@ -216,7 +216,10 @@ def backtest(model: Forecaster, y: Any, h: int, n_windows: int | None = None, st
             uses a seed derived from ``(seed, w)``.
         quantiles, levels: quantile columns to keep (and score with WQL) and central interval levels
             (scored with coverage and MSIS), e.g. ``levels=(0.8, 0.95)``.
-        season_length: ``m`` of the MASE/MSIS scale (each window's own training history).
+        season_length: ``m`` of the MASE/MSIS scale (each window's own training history); ``None``
+            (default) takes the main season of the data's frequency
+            (:func:`arforecast.data.frequency.season_length`: 24 hourly, 7 daily, 12 monthly, 1 for
+            yearly or integer time); the one used is ``BacktestResult.season_length``.
         n_jobs: ``1`` runs here; ``None`` follows joblib's configuration (and an active Dask client);
             ``k``/``-1`` use that many joblib workers.
         backend: a joblib backend name (``"loky"``, ``"threading"``, ``"dask"``...) to force one.
@@ -244,8 +247,9 @@ def backtest(model: Forecaster, y: Any, h: int, n_windows: int | None = None, st
     if num_samples is not None and (isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer))
                                     or num_samples < 1):
         raise ValueError(f"num_samples must be a positive integer or None, got {num_samples!r}")
-    if isinstance(season_length, bool) or not isinstance(season_length, (int, np.integer)) or season_length < 1:
-        raise ValueError(f"season_length must be a positive integer, got {season_length!r}")
+    if season_length is not None and (isinstance(season_length, bool) or not isinstance(season_length, (int, np.integer))
+                                      or season_length < 1):
+        raise ValueError(f"season_length must be a positive integer or None, got {season_length!r}")
     quantiles = sorted({float(q) for q in quantiles})
     levels = sorted({float(lv) for lv in levels})
     if any(not 0 < q < 1 for q in quantiles) or any(not 0 < lv < 1 for lv in levels):
@@ -254,6 +258,8 @@ def backtest(model: Forecaster, y: Any, h: int, n_windows: int | None = None, st
     qs = sorted(set(quantiles) | {round((1 - lv) / 2, 10) for lv in levels} | {round((1 + lv) / 2, 10) for lv in levels})
 
     panel = to_panel(y, freq=freq)
+    if season_length is None:
+        season_length = panel.season_length
     win = rolling_windows(panel, h, n_windows=n_windows, step=step, start=start, window=window,
                           window_size=window_size, min_length=model.min_length, model_name=name)
     blocks = refit_blocks(win.n_windows, refit)
@@ -338,15 +344,17 @@ class BacktestResult:
 
     # ------------------------------------------------------------------ frames
     @cached_property
-    def _times(self) -> np.ndarray:
-        """Every observation's timestamp, aligned with ``panel.values``."""
+    def _times(self) -> pd.Index:
+        """Every observation's timestamp (time zone kept), aligned with ``panel.values``."""
         p = self.panel
-        if isinstance(p.freq, pd.offsets.Tick) or p.freq is None:   # fixed steps: no calendar needed
-            unit = p.step if p.freq is None else pd.Timedelta(p.freq).to_timedelta64()
-            starts = np.array(p.starts) if p.freq is None else pd.DatetimeIndex(p.starts).to_numpy()
-            offsets = np.arange(len(p.values)) - np.repeat(p.indptr[:-1], p.lengths)
-            return np.repeat(starts, p.lengths) + offsets * unit
-        return np.concatenate([np.asarray(p.time_index(i)) for i in range(p.n_series)])
+        offsets = np.arange(len(p.values)) - np.repeat(p.indptr[:-1], p.lengths)
+        if p.freq is None:
+            return pd.Index(np.repeat(np.asarray(p.starts, dtype=np.int64), p.lengths) + offsets * p.step)
+        if isinstance(p.freq, pd.offsets.Tick) and pd.DatetimeIndex(p.starts[:1]).tz is None:
+            # fixed steps and no clock changes: no calendar needed
+            return pd.DatetimeIndex(p.starts).repeat(p.lengths) + pd.to_timedelta(offsets * pd.Timedelta(p.freq))
+        pieces = [p.time_index(i) for i in range(p.n_series)]
+        return pieces[0].append(pieces[1:]) if pieces else pd.DatetimeIndex([])
 
     @cached_property
     def forecasts(self) -> pd.DataFrame:
@@ -442,7 +450,7 @@ class BacktestResult:
                 hi = qv[self._qs.index(round((1 + lv) / 2, 10))]
                 tag = f"{100 * lv:g}"
                 out[f"coverage_{tag}"] = M.coverage(y, lo, hi)
-                out[f"MSIS_{tag}"] = M.msis(y / scale, lo / scale, hi / scale, unit, 1, alpha=1 - lv)
+                out[f"MSIS_{tag}"] = M.msis(y / scale, lo / scale, hi / scale, unit, 1, level=lv)
         return out
 
     # ------------------------------------------------------------------ picture

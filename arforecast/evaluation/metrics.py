@@ -50,21 +50,23 @@ def smape(y: np.ndarray, yhat: np.ndarray) -> np.ndarray:
     return 200.0 * np.mean(ratio, axis=1)
 
 
-def seasonal_scale(insample: Panel | Sequence[np.ndarray], m: int) -> np.ndarray:
-    """``mean(|y_t - y_{t-m}|)`` over each training series (the MASE/MSIS denominator)."""
+def seasonal_scale(insample: Panel | Sequence[np.ndarray], season_length: int) -> np.ndarray:
+    """``mean(|y_t - y_{t-m}|)`` over each training series, ``m = season_length`` (the MASE/MSIS
+    denominator)."""
+    m = int(season_length)
     series = [insample.series(i) for i in range(insample.n_series)] if isinstance(insample, Panel) else insample
     out = np.empty(len(series))
     for i, s in enumerate(series):
         s = np.asarray(s, dtype=np.float64)
         if len(s) <= m:
-            raise ValueError(f"series {i} has {len(s)} in-sample values; MASE with m={m} needs more than {m}")
+            raise ValueError(f"series {i} has {len(s)} in-sample values; MASE with season_length={m} needs more than {m}")
         out[i] = np.mean(np.abs(s[m:] - s[:-m]))
     return out
 
 
-def mase(y: np.ndarray, yhat: np.ndarray, insample: Panel | Sequence[np.ndarray], m: int) -> np.ndarray:
-    """Mean absolute scaled error per series (in-sample seasonal-naive scaling, season ``m``)."""
-    return mae(y, yhat) / seasonal_scale(insample, m)
+def mase(y: np.ndarray, yhat: np.ndarray, insample: Panel | Sequence[np.ndarray], season_length: int) -> np.ndarray:
+    """Mean absolute scaled error per series (in-sample seasonal-naive scaling)."""
+    return mae(y, yhat) / seasonal_scale(insample, season_length)
 
 
 def owa(smape_value: float, mase_value: float, smape_baseline: float, mase_baseline: float) -> float:
@@ -101,25 +103,29 @@ def coverage(y: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     return np.mean((y >= lower) & (y <= upper), axis=1)
 
 
-def interval_score(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, alpha: float = 0.05) -> np.ndarray:
-    """Interval score of a ``1 - alpha`` interval per value, ``[n, h]`` (NaN where ``y`` is).
+def interval_score(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float = 0.95) -> np.ndarray:
+    """Interval score of a central ``level`` interval per value, ``[n, h]`` (NaN where ``y`` is).
 
-    ``U - L + 2/alpha (L - y) 1{y < L} + 2/alpha (y - U) 1{y > U}``.
+    ``U - L + 2/alpha (L - y) 1{y < L} + 2/alpha (y - U) 1{y > U}`` with ``alpha = 1 - level``.
 
     Example:
-        >>> interval_score(np.array([[0.0, 3.0]]), np.array([[-1.0, -1.0]]), np.array([[1.0, 1.0]]), alpha=0.1)
+        >>> interval_score(np.array([[0.0, 3.0]]), np.array([[-1.0, -1.0]]), np.array([[1.0, 1.0]]), level=0.9)
         array([[ 2., 42.]])
     """
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie strictly between 0 and 1 (a fraction), got {level!r}")
+    alpha = 1.0 - level
     y, lower = _pair(y, lower)
     _, upper = _pair(y, upper)
     return (upper - lower) + (2.0 / alpha) * (lower - y) * (y < lower) + (2.0 / alpha) * (y - upper) * (y > upper)
 
 
 def msis(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, insample: Panel | Sequence[np.ndarray],
-         m: int, alpha: float = 0.05) -> np.ndarray:
-    """M4's mean scaled interval score per series, for a ``1 - alpha`` interval:
-    the mean :func:`interval_score` over the horizon divided by the series' scale."""
-    return np.mean(interval_score(y, lower, upper, alpha), axis=1) / seasonal_scale(insample, m)
+         season_length: int, level: float = 0.95) -> np.ndarray:
+    """M4's mean scaled interval score per series, for a central ``level`` interval (M4's
+    ``alpha`` is ``1 - level``): the mean :func:`interval_score` over the horizon divided by the
+    series' seasonal scale."""
+    return np.mean(interval_score(y, lower, upper, level), axis=1) / seasonal_scale(insample, season_length)
 
 
 def crps_per_step(y: np.ndarray, samples: np.ndarray) -> np.ndarray:

@@ -31,7 +31,7 @@ def actuals_matrix(forecast: Forecast, actual: Any) -> np.ndarray:
     return out
 
 
-def score(forecast: Forecast, actual: Any, insample: Panel, m: int, level: float = 0.95,
+def score(forecast: Forecast, actual: Any, insample: Panel, season_length: int, level: float = 0.95,
           quantiles: Sequence[float] = DEFAULT_QUANTILES) -> dict[str, float]:
     """Panel averages of sMAPE, MASE, MAE, RMSE and, when the forecast has a distribution,
     MSIS and coverage of the ``level`` interval, weighted quantile loss and CRPS (from samples).
@@ -41,19 +41,19 @@ def score(forecast: Forecast, actual: Any, insample: Panel, m: int, level: float
         >>> from arforecast.datasets import load_m4_hourly
         >>> train, test = load_m4_hourly(n_series=3)
         >>> fc = af.SeasonalNaive(24).fit(train).predict(48)
-        >>> round(score(fc, test, af.to_panel(train), m=24)["MASE"], 3) > 0
+        >>> round(score(fc, test, af.to_panel(train), season_length=24)["MASE"], 3) > 0
         True
     """
     y = actuals_matrix(forecast, actual)
     out = {
         "sMAPE": float(np.mean(metrics.smape(y, forecast.point))),
-        "MASE": float(np.mean(metrics.mase(y, forecast.point, insample, m))),
+        "MASE": float(np.mean(metrics.mase(y, forecast.point, insample, season_length))),
         "MAE": float(np.mean(metrics.mae(y, forecast.point))),
         "RMSE": float(np.mean(metrics.rmse(y, forecast.point))),
     }
     if forecast.marginals is not None or forecast.samples is not None:
         lo, hi = forecast.interval_values(level)
-        out["MSIS"] = float(np.mean(metrics.msis(y, lo, hi, insample, m, alpha=1 - level)))
+        out["MSIS"] = float(np.mean(metrics.msis(y, lo, hi, insample, season_length, level=level)))
         out["coverage"] = float(np.mean(metrics.coverage(y, lo, hi)))
         out["WQL"] = metrics.weighted_quantile_loss(y, forecast.quantile_values(list(quantiles)), quantiles)
     if forecast.samples is not None:

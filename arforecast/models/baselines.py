@@ -74,6 +74,12 @@ class _Baseline(Forecaster):
         raise NotImplementedError
 
 
+def _season_arg(m: Any) -> int:
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+        raise ValueError(f"season_length must be a positive integer or None, got {m!r}")
+    return int(m)
+
+
 def _last_values(panel: Panel) -> np.ndarray:
     return panel.values[panel.indptr[1:] - 1]
 
@@ -109,56 +115,78 @@ class SeasonalNaive(_Baseline):
     """The value one season ago carried forward.
 
     Args:
-        season_length: observations per season (24 for hourly data with a daily cycle).
+        season_length: observations per season; ``None`` (default) takes the main season of the
+            data's frequency (24 for hourly, 7 daily, 12 monthly, 4 quarterly, 1 yearly or
+            integer time: :func:`arforecast.data.frequency.season_length`), and a series with no
+            full season plus one value is forecast by its last value (season 1). The season
+            used is ``season_length_`` after ``fit``.
 
     Example:
         >>> import pandas as pd
         >>> SeasonalNaive(2).fit(pd.Series([1.0, 2.0, 3.0, 4.0])).predict(3).mean.tolist()
         [3.0, 4.0, 3.0]
+        >>> y = pd.Series(range(1, 9), index=pd.date_range("2024-01", periods=8, freq="QS"), dtype=float)
+        >>> model = SeasonalNaive().fit(y)
+        >>> model.season_length_, model.predict(2).mean.tolist()
+        (4, [5.0, 6.0])
     """
 
-    def __init__(self, season_length: int = 1) -> None:
+    def __init__(self, season_length: int | None = None) -> None:
         self.season_length = season_length
 
     @property
     def min_length(self) -> int:
-        return self._m() + 1
+        return 2 if self.season_length is None else _season_arg(self.season_length) + 1
 
     def _describe_need(self) -> str:
         return f"(season_length={self.season_length})"
 
-    def _m(self) -> int:
-        m = self.season_length
-        if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
-            raise ValueError(f"season_length must be a positive integer, got {m!r}")
-        return int(m)
+    def _fit(self, panel: Panel) -> None:
+        self.season_length_ = panel.season_length if self.season_length is None else _season_arg(self.season_length)
+        super()._fit(panel)
+
+    def _seasons(self, panel: Panel) -> np.ndarray:
+        """Season of each series: the fitted one, or 1 (naive) for a default season the series
+        is too short for."""
+        m = int(getattr(self, "season_length_", None) or _season_arg(self.season_length or 1))
+        if self.season_length is None:
+            return np.where(panel.lengths > m, m, 1)
+        return np.full(panel.n_series, m)
 
     def _sigma(self, panel: Panel) -> np.ndarray:
-        m = self._m()
-        return _residual_sigma([panel.series(i)[m:] - panel.series(i)[:-m] for i in range(panel.n_series)], 0)
+        ms = self._seasons(panel)
+        return _residual_sigma([panel.series(i)[m:] - panel.series(i)[:-m] for i, m in enumerate(ms)], 0)
 
     def _point_and_sd(self, panel: Panel, h: int) -> tuple[np.ndarray, np.ndarray]:
-        m = self._m()
-        last_season = panel.padded(m)
-        steps = np.arange(h)
-        point = last_season[:, steps % m]
-        k = steps // m
-        sd = self._sigma(panel)[:, None] * np.sqrt(k + 1)[None, :]
+        ms = self._seasons(panel)
+        width = int(ms.max()) if len(ms) else 1
+        last = panel.padded(width)
+        steps = np.arange(h)[None, :]
+        m = ms[:, None]
+        point = np.take_along_axis(last, width - m + steps % m, axis=1)
+        sd = self._sigma(panel)[:, None] * np.sqrt(steps // m + 1)
         return point, sd
 
     def _sample(self, panel: Panel, h: int, num_samples: int, rng: np.random.Generator) -> np.ndarray:
-        m = self._m()
         point, _ = self._point_and_sd(panel, h)
         sigma = self._sigma(panel)
         noise = rng.standard_normal((panel.n_series, num_samples, h)) * sigma[:, None, None]
         # each season position is its own random walk: cumulate every m-th step
-        for start in range(min(m, h)):
-            noise[:, :, start::m] = np.cumsum(noise[:, :, start::m], axis=2)
+        for m in np.unique(self._seasons(panel)):
+            rows = np.flatnonzero(self._seasons(panel) == m)
+            block = noise[rows]
+            for start in range(min(int(m), h)):
+                block[:, :, start::m] = np.cumsum(block[:, :, start::m], axis=2)
+            noise[rows] = block
         return point[:, None, :] + noise
 
 
 class Naive2(_Baseline):
     """The M4 benchmark: Naive on seasonally adjusted data, re-seasonalized.
+
+    ``season_length=None`` (default) takes the main season of the data's frequency, as
+    :class:`SeasonalNaive` does (``season_length_`` after ``fit``); a series shorter than three
+    seasons is then not adjusted.
 
     A series is treated as seasonal when its autocorrelation at lag ``season_length`` exceeds
     the 90% limit ``1.645 * sqrt((1 + 2 * sum_{k<m} acf_k**2) / T)``; it is then adjusted by the
@@ -172,22 +200,29 @@ class Naive2(_Baseline):
         [11.0, 12.0, 13.0, 12.0]
     """
 
-    def __init__(self, season_length: int = 1) -> None:
+    def __init__(self, season_length: int | None = None) -> None:
         self.season_length = season_length
 
     @property
     def min_length(self) -> int:
-        m = int(self.season_length)
+        if self.season_length is None:
+            return 2
+        m = _season_arg(self.season_length)
         return 2 if m == 1 else 2 * m + 1
 
     def _describe_need(self) -> str:
         return f"(season_length={self.season_length})"
 
+    def _fit(self, panel: Panel) -> None:
+        self.season_length_ = panel.season_length if self.season_length is None else _season_arg(self.season_length)
+        super()._fit(panel)
+
     def _adjusted(self, panel: Panel, h: int) -> tuple[list[np.ndarray], np.ndarray]:
         adjusted, future_index = [], np.ones((panel.n_series, h))
+        m = int(getattr(self, "season_length_", None) or _season_arg(self.season_length or 1))
         for i in range(panel.n_series):
             y = panel.series(i)
-            si_in, si_out = deseasonalize(y, int(self.season_length), h)
+            si_in, si_out = deseasonalize(y, m, h)
             adjusted.append(y / si_in)
             future_index[i] = si_out
         return adjusted, future_index

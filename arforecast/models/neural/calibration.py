@@ -9,7 +9,7 @@ score. The two scores are computed here (the model layer does not import the eva
 Example:
     >>> import numpy as np
     >>> y = np.array([[0.0, 3.0]])
-    >>> interval_score(y, np.array([[-1.0, -1.0]]), np.array([[1.0, 1.0]]), alpha=0.1).tolist()
+    >>> interval_score(y, np.array([[-1.0, -1.0]]), np.array([[1.0, 1.0]]), level=0.9).tolist()
     [[2.0, 42.0]]
     >>> crps(np.array([[0.0]]), np.array([[[-1.0], [1.0]]])).tolist()    # E|X-y| - E|X-X'|/2
     [[0.5]]
@@ -36,8 +36,10 @@ def crps(y: np.ndarray, paths: np.ndarray) -> np.ndarray:
     return term1 - np.sum(weights * x, axis=1) / (S * S)
 
 
-def interval_score(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, alpha: float) -> np.ndarray:
-    """Interval score of a ``1 - alpha`` interval: ``U - L + 2/alpha`` times the miss distance."""
+def interval_score(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float) -> np.ndarray:
+    """Interval score of a central interval of coverage ``level``: ``U - L`` plus ``2 / (1 - level)``
+    times the distance by which ``y`` misses it."""
+    alpha = 1.0 - level
     return (upper - lower) + (2.0 / alpha) * ((lower - y) * (y < lower) + (y - upper) * (y > upper))
 
 
@@ -63,7 +65,7 @@ def calibrate_spread(model: Any, batch: dict[str, np.ndarray], context: int, cri
             loss = crps(y, paths)
         else:
             lo, hi = sample_quantiles(paths, [0.025, 0.975])
-            loss = interval_score(y, lo, hi, alpha=0.05)
+            loss = interval_score(y, lo, hi, level=0.95)
         scores[float(factor)] = float(np.nanmean(loss / scale))
     best = min(scores, key=scores.get)
     model.spread_ = best

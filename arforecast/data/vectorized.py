@@ -1,0 +1,117 @@
+"""The vectorized conversion of a sorted long frame into a Panel: array work only, no loop over series.
+
+:func:`arforecast.data.frames.to_panel` tries this first. It checks the same things as the
+per-series path (numeric values, leading NaNs trimmed, no NaN or infinite value inside a series,
+strictly increasing time, one frequency and no gaps, one integer step) on whole arrays at once,
+and returns ``None`` when any check fails or the input is unusual; the per-series path then runs
+and raises its error, naming the series. So the errors are the per-series path's, and the fast
+path only has to decide "all clear".
+
+Example:
+    >>> import pandas as pd
+    >>> codes = np.array([0, 0, 0, 1, 1, 1])
+    >>> times = pd.DatetimeIndex(pd.date_range("2024-01-01", periods=3, freq="h").tolist() * 2)
+    >>> p = panel_from_sorted(codes, times, np.arange(6.0), np.array(["a", "b"], dtype=object), None,
+    ...                       Layout("long"))
+    >>> p.lengths.tolist(), p.freq.freqstr
+    ([3, 3], 'h')
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from arforecast.data.panel import Layout, Panel
+
+
+def panel_from_sorted(codes: np.ndarray, times: pd.Index | np.ndarray, values: np.ndarray, ids: np.ndarray,
+                      freq: Any, layout: Layout) -> Panel | None:
+    """A Panel from rows grouped by series (``codes`` non-decreasing, time order kept within each
+    series), or ``None`` when the per-series path must decide."""
+    if values.dtype.kind not in "iuf":
+        return None
+    values = values.astype(np.float64, copy=False)
+    n_series = len(ids)
+    bounds = np.searchsorted(codes, np.arange(n_series + 1))
+    counts = np.diff(bounds)
+    if n_series == 0 or np.any(counts == 0):
+        return None
+    # leading NaNs are trimmed: the first observed row of each series
+    observed = ~np.isnan(values)
+    big = len(values)
+    first_obs = np.minimum.reduceat(np.where(observed, np.arange(big), big), bounds[:-1])
+    if np.any(first_obs >= bounds[1:]):
+        return None                                   # a series with no observation
+    keep = np.arange(big) >= np.repeat(first_obs, counts)
+    if not np.isfinite(values[keep]).all():
+        return None                                   # NaN or inf inside a series
+    kept_codes = codes[keep]
+    new_bounds = np.searchsorted(kept_codes, np.arange(n_series + 1))
+    lengths = np.diff(new_bounds)
+    series_values = values[keep]
+    if isinstance(times, pd.DatetimeIndex):
+        t = times[keep]
+        out_freq = _datetime_freq(t, new_bounds, lengths, freq)
+        if out_freq is None:
+            return None
+        starts = tuple(t[new_bounds[:-1]])
+        step = 1
+    else:
+        t = np.asarray(times, dtype=np.int64)[keep]
+        step = _integer_step(t, new_bounds)
+        if step is None:
+            return None
+        out_freq, starts = None, tuple(int(s) for s in t[new_bounds[:-1]])
+    indptr = new_bounds.astype(np.int64)
+    return Panel(np.ascontiguousarray(series_values), indptr, ids, starts, out_freq, step, layout)
+
+
+def _inner(bounds: np.ndarray, n: int) -> np.ndarray:
+    """Mask of the differences ``x[1:] - x[:-1]`` that lie inside one series."""
+    inner = np.ones(max(n - 1, 0), dtype=bool)
+    cut = bounds[1:-1] - 1
+    inner[cut[(cut >= 0) & (cut < n - 1)]] = False
+    return inner
+
+
+def _integer_step(t: np.ndarray, bounds: np.ndarray) -> int | None:
+    diffs = np.diff(t)[_inner(bounds, len(t))]
+    if len(diffs) == 0:
+        return 1
+    step = int(diffs[0])
+    if step <= 0 or np.any(diffs != step):
+        return None
+    return step
+
+
+def _datetime_freq(t: pd.DatetimeIndex, bounds: np.ndarray, lengths: np.ndarray, given: Any) -> Any:
+    """The panel's frequency if every series follows it without a gap, else ``None``."""
+    if given is not None:
+        offset = pd.tseries.frequencies.to_offset(given)
+    else:
+        longest = int(np.argmax(lengths))
+        if lengths[longest] < 3:
+            return None
+        try:
+            inferred = pd.infer_freq(t[bounds[longest]:bounds[longest + 1]])
+        except (ValueError, TypeError):
+            return None
+        if inferred is None:
+            return None
+        offset = pd.tseries.frequencies.to_offset(inferred)
+    inner = _inner(bounds, len(t))
+    with warnings.catch_warnings():       # offsets without a vectorized form warn and loop
+        warnings.simplefilter("ignore")
+        try:
+            following = t[:-1] + offset
+            on_offset = (t[bounds[:-1]] + offset) - offset
+        except (TypeError, ValueError, OverflowError):
+            return None
+    if not np.array_equal(np.asarray(following)[inner], np.asarray(t[1:])[inner]):
+        return None
+    if not np.array_equal(np.asarray(on_offset), np.asarray(t[bounds[:-1]])):
+        return None                       # a start the frequency would move (not on its grid)
+    return offset
