@@ -9,7 +9,7 @@ score. The two scores are computed here (the model layer does not import the eva
 Example:
     >>> import numpy as np
     >>> y = np.array([[0.0, 3.0]])
-    >>> interval_score(y, np.array([[-1.0, -1.0]]), np.array([[1.0, 1.0]]), level=0.9).tolist()
+    >>> interval_score(y, np.array([[-1.0, -1.0]]), np.array([[1.0, 1.0]]), level=0.9).round(6).tolist()
     [[2.0, 42.0]]
     >>> crps(np.array([[0.0]]), np.array([[[-1.0], [1.0]]])).tolist()    # E|X-y| - E|X-X'|/2
     [[0.5]]
