@@ -83,14 +83,15 @@ def neural_detector(max_steps: int = 300) -> Detector:
     """A small NeuralAR (WaveNet, Student-t head, a local AR path on lags 1-3), context and
     seasonal lag of one day, trained briefly on the probationary rows with early stopping on
     their last day."""
-    from arforecast.models.neural import NeuralAR
+    from arforecast.models.neural import Architecture, Inputs, NeuralAR, Output, Training
 
     def make(s: pd.Series):
         day = steps_per_day(s.index)
-        return NeuralAR(backbone="conv", values="continuous", likelihood="student_t", d_model=32,
-                        n_layers=6, context_length=day, lags=(day,), periods=(day,), ar_lags=(1, 2, 3),
-                        max_steps=max_steps, validation_length=min(day, 48), patience=3, val_every=25,
-                        seed=0, progress=False, device="cpu")
+        return NeuralAR(backbone="conv", values="continuous", context_length=day, max_steps=max_steps, seed=0,
+                        progress=False, device="cpu", architecture=Architecture(d_model=32, n_layers=6),
+                        inputs=Inputs(lags=(day,), periods=(day,), ar_lags=(1, 2, 3)),
+                        output=Output(likelihood="student_t"),
+                        training=Training(validation_length=min(day, 48), patience=3, val_every=25))
     return Detector("NeuralAR", make, {})
 
 

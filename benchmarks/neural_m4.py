@@ -26,6 +26,8 @@ import torch
 
 import arforecast as af
 from arforecast.datasets import load_m4_hourly
+from arforecast.models.neural import grouped
+from arforecast.models.neural.config import GROUPS, to_dict
 from arforecast.evaluation.scoring import add_owa, score
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -44,7 +46,7 @@ SHARED: dict[str, Any] = {"max_steps": 100_000, "seed": 0, "learning_rate": 0.00
 
 def model_for(config: str, time_limit: float, overrides: dict[str, Any]) -> af.NeuralAR:
     params = {**SHARED, **CONFIGS[config], "time_limit": time_limit, **overrides}
-    return af.NeuralAR(**params)
+    return af.NeuralAR(**grouped(params))
 
 
 def baselines(train: pd.DataFrame, test: pd.DataFrame, num_samples: int) -> dict[str, dict[str, float]]:
@@ -88,8 +90,10 @@ def run(config: str, time_limit: float, num_samples: int = 100, n_series: int | 
     frame = add_owa(pd.DataFrame(table).T)
     res = model.training_
     info = {
-        "config": config, "tag": tag, "params": {k: (list(v) if isinstance(v, tuple) else v)
+        "config": config, "tag": tag, "params": {k: (to_dict(v) if k in GROUPS else list(v) if isinstance(v, tuple) else v)
                                                   for k, v in model.get_params().items()},
+        "chosen": {"context_length": model.context_length_, "lags": list(model.lags_),
+                   "periods": list(model.periods_), "ar_lags": list(model.ar_lags_)},
         "fit_seconds": round(fit_s, 1), "predict_seconds": round(pred_s, 1), "steps": res.steps,
         "best_step": res.best_step, "best_val": res.best_val, "stopped": res.stopped,
         "val_history": [tuple(round(float(x), 4) for x in h) for h in res.history],
@@ -99,7 +103,7 @@ def run(config: str, time_limit: float, num_samples: int = 100, n_series: int | 
     cols = [c for c in ["sMAPE", "MASE", "OWA", "MSIS", "coverage", "WQL", "CRPS", "seconds"] if c in frame]
     text = (f"M4 Hourly, {insample.n_series} series, h=48; NeuralAR {config} {tag}\n"
             f"training: {res.steps} steps in {fit_s:.0f} s ({res.stopped}; best validation "
-            f"{model.val_metric} {res.best_val:.4f} at step {res.best_step}, step 0 (local AR alone) "
+            f"{model.config_.training.val_metric} {res.best_val:.4f} at step {res.best_step}, step 0 (local AR alone) "
             f"{res.history[0][3]:.4f}); {info['n_parameters']} parameters; "
             f"{num_samples} sample paths in {pred_s:.0f} s; torch threads {threads}\n"
             + frame[cols].to_string(float_format=lambda v: f"{v:.4f}") + "\n")

@@ -24,6 +24,7 @@ import torch
 
 import arforecast as af
 from arforecast.datasets import load_m4_hourly
+from arforecast.models.neural import grouped
 from arforecast.rollout.engine import rollout
 from arforecast.rollout.protocol import map_state
 
@@ -39,8 +40,8 @@ HEADS: dict[str, dict[str, Any]] = {
 
 def stand_in(backbone: str, head: str, train: Any) -> af.NeuralAR:
     """A NeuralAR of the benchmark's size with random (untrained) weights, fitted for 1 step."""
-    model = af.NeuralAR(context_length=512, max_steps=1, validation_length=0, progress=False, seed=0,
-                        batch_size=2, **SIZES[backbone], **HEADS[head]).fit(train)
+    model = af.NeuralAR(**grouped(dict(context_length=512, max_steps=1, validation_length=0, progress=False, seed=0,
+                                       batch_size=2, **SIZES[backbone], **HEADS[head]))).fit(train)
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for p in model.network_.head.parameters():      # a zero head would make every path alike

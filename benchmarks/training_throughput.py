@@ -103,8 +103,8 @@ def run(suite: str = "quick", device: str = "cpu") -> dict:
     for backbone in ("conv", "transformer"):
         model = af.NeuralAR(backbone=backbone, values="continuous", max_steps=steps, seed=0, progress=False,
                             device=device)
-        params = model.get_params()
-        batch = params.get("batch_size", 32)
+        settings = model._settings()
+        batch = settings.training.batch_size
         if device != "cpu":
             clone(model).fit(train)  # CUDA context, kernels and allocator warm up outside the timing
         start = time.perf_counter()
@@ -112,10 +112,10 @@ def run(suite: str = "quick", device: str = "cpu") -> dict:
         _sync(device)
         ours = steps * batch / (time.perf_counter() - start)
         # the network reads its receptive field / attention span plus the scored targets per window
-        length = int(model.network_.span) + int(params.get("window_length", 48))
+        length = int(model.network_.span) + int(model.window_length_)
         ours_params = sum(p.numel() for p in model.network_.parameters())
         # the stock reference gets as many layers as it takes to reach a similar parameter count
-        layers, width = 1, int(params.get("d_model", 64))
+        layers, width = 1, int(model.d_model_)
         while _reference_params(backbone, width, layers + 1) <= ours_params:
             layers += 1
         args = (backbone, series, steps, batch, length, width, layers, device)

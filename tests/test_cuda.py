@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_neural import TINY, _data, _jiggle, full_precision
+from test_neural import TINY, _data, _jiggle, _make, full_precision
 
 import arforecast as af
 from arforecast.anomaly import AnomalyDetector
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA d
 @pytest.mark.parametrize("backbone", ["conv", "transformer"])
 @pytest.mark.parametrize("values", ["continuous", "quantized"])
 def test_cuda_forecasts_equal_cpu_forecasts(tmp_path, backbone, values):
-    cpu = _jiggle(af.NeuralAR(backbone, values, max_steps=3, **dict(TINY, device="cpu")).fit(_data()))
+    cpu = _jiggle(_make(backbone, values, max_steps=3, **dict(TINY, device="cpu")).fit(_data()))
     cpu.save(tmp_path / "model.pt")
     gpu = af.NeuralAR.load(tmp_path / "model.pt", device="cuda")
     assert next(gpu.network_.parameters()).is_cuda
@@ -35,7 +35,7 @@ def test_cuda_forecasts_equal_cpu_forecasts(tmp_path, backbone, values):
 
 @pytest.mark.parametrize("backbone", ["conv", "transformer"])
 def test_incremental_rollout_equals_naive_recomputation_on_cuda(backbone):
-    model = _jiggle(af.NeuralAR(backbone, "continuous", max_steps=2, **dict(TINY, device="cuda")).fit(_data()))
+    model = _jiggle(_make(backbone, "continuous", max_steps=2, **dict(TINY, device="cuda")).fit(_data()))
     ctx = model._context(af.to_panel(_data(n_series=2, length=70, seed=3)))
     with full_precision():
         assert_incremental_matches_naive(model, ctx, h=8, seed=0, num_samples=2, atol=1e-4, rtol=1e-5)
@@ -47,7 +47,7 @@ def test_training_and_anomaly_detection_on_cuda_follow_the_cpu():
     df = _data(n_series=2, length=200, seed=4)
     out = {}
     for device in ("cpu", "cuda"):
-        model = af.NeuralAR("conv", "continuous", max_steps=20, **dict(TINY, device=device))
+        model = _make("conv", "continuous", max_steps=20, **dict(TINY, device=device))
         det = AnomalyDetector(model, level=0.99, calibrate=True).fit(df.groupby("unique_id").head(120))
         out[device] = det.update(df.groupby("unique_id").tail(80))
         assert det.model_.device_.type == device

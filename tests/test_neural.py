@@ -15,6 +15,7 @@ from sklearn.base import clone
 import arforecast as af
 from arforecast.datasets import simulate_ar
 from arforecast.exceptions import NotFittedError, TrainingError
+from arforecast.models.neural import grouped
 from arforecast.nn.training import train
 from arforecast.nn.transformer import Transformer
 from arforecast.nn.wavenet import WaveNet
@@ -23,6 +24,11 @@ from arforecast.rollout.checks import assert_incremental_matches_naive
 TINY = dict(context_length=48, d_model=8, n_layers=3, n_heads=2, attention_context=12, lags=(4, 12),
             periods=(4,), ar_lags=(1, 2, 4), window_length=8, batch_size=8, validation_length=8,
             val_every=5, n_bins=64, value_range=(-4.0, 4.0), seed=0, progress=False)
+
+
+def _make(*args, **flat) -> af.NeuralAR:
+    """A NeuralAR from flat settings (``d_model=8, ema_decay=None, ...``, grouped for the constructor)."""
+    return af.NeuralAR(*args, **grouped(flat))
 
 
 def _data(n_series: int = 3, length: int = 120, seed: int = 0) -> pd.DataFrame:
@@ -52,7 +58,7 @@ _FITTED: dict = {}
 def _fitted(backbone: str, values: str) -> af.NeuralAR:
     key = (backbone, values)
     if key not in _FITTED:
-        _FITTED[key] = _jiggle(af.NeuralAR(backbone, values, max_steps=2, **TINY).fit(_data()))
+        _FITTED[key] = _jiggle(_make(backbone, values, max_steps=2, **TINY).fit(_data()))
     return _FITTED[key]
 
 
@@ -124,7 +130,7 @@ def test_small_model_fits_ar2_within_5_percent_of_true_nll(values):
     train_part = df.groupby("unique_id").head(300)
     params = dict(TINY, lags=(), periods=(), ar_lags=(1, 2), context_length=64, window_length=16,
                   likelihood="normal", n_bins=512, value_range=(-3.0, 3.0), max_steps=15, learning_rate=3e-3)
-    model = af.NeuralAR("conv", values, **params).fit(train_part)
+    model = _make("conv", values, **params).fit(train_part)
     got = model.nll(df, start=300)
     want = np.mean([_true_ar2_nll(g["y"].to_numpy(), 300) for _, g in df.groupby("unique_id")])
     assert got <= want * 1.05, (got, want)
@@ -134,7 +140,7 @@ def test_small_model_fits_ar2_within_5_percent_of_true_nll(values):
 # --------------------------------------------------------------------------- Forecaster contract
 def test_forecaster_contract_and_point_is_mean_of_paths():
     y = _data()
-    model = af.NeuralAR("conv", "continuous", max_steps=3, **TINY)
+    model = _make("conv", "continuous", max_steps=3, **TINY)
     with pytest.raises(NotFittedError):
         model.predict(3)
     assert clone(model).get_params() == model.get_params()
@@ -151,7 +157,7 @@ def test_forecaster_contract_and_point_is_mean_of_paths():
 
 
 def test_global_model_forecasts_new_series():
-    model = af.NeuralAR("conv", "quantized", max_steps=2, **TINY).fit(_data())
+    model = _make("conv", "quantized", max_steps=2, **TINY).fit(_data())
     other = _data(n_series=2, seed=5).assign(unique_id=lambda d: "new_" + d["unique_id"])
     fc = model.predict(4, y=other)
     assert sorted(fc.ids) == ["new_s0", "new_s1"] and np.isfinite(fc.point).all()
@@ -160,7 +166,7 @@ def test_global_model_forecasts_new_series():
 # --------------------------------------------------------------------------- persistence
 @pytest.mark.parametrize("backbone,values", [("conv", "quantized"), ("transformer", "continuous")])
 def test_save_load_gives_identical_forecasts(tmp_path, backbone, values):
-    model = af.NeuralAR(backbone, values, max_steps=3, **TINY).fit(_data())
+    model = _make(backbone, values, max_steps=3, **TINY).fit(_data())
     path = tmp_path / "model.pt"
     model.save(path)
     loaded = af.NeuralAR.load(path)
@@ -172,7 +178,7 @@ def test_save_load_gives_identical_forecasts(tmp_path, backbone, values):
 
 
 def test_load_rejects_other_versions_and_files(tmp_path):
-    model = af.NeuralAR("conv", "continuous", max_steps=1, **TINY).fit(_data())
+    model = _make("conv", "continuous", max_steps=1, **TINY).fit(_data())
     path = tmp_path / "m.pt"
     model.save(path)
     payload = torch.load(path, weights_only=True)
@@ -203,7 +209,7 @@ def test_nan_loss_stops_with_clear_error_keeping_last_good_weights():
 
 
 def test_nan_loss_in_neural_fit_raises_training_error(monkeypatch):
-    model = af.NeuralAR("conv", "continuous", max_steps=5, **TINY)
+    model = _make("conv", "continuous", max_steps=5, **TINY)
     original = af.NeuralAR._window_nll
     calls = {"n": 0}
 
@@ -218,7 +224,7 @@ def test_nan_loss_in_neural_fit_raises_training_error(monkeypatch):
 
 
 def test_early_stopping_restores_best_weights():
-    model = af.NeuralAR("conv", "continuous", max_steps=200, patience=2, learning_rate=0.3, val_every=2,
+    model = _make("conv", "continuous", max_steps=200, patience=2, learning_rate=0.3, val_every=2,
                         **{k: v for k, v in TINY.items() if k != "val_every"}).fit(_data())
     res = model.training_
     assert res.stopped == "early_stopping"
@@ -226,30 +232,30 @@ def test_early_stopping_restores_best_weights():
 
 
 def test_time_limit_bounds_training():
-    model = af.NeuralAR("conv", "continuous", max_steps=10_000, time_limit=1.0, **TINY).fit(_data())
+    model = _make("conv", "continuous", max_steps=10_000, time_limit=1.0, **TINY).fit(_data())
     assert model.training_.stopped == "time_limit" and model.training_.seconds < 10
 
 
 def test_device_auto_and_bad_devices():
-    model = af.NeuralAR("conv", "continuous", max_steps=1, device="auto", **TINY).fit(_data())
+    model = _make("conv", "continuous", max_steps=1, device="auto", **TINY).fit(_data())
     assert model.device_.type == ("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(ValueError, match="device"):
-        af.NeuralAR(device="no-such-device", max_steps=1, **TINY).fit(_data())
+        _make(device="no-such-device", max_steps=1, **TINY).fit(_data())
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
-            af.NeuralAR(device="cuda", max_steps=1, **TINY).fit(_data())
+            _make(device="cuda", max_steps=1, **TINY).fit(_data())
 
 
 def test_bad_parameters_raise_clear_errors():
     with pytest.raises(ValueError, match="backbone"):
-        af.NeuralAR(backbone="lstm", **TINY).fit(_data())
+        _make(backbone="lstm", **TINY).fit(_data())
     with pytest.raises(ValueError, match="values"):
-        af.NeuralAR(values="ordinal", **TINY).fit(_data())
+        _make(values="ordinal", **TINY).fit(_data())
 
 
 def test_untrained_model_forecasts_as_its_local_ar():
     """Zero-initialized head: before training the mean path is the per-series ridge AR's forecast."""
-    model = af.NeuralAR("conv", "continuous", max_steps=1, learning_rate=1e-12, warmup_steps=1,
+    model = _make("conv", "continuous", max_steps=1, learning_rate=1e-12, warmup_steps=1,
                         **TINY).fit(_data())
     ctx = model._context(model.panel_)
     state = model.start(ctx)
@@ -275,7 +281,7 @@ def test_calibration_widens_an_overconfident_model_and_leaves_points_alone():
     df = simulate_ar([0.6, -0.3], n_series=8, length=300, intercept=5.0, sigma=1.0, seed=3)
     params = dict(TINY, lags=(), periods=(), ar_lags=(1, 2), context_length=64, validation_length=24,
                   likelihood="normal", max_steps=1, learning_rate=1e-12, warmup_steps=1, calibrate="crps")
-    model = af.NeuralAR("conv", "continuous", **params).fit(df)
+    model = _make("conv", "continuous", **params).fit(df)
     assert model.spread_ in af.models.neural.SPREAD_GRID and set(model.calibration_) == set(af.models.neural.SPREAD_GRID)
     assert 0.8 <= model.spread_ <= 1.25      # an untrained head is the local AR with its own residual spread
 
@@ -297,14 +303,14 @@ def test_calibration_widens_an_overconfident_model_and_leaves_points_alone():
 
 
 def test_calibration_off_keeps_the_network_spread():
-    model = af.NeuralAR("conv", "continuous", max_steps=2, **TINY).fit(_data())
-    assert model.calibrate is None and model.spread_ == 1.0 and not hasattr(model, "calibration_")
-    interval = af.NeuralAR("conv", "continuous", max_steps=2, calibrate="interval", **TINY).fit(_data())
+    model = _make("conv", "continuous", max_steps=2, **TINY).fit(_data())
+    assert model.config_.training.calibrate is None and model.spread_ == 1.0 and not hasattr(model, "calibration_")
+    interval = _make("conv", "continuous", max_steps=2, calibrate="interval", **TINY).fit(_data())
     assert interval.spread_ == min(interval.calibration_, key=interval.calibration_.get)
     with pytest.raises(ValueError, match="calibrate"):
-        af.NeuralAR(calibrate="msis", **TINY).fit(_data())
+        _make(calibrate="msis", **TINY).fit(_data())
     with pytest.raises(ValueError, match="ar_scale"):
-        af.NeuralAR(ar_scale="yes", **TINY).fit(_data())
+        _make(ar_scale="yes", **TINY).fit(_data())
 
 
 @pytest.mark.parametrize("ar_scale", [True, False])
@@ -316,7 +322,7 @@ def test_untrained_scale_follows_each_series_own_noise_with_ar_scale(ar_scale):
     y = pd.concat([quiet, loud.assign(unique_id="loud")])
     params = dict(TINY, lags=(), periods=(), ar_lags=(1, 2), context_length=128, likelihood="normal",
                   max_steps=1, learning_rate=1e-12, warmup_steps=1, ar_scale=ar_scale)
-    model = af.NeuralAR("conv", "continuous", **params).fit(y)
+    model = _make("conv", "continuous", **params).fit(y)
     state = model.start(model._context(model.panel_))
     sd = model.distribution(state).scale.cpu().numpy()
     ratio = sd[1] / sd[0]
@@ -324,3 +330,144 @@ def test_untrained_scale_follows_each_series_own_noise_with_ar_scale(ar_scale):
         assert 4.0 < ratio < 6.25, ratio
     else:
         assert 0.8 < ratio < 1.25, ratio       # the mean levels are alike, so one global spread
+
+
+# --------------------------------------------------------------------------- settings and layering
+def test_grouped_settings_set_params_and_clone():
+    model = _make("conv", "continuous", max_steps=2, **TINY)
+    assert model.architecture.d_model == 8 and model.inputs.ar_lags == (1, 2, 4)
+    model.set_params(training__ema_decay=None, architecture__d_model=4, max_steps=3)
+    assert model.training.ema_decay is None and model.architecture.d_model == 4 and model.max_steps == 3
+    assert model.training.window_length == TINY["window_length"]       # the other fields stay
+    assert clone(model).get_params() == model.get_params()
+    with pytest.raises(ValueError, match="unknown Training settings"):
+        af.NeuralAR(training={"windows": 3}).fit(_data())
+
+
+def test_models_do_not_import_evaluation():
+    """Layering: data -> models -> rollout -> evaluation; models/ never imports evaluation/."""
+    import ast
+    from pathlib import Path
+    offenders = []
+    for path in (Path(af.__file__).parent / "models").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            offenders += [f"{path.name}: {n}" for n in names if n.startswith("arforecast.evaluation")]
+    assert not offenders
+
+
+# --------------------------------------------------------------------------- settings from the data
+FREQS = ["h", "30min", "D", "B", "W", "MS", "QS", "YS", None]
+
+
+def _panel_frame(freq, lengths=(40, 100), seed=0, start="2001-01-01") -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frames = []
+    for i, n in enumerate(lengths):
+        ds = np.arange(n) + 5 * i if freq is None else pd.date_range(start, periods=n, freq=freq)
+        y = 10 + np.sin(np.arange(n) / 3.0) + 0.3 * rng.standard_normal(n)
+        frames.append(pd.DataFrame({"unique_id": f"s{i}", "ds": ds, "y": y}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.mark.parametrize("freq", FREQS, ids=[str(f) for f in FREQS])
+def test_default_arguments_fit_and_forecast_every_frequency(freq):
+    from arforecast.data.frequency import season_lengths
+    model = af.NeuralAR(max_steps=2, seed=0, progress=False).fit(_panel_frame(freq))
+    assert model.periods_ == season_lengths(freq)
+    assert set(model.lags_) <= set(season_lengths(freq)) and max(model.ar_lags_) <= model.context_length_ // 2
+    if freq in ("YS", None):
+        assert model.lags_ == () and model.periods_ == ()
+    fc = model.predict(6, num_samples=4, seed=0)
+    assert np.isfinite(fc.point).all() and fc.samples.shape == (2, 4, 6)
+
+
+def test_chosen_settings_follow_the_rule_and_explicit_arguments_win():
+    hourly = af.to_panel(_panel_frame("h", lengths=(700, 960)))
+    chosen = af.models.neural.defaults.choose(hourly, None, af.models.neural.Inputs(), af.models.neural.Training())
+    assert chosen["context_length_"] == 512 and chosen["lags_"] == (24, 168) and chosen["periods_"] == (24, 168)
+    assert chosen["validation_length_"] == chosen["window_length_"] == 48
+    assert chosen["d_model_"] == 32 and af.models.neural.defaults.width_for(350_000) == 64
+    assert chosen["ar_lags_"] == (1, 2, 3, 23, 24, 25, 47, 48, 72, 96, 120, 144, 167, 168, 169)   # M4 Hourly's
+    model = _make("conv", "continuous", max_steps=1, context_length=30, lags=(5,), periods=(), ar_lags=(1,),
+                  validation_length=6, window_length=4, d_model=8, n_layers=2, progress=False).fit(_panel_frame("h"))
+    assert (model.context_length_, model.lags_, model.periods_, model.ar_lags_) == (30, (5,), (), (1,))
+    assert (model.validation_length_, model.window_length_) == (6, 4)
+    assert model.config_.inputs.lags == (5,) and model.inputs.periods == ()
+
+
+def test_save_load_keeps_the_chosen_settings(tmp_path):
+    model = af.NeuralAR("conv", "continuous", max_steps=1, seed=0, progress=False,
+                        architecture=dict(d_model=8, n_layers=2)).fit(_panel_frame("D", lengths=(120, 90)))
+    model.save(tmp_path / "m.pt")
+    loaded = af.NeuralAR.load(tmp_path / "m.pt")
+    for name in ("d_model_", "context_length_", "lags_", "periods_", "ar_lags_", "validation_length_", "window_length_"):
+        assert getattr(loaded, name) == getattr(model, name), name
+    np.testing.assert_array_equal(loaded.predict(5).point, model.predict(5).point)
+
+
+# --------------------------------------------------------------------------- the untrained model is its local AR
+_UNTRAINED: dict = {}
+
+
+def _untrained() -> af.NeuralAR:
+    if not _UNTRAINED:
+        _UNTRAINED["m"] = _make("conv", "continuous", **dict(TINY, ar_lags=(1, 2, 7, 12), context_length=48),
+                                max_steps=1, learning_rate=1e-12, warmup_steps=1).fit(_data())
+    return _UNTRAINED["m"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(2, 90), seed=st.integers(0, 10_000))
+def test_untrained_model_is_its_local_ar_for_any_context_length(n, seed):
+    """Contexts shorter than the lags (2 values, lag 12) and longer than the context (90 > 48):
+    the untrained mean path is the local AR's own recursive forecast, lags it cannot estimate dropped."""
+    from arforecast.nn.local_ar import LocalAR
+    model = _untrained()
+    y = 10 + np.random.default_rng(seed).standard_normal(n)
+    got = model.predict(6, y=pd.Series(y, index=pd.date_range("2022-01-01", periods=n, freq="h"))).point[0]
+    ctx = y[-model.context_length_:]
+    scale = np.abs(ctx).mean()
+    z = torch.from_numpy(ctx / scale)[None, :]
+    ar = LocalAR(model.ar_lags_, model.config_.inputs.ar_ridge)
+    coef = ar.fit(z, torch.ones_like(z))
+    want = ar.forecast(z, coef, 6)[0].numpy() * scale
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * scale)
+    if n <= 12:       # too short for lag 12: it is dropped, not broken
+        assert float(coef[0, 3]) == 0.0
+
+
+# --------------------------------------------------------------------------- only the context matters
+_CTX_MODEL: dict = {}
+
+
+def _context_model() -> af.NeuralAR:
+    if not _CTX_MODEL:
+        _CTX_MODEL["m"] = _jiggle(_make("conv", "continuous", max_steps=2, **dict(TINY, periods=(4, 24)))
+                                  .fit(_data()))
+    return _CTX_MODEL["m"]
+
+
+@settings(max_examples=15, deadline=None)
+@given(a=st.integers(0, 200), b=st.integers(0, 200), seed=st.integers(0, 10_000))
+def test_forecasts_depend_only_on_the_context_values_and_timestamps(a, b, seed):
+    """The same last context_length values at the same timestamps give the same forecast, whatever
+    longer history precedes them; the same values an hour later give another one (calendar phases)."""
+    model = _context_model()
+    F = model.context_length_
+    rng = np.random.default_rng(seed)
+    tail = 10 + rng.standard_normal(F)
+    end = pd.Timestamp("2023-06-01 17:00")
+
+    def series(prefix: int, shift: int = 0) -> pd.Series:
+        values = np.r_[10 + 3 * rng.standard_normal(prefix), tail]
+        return pd.Series(values, index=pd.date_range(end=end + pd.Timedelta(hours=shift), periods=len(values),
+                                                     freq="h"))
+
+    fa = model.predict(5, num_samples=3, seed=1, y=series(a))
+    fb = model.predict(5, num_samples=3, seed=1, y=series(b))
+    np.testing.assert_allclose(fa.point, fb.point, rtol=1e-6)
+    np.testing.assert_allclose(fa.samples, fb.samples, rtol=1e-6)
+    shifted = model.predict(5, y=series(a, shift=1)).point
+    assert not np.allclose(shifted, model.predict(5, y=series(a)).point)

@@ -104,9 +104,18 @@ class TrainResult:
     history: list = field(default_factory=list)      # (step, seconds, train loss, val loss)
 
 
-def lr_factor(progress: float, step: int, warmup_steps: int, final: float = 0.1) -> float:
-    """Linear warm-up over ``warmup_steps``, then cosine decay to ``final`` at ``progress = 1``."""
-    warm = min(1.0, (step + 1) / max(warmup_steps, 1))
+def lr_factor(progress: float, step: int, warmup_steps: int, final: float = 0.1,
+              warmup_fraction: float = 0.1) -> float:
+    """Linear warm-up, then cosine decay to ``final`` at ``progress = 1`` (the fraction of the budget used).
+
+    The warm-up ends after ``warmup_steps`` steps or ``warmup_fraction`` of the budget, whichever
+    comes first, so that a short budget (a few hundred steps) is not spent mostly warming up.
+
+    Example:
+        >>> [round(lr_factor(p, step, 50), 3) for p, step in [(0.0, 0), (0.05, 9), (0.1, 20), (0.5, 2000)]]
+        [0.02, 0.497, 0.978, 0.55]
+    """
+    warm = min(1.0, max((step + 1) / max(warmup_steps, 1), progress / warmup_fraction if warmup_fraction else 0.0))
     return warm * (final + (1 - final) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
 

@@ -1,0 +1,224 @@
+"""The NeuralAR estimator: parameters, fit, predict, likelihood, persistence (the parts live in
+the sibling modules: settings in ``config``, choices from the data in ``defaults``, training in
+``fitting``, the Stepper protocol in ``stepping``, files in ``persistence``)."""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from arforecast.base import Forecaster
+from arforecast.data.panel import Panel
+from arforecast.data.scaling import MeanScaler, Quantizer
+from arforecast.exceptions import DataError
+from arforecast.forecast import Forecast
+from arforecast.models.neural import config, defaults, persistence
+from arforecast.models.neural.config import GROUPS, Architecture, Inputs, Output, Settings, Training
+from arforecast.models.neural.fitting import fit_network, seeded
+from arforecast.models.neural.stepping import NeuralStepper
+from arforecast.nn.network import build_network
+
+
+class NeuralAR(NeuralStepper, Forecaster):
+    """A global neural autoregressive forecaster (WaveNet or transformer backbone).
+
+    Args:
+        backbone: ``"conv"`` (WaveNet) or ``"transformer"``.
+        values: ``"quantized"`` (categorical head over bins) or ``"continuous"`` (Student-t or
+            Normal head).
+        context_length: values a forecast conditions on: the scale and the local AR come from
+            them, the lags look back into them (``None``: chosen from the data, ``context_length_``).
+        max_steps: most optimizer steps.
+        time_limit: most seconds of training (``None``: no limit); the learning-rate schedule
+            follows whichever budget runs out first.
+        seed: makes initialization and training reproducible.
+        device: ``"auto"`` (CUDA when present, else CPU), ``"cpu"``, ``"cuda"``, ...
+        progress: show a progress bar while training.
+        architecture: :class:`~arforecast.models.neural.config.Architecture` (width, depth, heads).
+        inputs: :class:`~arforecast.models.neural.config.Inputs` (seasonal lags, phase periods,
+            local AR lags; ``None`` fields are chosen from the data: ``lags_``, ``periods_``,
+            ``ar_lags_``).
+        output: :class:`~arforecast.models.neural.config.Output` (likelihood or quantizer).
+        training: :class:`~arforecast.models.neural.config.Training` (windows, optimizer,
+            validation, weight averaging, calibration).
+        decoding: default decoding for ``predict`` with ``num_samples`` (``"sample"``); without
+            ``num_samples`` the point forecast is the ``"mean"`` path.
+        chunk_size: most paths stepped at once in ``predict`` (bounds memory).
+
+    Each group may also be given as a ``dict`` of its fields; ``set_params(training__ema_decay=None)``
+    changes one field.
+
+    Fitted attributes: the settings chosen from the data where left ``None`` (``d_model_``,
+    ``context_length_``, ``lags_``, ``periods_``, ``ar_lags_``, ``validation_length_``,
+    ``window_length_``; rules in :mod:`arforecast.models.neural.defaults`), ``config_`` (the four
+    groups as used), ``network_``, ``training_`` (steps, validation history) and ``spread_``.
+
+    Example:
+        >>> import arforecast as af
+        >>> from arforecast.datasets import simulate_ar
+        >>> y = simulate_ar([0.6, -0.2], n_series=4, length=120, intercept=5.0, seed=0)
+        >>> model = af.NeuralAR("conv", "continuous", context_length=32, max_steps=10, seed=0, progress=False,
+        ...                     architecture=dict(d_model=8, n_layers=3),
+        ...                     inputs=dict(lags=(), periods=(), ar_lags=(1, 2)),
+        ...                     training=dict(window_length=8, batch_size=8, validation_length=8, val_every=5)).fit(y)
+        >>> model.predict(5, num_samples=20, seed=0).samples.shape
+        (4, 20, 5)
+    """
+
+    is_global = True
+
+    def __init__(self, backbone: str = "conv", values: str = "quantized", context_length: int | None = None,
+                 max_steps: int = 1000, time_limit: float | None = None, seed: int | None = None,
+                 device: str = "auto", *, progress: bool = True, architecture: Architecture | dict | None = None,
+                 inputs: Inputs | dict | None = None, output: Output | dict | None = None,
+                 training: Training | dict | None = None, decoding: str = "sample",
+                 chunk_size: int | None = 4096) -> None:
+        self.backbone = backbone
+        self.values = values
+        self.context_length = context_length
+        self.max_steps = max_steps
+        self.time_limit = time_limit
+        self.seed = seed
+        self.device = device
+        self.progress = progress
+        self.architecture = architecture
+        self.inputs = inputs
+        self.output = output
+        self.training = training
+        self.decoding = decoding
+        self.chunk_size = chunk_size
+
+    def set_params(self, **params: Any) -> "NeuralAR":
+        """scikit-learn's ``set_params``; ``group__field=value`` replaces one field of a group."""
+        nested = {k: v for k, v in params.items() if k.partition("__")[0] in GROUPS and "__" in k}
+        for key, value in nested.items():
+            group, _, field = key.partition("__")
+            setattr(self, group, config.replaced(getattr(self, group), GROUPS[group], **{field: value}))
+        return super().set_params(**{k: v for k, v in params.items() if k not in nested})
+
+    # ------------------------------------------------------------------ setup
+    def _settings(self) -> Settings:
+        s = Settings(*(config.resolve(cls, getattr(self, name)) for name, cls in GROUPS.items()))
+        config.validate(self.backbone, self.values, self.context_length, self.max_steps, self.time_limit, s)
+        return s
+
+    def _resolve_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            dev = torch.device(self.device)
+        except (RuntimeError, TypeError) as err:
+            raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}") from err
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device={self.device!r} but CUDA is not available; use device='auto' or 'cpu'")
+        return dev
+
+    def _setup(self, chosen: dict[str, Any], settings: Settings | None = None) -> None:
+        """Fitted attributes that follow from the parameters and the data-chosen settings
+        (shared by fit and load), an untrained network included."""
+        s = settings or self._settings()
+        for name, value in chosen.items():
+            setattr(self, name, value)
+        inputs = dataclasses.replace(s.inputs, lags=self.lags_, periods=self.periods_, ar_lags=self.ar_lags_)
+        training = dataclasses.replace(s.training, window_length=self.window_length_,
+                                       validation_length=self.validation_length_)
+        architecture = dataclasses.replace(s.architecture, d_model=self.d_model_)
+        self.config_ = s._replace(architecture=architecture, inputs=inputs, training=training)
+        o = s.output
+        self.quantizer_ = (Quantizer(int(o.n_bins), *o.value_range, None if o.mu_law is None else float(o.mu_law))
+                           if self.values == "quantized" else None)
+        self.scaler_ = MeanScaler()
+        self.dtype_ = torch.float32
+        self.device_ = self._resolve_device()
+        self.spread_ = 1.0
+        with seeded(self.seed):
+            net = build_network(self.backbone, self.values, **dataclasses.asdict(architecture),
+                                **dataclasses.asdict(inputs), likelihood=o.likelihood, quantizer=self.quantizer_,
+                                embed_tokens=o.embed_tokens)
+        self.network_ = net.to(self.device_)
+        self.history_ = net.history
+
+    @property
+    def min_length(self) -> int:
+        return 2
+
+    # ------------------------------------------------------------------ fit / predict
+    def _fit(self, panel: Panel) -> None:
+        s = self._settings()
+        self._setup(defaults.choose(panel, self.context_length, s.inputs, s.training, s.architecture), s)
+        fit_network(self, panel)
+
+    def _predict(self, panel: Panel, h: int, num_samples: int | None, seed: int | None,
+                 **options: Any) -> Forecast:
+        """Mean path without ``num_samples``; with it, sample paths whose mean is the point forecast.
+
+        Options: ``decoding`` (default ``self.decoding`` for samples), ``temperature``, ``top_k``,
+        ``top_p``, ``chunk_size``, ``progress`` (see :func:`arforecast.rollout.rollout`).
+        """
+        from arforecast.rollout.engine import rollout
+        self.network_.eval()
+        context = self._context(panel)
+        chunk = options.pop("chunk_size", self.chunk_size)
+        if num_samples is None:
+            decoding = options.pop("decoding", "mean")
+            res = rollout(self, context, h, decoding=decoding, seed=seed, chunk_size=chunk, **options)
+            return Forecast(panel, h, res.point.numpy(), model=type(self).__name__)
+        decoding = options.pop("decoding", self.decoding)
+        res = rollout(self, context, h, num_samples=num_samples, decoding=decoding, seed=seed,
+                      chunk_size=chunk, **options)
+        samples = res.paths.numpy()
+        return Forecast(panel, h, samples.mean(axis=1), samples=samples, model=type(self).__name__)
+
+    def _calibrate_spread(self, batch: dict[str, np.ndarray], context: int, **kwargs: Any
+                          ) -> tuple[float, dict[float, float]]:
+        """:func:`~arforecast.models.neural.calibration.calibrate_spread` with this model's criterion."""
+        from arforecast.models.neural.calibration import calibrate_spread
+        return calibrate_spread(self, batch, context, self.config_.training.calibrate or "crps", **kwargs)
+
+    # ------------------------------------------------------------------ held-out likelihood
+    def nll(self, y: Any, start: int | None = None) -> float:
+        """Mean negative log-likelihood per step of ``y`` under the model, teacher-forced.
+
+        Each series is conditioned on its first ``start`` values (default: half the series, at
+        most ``context_length_``): scale and local AR come from the last ``context_length_`` of
+        them, as for a forecast from there; every later value is scored by its one-step
+        predictive distribution given the true values before it. In original units: a density,
+        so continuous and quantized models are comparable (a bin's mass is divided by the bin's
+        width in original units).
+        """
+        self._check_fitted()
+        from arforecast.data.frames import to_panel
+        panel = to_panel(y)
+        F = int(self.context_length_)
+        self.network_.eval()
+        total, count = 0.0, 0
+        for i in range(panel.n_series):
+            v = panel.series(i)
+            n = len(v)
+            s = min(F, n // 2) if start is None else int(start)
+            if not 1 <= s < n:
+                raise DataError(f"series {panel.ids[i]!r}: start={s} leaves nothing to score (length {n})")
+            row = np.concatenate([np.full(max(F - s, 0), np.nan), v[max(0, s - F):]])
+            values = torch.from_numpy(row).to(self.device_)[None, :]
+            positions = int(panel.origins[i]) + torch.arange(s - F + 1, n, device=self.device_)[None, :]
+            with torch.no_grad():
+                nll, scale = self._window_nll(values, positions, F)
+            ok = ~torch.isnan(values[:, F:])
+            total += float((nll[ok].double() + torch.log(scale)).sum())
+            count += int(ok.sum())
+        return total / count
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | Path) -> None:
+        """Write parameters, data-chosen settings, weights and the fitted series to ``path``
+        (tensors, numbers and strings only: read with ``weights_only=True``)."""
+        self._check_fitted()
+        persistence.save(self, path)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str | None = None) -> "NeuralAR":
+        """Read a model written by :meth:`save` (never unpickles arbitrary objects)."""
+        return persistence.load(cls, path, device)

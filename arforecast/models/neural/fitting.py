@@ -1,0 +1,122 @@
+"""Training a NeuralAR: windows, the loss, the starting spread, validation by rollout.
+
+:func:`fit_network` is the body of ``NeuralAR.fit`` once the network is built: random windows
+across all series (:class:`~arforecast.nn.training.WindowSampler`), every target of a window
+scored in one teacher-forced pass, the head's scale started at the local AR's one-step error
+spread, the budgeted AdamW loop of :func:`~arforecast.nn.training.train` with validation on the
+last ``validation_length`` values of each series, then optional spread calibration.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from arforecast.data.panel import Panel
+from arforecast.nn.training import WindowSampler, train
+from arforecast.rollout.protocol import Context
+
+
+@contextlib.contextmanager
+def seeded(seed: int | None):
+    """Fork torch's global RNG and seed it (initialization draws from it); restore afterwards."""
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(int(seed))
+        yield
+
+
+def window_forecast(model: Any, batch: dict[str, np.ndarray], context: int
+                    ) -> tuple[Context, torch.Tensor, torch.Tensor]:
+    """A window batch as a forecast: the context of its first ``context`` columns, the targets
+    after them ``[B, W]`` and each row's scale ``[B, 1]``."""
+    values = torch.from_numpy(batch["values"])
+    ctx_values = values[:, :context]
+    lengths = (~torch.isnan(ctx_values)).sum(1)
+    origins = torch.from_numpy(batch["positions"][:, context - 1]).to(torch.int64)
+    ctx = Context(ctx_values, lengths, torch.arange(len(values)), origins)
+    return ctx, values[:, context:], model.scaler_.scale(ctx_values)[:, None]
+
+
+def rollout_error(model: Any, batch: dict[str, np.ndarray], context: int) -> float:
+    """Mean-path forecast error ``mean |y - yhat| / scale`` of the windows' targets."""
+    from arforecast.rollout.engine import rollout
+    ctx, target, scale = window_forecast(model, batch, context)
+    point = rollout(model, ctx, target.shape[1], decoding="mean").point
+    err = (point - target).abs() / scale
+    return float(err[torch.isfinite(err)].mean())
+
+
+def init_scale(model: Any, sampler: WindowSampler, rng: np.random.Generator, n_windows: int = 256) -> None:
+    """Start the head's scale at the spread of the local AR's one-step errors on training windows
+    (relative to each window's in-context residual spread with ``ar_scale``)."""
+    net = model.network_
+    batch = sampler.sample(n_windows, rng)
+    values = torch.from_numpy(batch["values"]).to(model.device_)
+    F = sampler.context
+    scale = model.scaler_.scale(values[:, :F])
+    z, obs, _ = model._encode(values[:, :-1], scale)
+    ar = net.fit_ar(z[:, :F], obs[:, :F])
+    pred = net.base(z, ar, F - 1)
+    err = (values[:, F:] / scale[:, None]).to(model.dtype_) - pred
+    spread = net.split_ar(ar)[1]
+    if spread is not None:
+        err = err / spread[:, None]                                 # in units of each row's own spread
+    err = err[torch.isfinite(err)]
+    if err.numel() < 2:
+        return
+    spread = float(err.abs().median() * 1.4826)                    # robust standard deviation
+    if model.values == "continuous" and model.config_.output.likelihood == "student_t":
+        spread *= math.sqrt(3 / 5)                                  # Student-t(5) scale for that spread
+    net.head.set_init_scale(spread)
+    model.ar_residual_spread_ = spread
+
+
+def fit_network(model: Any, panel: Panel) -> None:
+    """Train ``model.network_`` on ``panel`` (sets ``training_``, and ``spread_`` when calibrating)."""
+    from arforecast.models.neural.calibration import calibrate_spread
+    cfg, net, device = model.config_.training, model.network_, model.device_
+    rng = np.random.default_rng(model.seed)
+    F = int(model.context_length_)
+    series = [panel.series(i) for i in range(panel.n_series)]
+    sampler = WindowSampler(series, context=F, targets=int(model.window_length_),
+                            validation_length=int(model.validation_length_), origins=panel.origins)
+
+    def batch_loss(batch: dict[str, np.ndarray]) -> torch.Tensor:
+        values = torch.from_numpy(batch["values"]).to(device)
+        positions = torch.from_numpy(batch["positions"]).to(device)
+        nll, _ = model._window_nll(values, positions, F)
+        mask = torch.from_numpy(batch["mask"]).to(device)
+        return (nll * mask).sum() / mask.sum().clamp_min(1)
+
+    if net.local_ar is not None:
+        init_scale(model, sampler, rng)
+
+    def loss_fn() -> torch.Tensor:
+        return batch_loss(sampler.sample(int(cfg.batch_size), rng))
+
+    val_fn = None
+    if model.validation_length_ > 0:
+        vbatch = sampler.validation()
+
+        def val_fn() -> float:
+            net.eval()
+            with torch.no_grad():
+                if cfg.val_metric == "nll":
+                    return float(batch_loss(vbatch))
+                return rollout_error(model, vbatch, F)
+
+    with seeded(model.seed):
+        model.training_ = train(
+            net, loss_fn, max_steps=int(model.max_steps), time_limit=model.time_limit,
+            learning_rate=float(cfg.learning_rate), weight_decay=float(cfg.weight_decay),
+            warmup_steps=int(cfg.warmup_steps), grad_clip=float(cfg.grad_clip), val_fn=val_fn,
+            val_every=int(cfg.val_every), patience=cfg.patience, ema_decay=cfg.ema_decay,
+            progress=bool(model.progress))
+    net.eval()
+    if cfg.calibrate is not None and val_fn is not None:
+        with torch.no_grad():
+            model.spread_, model.calibration_ = calibrate_spread(model, vbatch, F, cfg.calibrate)

@@ -1,0 +1,129 @@
+"""NeuralAR as a :class:`~arforecast.rollout.protocol.Stepper`: values -> network inputs, the
+incremental rollout state, teacher-forced likelihood of windows.
+
+:class:`NeuralStepper` is a mixin of the estimator: it reads the fitted attributes
+(``network_``, ``scaler_``, ``quantizer_``, ``context_length_``, ``history_``, ``spread_``, ...)
+and implements ``start`` / ``distribution`` / ``advance``. The state holds the scale, the local
+AR coefficients, the last ``history_`` values (for the lags and the AR path) and the backbone's
+incremental state (conv queues or key/value cache), so each step costs one position of work.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from arforecast.data.panel import Panel
+from arforecast.distributions import Distribution
+from arforecast.rollout.protocol import Context, State
+
+
+class NeuralStepper:
+    """The rollout half of NeuralAR (see module docstring)."""
+
+    # ------------------------------------------------------------------ values -> network inputs
+    def _encode(self, values: torch.Tensor, scale: torch.Tensor, first_observed: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Original values ``[B, N]`` (NaN = none) -> scaled inputs, observed flags, tokens.
+
+        ``first_observed [B]`` (column of each row's first real value) marks the columns before
+        it as padding (token ``PAD``) rather than missing (``MISSING``).
+        """
+        q = self.quantizer_
+        embed = self.config_.output.embed_tokens
+        observed = ~torch.isnan(values)
+        z = values / scale.unsqueeze(-1)
+        tokens = None
+        if q is not None:
+            tokens = q.bin_of(z)
+            z = q.dequantize(tokens, torch.float64)
+            if embed and first_observed is not None:
+                cols = torch.arange(values.shape[1], device=values.device)
+                tokens = torch.where(cols[None, :] < first_observed[:, None], q.pad_token, tokens)
+            if not embed:
+                tokens = None
+        z = torch.where(observed, z, torch.zeros_like(z))
+        return z.to(self.dtype_), observed.to(self.dtype_), tokens
+
+    def _window_nll(self, values: torch.Tensor, positions: torch.Tensor, context: int
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Teacher-forced NLL (scaled units) of the values after column ``context`` of each row.
+
+        ``values [B, context + W]`` in original units, ``positions [B, context + W - 1]``.
+        Returns ``nll [B, W]`` and the rows' ``scale [B]``. Exactly what a forecast from the
+        first ``context`` values computes, with the true values fed back.
+        """
+        net = self.network_
+        scale = self.scaler_.scale(values[:, :context])
+        first_obs = (~torch.isnan(values)).to(torch.int64).argmax(1)
+        z, obs, tokens = self._encode(values[:, :-1], scale, first_obs)
+        coef = net.fit_ar(z[:, :context], obs[:, :context])
+        first = max(context - net.span, 0)
+        params = net(z, obs, positions[:, first:], first, coef, tokens)
+        W = values.shape[1] - context
+        params = {k: v[:, -W:] for k, v in params.items()}
+        target = (values[:, context:] / scale[:, None]).to(self.dtype_)
+        return net.head.nll(params, torch.nan_to_num(target)), scale
+
+    # ------------------------------------------------------------------ the Stepper protocol
+    def start(self, context: Context) -> State:
+        """Scale each row by its context, fit its local AR, run the network over it.
+
+        The first ``context_length_`` columns are the context: the scale and the AR come from
+        them alone. Columns past those (values appended by a naive recomputation) are run
+        through the network but change neither, so recomputing equals stepping.
+        """
+        if not hasattr(self, "network_"):
+            self._check_fitted()
+        net, dev = self.network_, self.device_
+        values = context.values.to(dev, torch.float64)
+        B, T = values.shape
+        H = self.history_
+        Fc = min(T, int(self.context_length_))
+        scale = self.scaler_.scale(values[:, :Fc])
+        first_obs = (T - context.lengths.to(dev)).clamp_min(0)
+        z, obs, tokens = self._encode(values, scale, first_obs)
+        coef = net.fit_ar(z[:, :Fc], obs[:, :Fc])
+        first = max(Fc - net.span, 0)
+        positions = context.positions.to(dev)[:, None] - (T - 1 - torch.arange(first, T, device=dev))[None, :]
+        with torch.no_grad():
+            params, bstate = net.start(z, obs, positions, first, coef, tokens)
+        pad = max(H - T, 0)
+        state = {"scale": scale, "coef": coef, "z": F.pad(z, (pad, 0))[:, -H:],
+                 "observed": F.pad(obs, (pad, 0))[:, -H:], "position": positions[:, -1],
+                 "backbone": bstate, "params": params}
+        if tokens is not None:
+            state["tokens"] = F.pad(tokens, (pad, 0), value=self.quantizer_.pad_token)[:, -H:]
+        return state
+
+    def distribution(self, state: State) -> Distribution:
+        """Next value's distribution in original units."""
+        return self.network_.head.distribution(state["params"], state["scale"].to(self.dtype_),
+                                               spread=getattr(self, "spread_", 1.0))
+
+    def advance(self, state: State, value: torch.Tensor) -> State:
+        """Append one value per row (original units) and step the network once."""
+        net = self.network_
+        value = value.to(self.device_, torch.float64).reshape(-1, 1)
+        z_new, obs_new, tok_new = self._encode(value, state["scale"])
+        z = torch.cat([state["z"][:, 1:], z_new], 1)
+        obs = torch.cat([state["observed"][:, 1:], obs_new], 1)
+        tokens = None
+        if "tokens" in state:
+            tokens = torch.cat([state["tokens"][:, 1:], tok_new], 1)
+        position = state["position"] + 1
+        with torch.no_grad():
+            params, bstate = net.step(z, obs, position[:, None], state["backbone"], state["coef"], tokens)
+        out = {"scale": state["scale"], "coef": state["coef"], "z": z, "observed": obs, "position": position,
+               "backbone": bstate, "params": params}
+        if tokens is not None:
+            out["tokens"] = tokens
+        return out
+
+    def _context(self, panel: Panel) -> Context:
+        """The last ``context_length_`` values of every series, at their calendar positions."""
+        width = int(self.context_length_)
+        values = torch.from_numpy(panel.padded(width))
+        lengths = torch.from_numpy(np.minimum(panel.lengths, width).astype(np.int64))
+        positions = torch.from_numpy(panel.next_positions().astype(np.int64))
+        return Context(values, lengths, torch.arange(panel.n_series), positions)
