@@ -145,8 +145,9 @@ class Forecast:
             values = self.quantile_values(qs)
             blocks.update({quantile_column(q): values[k] for k, q in enumerate(qs)})
         lay = self.panel.layout
+        names = {"id_col": lay.id_col, "time_col": lay.time_col} if lay.kind == "long" else {}
         frame = Panel(self.panel.values, self.panel.indptr, self.panel.ids, self.panel.starts,
-                      self.panel.freq, self.panel.step, type(lay)("long")).to_pandas(blocks, self.index)
+                      self.panel.freq, self.panel.step, type(lay)("long", **names)).to_pandas(blocks, self.index)
         return frame
 
     def plot(self, *args: Any, **kwargs: Any) -> Any:
