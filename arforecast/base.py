@@ -31,7 +31,7 @@ class Forecaster(BaseEstimator):
         >>> import numpy as np, pandas as pd
         >>> from arforecast import SeasonalNaive
         >>> y = pd.Series(np.tile([1.0, 2.0, 3.0], 5))
-        >>> SeasonalNaive(season_length=3).fit(y).predict(4).mean.tolist()
+        >>> SeasonalNaive(season_length=3).fit(y).predict(4).mean["mean"].tolist()
         [1.0, 2.0, 3.0, 1.0]
     """
 

@@ -14,8 +14,10 @@ quantile. That is the expected value of the predictive CDF at that order statist
 ``level`` interval read off ``S`` sample paths covers a new draw from the same law with
 probability ``level`` whatever ``S``; numpy's default (type 7) puts the bounds further in and
 covers less (95% intervals from 100 paths: 93.1%, from 200: 94.1%).
-Every accessor returns pandas objects in the layout the model was given, indexed by future
-timestamps.
+Every accessor returns the same shape whatever the input's layout: a long frame ``<id>, <time>,
+<value columns>`` with the caller's id and time column names (``unique_id, ds`` for a Series or
+a wide frame); ``layout="wide"`` or ``layout="series"`` asks for another arrangement (the table
+is in docs/data.md).
 """
 from __future__ import annotations
 
@@ -26,6 +28,10 @@ import pandas as pd
 import torch
 
 from arforecast.data.panel import Panel
+from arforecast.levels import as_level, as_levels, as_quantiles, interval_quantiles
+
+#: the arrangements an accessor can return (see :meth:`Forecast.to_frame` and docs/data.md)
+LAYOUTS = ("long", "wide", "series")
 
 
 def quantile_column(q: float) -> str:
@@ -45,10 +51,10 @@ class Forecast:
         >>> import arforecast as af
         >>> y = pd.Series(np.arange(30.0), index=pd.date_range("2024-01-01", periods=30, freq="D"))
         >>> fc = af.Naive().fit(y).predict(3)
-        >>> fc.mean.tolist()
-        [29.0, 29.0, 29.0]
-        >>> lower, upper = fc.interval(0.9)
-        >>> bool((lower < fc.mean).all())
+        >>> fc.mean.columns.tolist(), fc.mean["mean"].tolist()
+        (['unique_id', 'ds', 'mean'], [29.0, 29.0, 29.0])
+        >>> lower, upper = fc.interval(90, layout="series")
+        >>> bool((lower < fc.point[0]).all())
         True
     """
 
@@ -88,11 +94,9 @@ class Forecast:
         return 0 if self.samples is None else int(self.samples.shape[1])
 
     def quantile_values(self, qs: float | Sequence[float]) -> np.ndarray:
-        """Quantiles as an array: ``[n, h]`` for one ``q``, ``[len(qs), n, h]`` for several."""
+        """Quantiles as an array: ``[n, h]`` for one ``q``, ``[len(qs), n, h]`` for a list."""
         scalar = np.ndim(qs) == 0
-        qs_arr = np.atleast_1d(np.asarray(qs, dtype=np.float64))
-        if not np.all((qs_arr > 0) & (qs_arr < 1)):         # NaN fails too
-            raise ValueError(f"quantile levels must lie strictly between 0 and 1, got {qs}")
+        qs_arr = np.asarray(as_quantiles(qs), dtype=np.float64)
         if self.marginals is not None:
             out = np.stack([_to_numpy(self.marginals.quantile(float(q))) for q in qs_arr])
         elif self.samples is not None:
@@ -103,52 +107,101 @@ class Forecast:
         return out[0] if scalar else out
 
     def interval_values(self, level: float) -> tuple[np.ndarray, np.ndarray]:
-        """Central interval with coverage ``level`` as two ``[n, h]`` arrays."""
-        if not 0 < level < 1:
-            raise ValueError(f"level must lie strictly between 0 and 1 (e.g. 0.95), got {level}")
-        lo, hi = self.quantile_values([(1 - level) / 2, (1 + level) / 2])
+        """Central interval with coverage ``level`` (0.95 or 95) as two ``[n, h]`` arrays."""
+        lo, hi = self.quantile_values(list(interval_quantiles(as_level(level))))
         return lo, hi
 
     # ------------------------------------------------------------------ pandas views
-    def _pandas(self, blocks: dict[str, np.ndarray]) -> Any:
-        return self.panel.to_pandas(blocks, self.index)
+    @property
+    def id_col(self) -> str:
+        """Name of the id column of long outputs: the caller's for long input, else ``unique_id``."""
+        lay = self.panel.layout
+        return lay.id_col if lay.kind == "long" else "unique_id"
 
     @property
-    def mean(self) -> Any:
-        """The point forecast in the caller's layout."""
-        return self._pandas({"mean": self.point})
+    def time_col(self) -> str:
+        """Name of the time column of long outputs: the caller's for long input, else ``ds``."""
+        lay = self.panel.layout
+        return lay.time_col if lay.kind == "long" else "ds"
+
+    def _arrange(self, blocks: dict[str, np.ndarray], layout: str, single: bool) -> Any:
+        """``[n, h]`` arrays (one per value column) in ``layout``; ``single``: one value asked for."""
+        if layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+        id_col, time_col, n = self.id_col, self.time_col, self.panel.n_series
+        if layout == "long":
+            times = self.index[0].append(self.index[1:]) if n else pd.Index([])
+            frame = pd.DataFrame({id_col: np.repeat(self.ids, self.h), time_col: times})
+            for key, arr in blocks.items():
+                frame[key] = arr.reshape(-1)
+            return frame
+        if layout == "series":
+            if n != 1:
+                raise ValueError(f"layout='series' needs a forecast of one series, this one has {n}; use "
+                                 "layout='long' or 'wide', or forecast one series (predict(h, y=...))")
+            index = self.index[0].rename(time_col)
+            if single:
+                (key, arr), = blocks.items()
+                return pd.Series(arr[0], index=index, name=key)
+            return pd.DataFrame({key: arr[0] for key, arr in blocks.items()}, index=index)
+        lay = self.panel.layout
+        columns = pd.Index(list(self.ids), name=lay.name if lay.kind == "wide" else id_col)
+        frames = {}
+        for key, arr in blocks.items():
+            df = pd.concat([pd.Series(arr[i], index=ix) for i, ix in enumerate(self.index)], axis=1) if n \
+                else pd.DataFrame()
+            df.columns = columns
+            df.index.name = time_col
+            frames[key] = df
+        if single:
+            return next(iter(frames.values()))
+        return pd.concat(frames, axis=1, names=["value", columns.name])
 
     @property
-    def median(self) -> Any:
-        """The predictive median in the caller's layout."""
-        return self._pandas({"median": self.quantile_values(0.5)})
+    def mean(self) -> pd.DataFrame:
+        """The point forecast as a long frame ``<id>, <time>, mean`` (see :meth:`to_frame` for other layouts)."""
+        return self._arrange({"mean": self.point}, "long", True)
 
-    def quantile(self, q: float) -> Any:
-        """Quantile ``q`` of each step's predictive distribution, in the caller's layout."""
-        return self._pandas({quantile_column(q): self.quantile_values(float(q))})
+    @property
+    def median(self) -> pd.DataFrame:
+        """The predictive median as a long frame ``<id>, <time>, median``."""
+        return self._arrange({"median": self.quantile_values(0.5)}, "long", True)
 
-    def interval(self, level: float = 0.95) -> tuple[Any, Any]:
-        """``(lower, upper)`` bounds of the central ``level`` interval, in the caller's layout."""
-        lo, hi = self.interval_values(level)
-        return self._pandas({"lower": lo}), self._pandas({"upper": hi})
+    def quantile(self, q: float | Sequence[float], *, layout: str = "long") -> Any:
+        """Quantile(s) ``q`` of each step's predictive distribution, one ``q<p>`` column each.
 
-    def to_frame(self, quantiles: Sequence[float] = (), levels: Sequence[float] = ()) -> pd.DataFrame:
-        """Long frame ``unique_id, ds, mean`` plus one ``q<level>`` column per quantile.
-
-        ``levels`` adds the two quantiles of each central interval (``0.95`` -> ``q0.025``,
-        ``q0.975``).
+        ``layout``: ``"long"`` (a frame ``<id>, <time>, q0.1, ...``), ``"wide"`` (time x series;
+        with a list of ``q``, columns ``(q<p>, series)``) or ``"series"`` (one series: a Series
+        for one ``q``, a frame for a list).
         """
-        qs = sorted({float(q) for q in quantiles} |
-                    {round((1 - lv) / 2, 10) for lv in levels} | {round((1 + lv) / 2, 10) for lv in levels})
+        qs = as_quantiles(q)
+        values = self.quantile_values(qs)
+        return self._arrange({quantile_column(x): values[k] for k, x in enumerate(qs)}, layout, np.ndim(q) == 0)
+
+    def interval(self, level: float = 0.95, *, layout: str = "long") -> tuple[Any, Any]:
+        """``(lower, upper)`` bounds of the central ``level`` interval (``0.95`` or ``95``).
+
+        Each bound has one value column (``lower``, ``upper``) in ``layout``: a long frame
+        (default), a wide frame (time x series) or a Series (one series).
+        """
+        lo, hi = self.interval_values(level)
+        return self._arrange({"lower": lo}, layout, True), self._arrange({"upper": hi}, layout, True)
+
+    def to_frame(self, quantiles: float | Sequence[float] = (), levels: float | Sequence[float] = (), *,
+                 layout: str = "long") -> pd.DataFrame:
+        """The mean plus one ``q<p>`` column per quantile, as one frame.
+
+        ``levels`` (fractions or percentages: ``0.95`` or ``95``) add the two quantiles of each
+        central interval (``95`` -> ``q0.025``, ``q0.975``). ``layout``: ``"long"`` (default:
+        ``<id>, <time>, mean, q...``), ``"wide"`` (time x columns ``(value, series)``) or
+        ``"series"`` (one series: time x ``mean, q...``).
+        """
+        qs = sorted(set(as_quantiles(quantiles)) | {q for lv in as_levels(levels) for q in interval_quantiles(lv)})
         blocks = {"mean": self.point}
         if qs:
             values = self.quantile_values(qs)
             blocks.update({quantile_column(q): values[k] for k, q in enumerate(qs)})
-        lay = self.panel.layout
-        names = {"id_col": lay.id_col, "time_col": lay.time_col} if lay.kind == "long" else {}
-        frame = Panel(self.panel.values, self.panel.indptr, self.panel.ids, self.panel.starts,
-                      self.panel.freq, self.panel.step, type(lay)("long", **names)).to_pandas(blocks, self.index)
-        return frame
+        return self._arrange(blocks, layout, False)
 
     def plot(self, *args: Any, **kwargs: Any) -> Any:
         """Fan chart of history and nested intervals (see :func:`arforecast.plotting.plot_forecast`)."""

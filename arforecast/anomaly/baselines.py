@@ -9,7 +9,7 @@ protocol (its state is the last ``window`` values), so it is scored exactly like
 Example:
     >>> import pandas as pd
     >>> fc = RollingZScore(window=3).fit(pd.Series([1.0, 2.0, 3.0, 4.0])).predict(2)
-    >>> fc.mean.tolist(), round(float(fc.marginals.scale[0, 0]), 4)
+    >>> fc.mean["mean"].tolist(), round(float(fc.marginals.scale[0, 0]), 4)
     ([3.0, 3.0], 1.0)
 """
 from __future__ import annotations

@@ -33,6 +33,7 @@ from arforecast.anomaly.sources import Group, PredictSource, Source, StepperSour
 from arforecast.data.frames import to_panel
 from arforecast.data.panel import Panel, rows_of_ids
 from arforecast.exceptions import DataError, NotFittedError
+from arforecast.levels import as_level
 from arforecast.rollout.protocol import Context, Stepper
 
 COLUMNS = ("mean", "lower", "upper", "score", "is_anomaly")
@@ -138,8 +139,7 @@ class AnomalyDetector(BaseEstimator):
 
     # ------------------------------------------------------------------ internals
     def _check_params(self) -> None:
-        if not 0 < self.level < 1:
-            raise ValueError(f"level must lie strictly between 0 and 1, got {self.level!r}")
+        as_level(self.level)                     # a fraction (0.99) or a percentage (99), else an error
         for name in ("h", "num_samples"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
@@ -342,7 +342,7 @@ class AnomalyDetector(BaseEstimator):
             pred = Recalibrated(base, [self.calibration_[r] for r in g.rows])
         missing = np.isnan(y)
         mean = pred.mean
-        lower, upper = pred.interval(self.level)
+        lower, upper = pred.interval(as_level(self.level))
         # A value equal to the forecast up to rounding is the forecast: a (near) zero-width
         # predictive, e.g. on a constant series, must not flag floating-point noise.
         judged = np.where(missing | (np.abs(y - mean) <= RELATIVE_TOLERANCE * np.abs(mean)), mean, y)
@@ -394,7 +394,7 @@ class AnomalyDetector(BaseEstimator):
         for c in COLUMNS:
             frame[c] = np.concatenate(blocks[c]) if values else np.zeros(0)
         frame["is_anomaly"] = frame["is_anomaly"].fillna(0).astype(bool)
-        frame.attrs["level"] = self.level
+        frame.attrs["level"] = as_level(self.level)
         return frame
 
 
