@@ -20,6 +20,9 @@ from arforecast.models.linear import AR
 from arforecast.models.neural import NeuralAR
 from arforecast.rollout import RolloutResult, rollout
 
+# last: the name ``forecast`` is the multi-model function, not the module that holds Forecast
+from arforecast.api import compare, forecast  # noqa: E402
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -30,4 +33,5 @@ __all__ = [
     "backtest", "BacktestResult",
     "rollout", "RolloutResult",
     "detect_anomalies", "AnomalyDetector",
+    "forecast", "compare",
 ]

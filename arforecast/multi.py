@@ -60,7 +60,8 @@ def interval_columns(name: str, levels: Sequence[float]) -> list[tuple[str, floa
     order: the lower bounds from the widest interval in, then the upper bounds outwards.
 
     Example:
-        >>> [c for c, _, _ in interval_columns("AR", [0.8, 0.95])]
+        >>> columns = [c for c, _, _ in interval_columns("AR", [0.8, 0.95])]
+        >>> columns
         ['AR-lo-95', 'AR-lo-80', 'AR-hi-80', 'AR-hi-95']
     """
     ordered = sorted(levels)
