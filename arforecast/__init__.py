@@ -18,6 +18,7 @@ from arforecast.forecast import Forecast
 from arforecast.models.baselines import Drift, Mean, Naive, Naive2, SeasonalNaive
 from arforecast.models.linear import AR
 from arforecast.models.neural import NeuralAR
+from arforecast.progress import set_progress
 from arforecast.rollout import RolloutResult, rollout
 
 # last: the name ``forecast`` is the multi-model function, not the module that holds Forecast
@@ -33,5 +34,5 @@ __all__ = [
     "backtest", "BacktestResult",
     "rollout", "RolloutResult",
     "detect_anomalies", "AnomalyDetector",
-    "forecast", "compare",
+    "forecast", "compare", "set_progress",
 ]

@@ -34,6 +34,7 @@ from arforecast.data.frames import to_panel
 from arforecast.data.panel import Panel, rows_of_ids
 from arforecast.exceptions import DataError, NotFittedError
 from arforecast.levels import as_level
+from arforecast.progress import progress_enabled
 from arforecast.rollout.protocol import Context, Stepper
 
 COLUMNS = ("mean", "lower", "upper", "score", "is_anomaly")
@@ -304,7 +305,7 @@ class AnomalyDetector(BaseEstimator):
         done = np.zeros(len(self.history_), dtype=np.int64)
         total = int(counts.max()) if len(rows) else 0
         steps = range(total)
-        if self.progress:
+        if progress_enabled(self.progress):
             from tqdm.auto import tqdm
             steps = tqdm(steps, desc="anomaly detection", leave=False)
         for _ in steps:

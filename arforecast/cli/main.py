@@ -389,12 +389,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # progress bars only for a person watching a terminal, never with --quiet
     args.progress = not args.quiet and sys.stderr.isatty()
+    from arforecast import progress
     from arforecast.exceptions import DataError
     from arforecast.resources import MemoryRequestError
     prefix = f"arforecast {args.command}"
+    switch = progress._SWITCH[0]
     with warnings.catch_warnings():
         warnings.showwarning = _one_line_warnings(args.command)
         try:
+            if args.quiet:
+                progress.set_progress(False)       # every bar of the library, whatever the call asks
             return args.func(args)
         except (CliError, DataError, ValueError, MemoryRequestError) as err:
             if os.environ.get("ARFORECAST_DEBUG"):
@@ -410,6 +414,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{prefix}: internal error: {data_error_message(err)} (please report it; ARFORECAST_DEBUG=1 "
                   "shows the traceback)", file=sys.stderr)
             return 1
+        finally:
+            progress.set_progress(switch)
 
 
 if __name__ == "__main__":

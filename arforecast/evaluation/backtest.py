@@ -37,6 +37,7 @@ from arforecast.evaluation.windows import Windows, refit_blocks, rolling_windows
 from arforecast.forecast import quantile_column
 from arforecast.levels import as_level, as_levels, as_quantiles, interval_quantiles
 from arforecast.multi import several
+from arforecast.progress import progress_enabled
 
 if TYPE_CHECKING:
     from arforecast.evaluation.compare import BacktestComparison
@@ -295,7 +296,8 @@ def backtest(model: Any, y: Any, h: int, n_windows: int | None = None, step: int
     two_phase = workers > 1 and len(works) < workers and any(len(wk.windows) > 1 for wk in works)
     outputs: list[list] = [[] for _ in works]
     total = sum(len(wk.windows) for wk in works)
-    with tqdm(total=total, desc=f"backtest {name}", unit="window", disable=not progress, leave=False) as bar:
+    with tqdm(total=total, desc=f"backtest {name}", unit="window", disable=not progress_enabled(progress),
+              leave=False) as bar:
         if not two_phase:
             calls, owners = [(model, None, wk) + args + (False,) for wk in works], range(len(works))
         else:
