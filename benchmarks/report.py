@@ -93,6 +93,11 @@ def _recorded_separately() -> str:
         parts += ["## Rollout: incremental vs naive recomputation (recorded separately)", "",
                   "Recorded by the command on the first line below (torch on 1 thread; the naive reference runs on a "
                   "subset of paths and is compared per sample-step).", "", "```", rollout.read_text().strip(), "```", ""]
+    for name in ("defaults", "simulated_panels"):   # issue 15: defaults from the data (their own headers)
+        recorded = folder / f"{name}.md"
+        if recorded.exists():
+            heading, _, body = recorded.read_text().strip().partition("\n")
+            parts += [f"{heading} (recorded separately)", "", body.strip(), ""]   # body names its command
     nab = sorted(folder.glob("nab_full_*.md"))
     if nab:
         parts += ["## Anomaly detection on the NAB development subset (recorded separately)", "",

@@ -150,8 +150,9 @@ BAD_OPTIONS = [
     (("forecast", "--level", 150), "got '150'"),
     (("forecast", "--quantile", 2), "--quantile: expected a probability"),
     (("forecast", "--model", "arima"), "invalid choice: 'arima'"),
-    (("forecast", "--p", "x"), "--p must be an integer, 'aic' or 'bic', got 'x'"),
-    (("forecast", "--max-p", 4), "--max-p only applies with --p aic or --p bic"),
+    (("forecast", "--p", "x"), "--p must be an integer, 'aic', 'aicc', 'bic' or 'auto', got 'x'"),
+    (("forecast", "--p", 2, "--max-p", 4), "--max-p only applies with --p aic, aicc, bic or auto"),
+    (("forecast", "--d", "two"), "--d must be a non-negative integer or 'auto', got 'two'"),
     (("forecast", "--seasonal-lags", "24,x"), "--seasonal-lags: expected comma-separated positive integers"),
     (("forecast", "--season-length", 0), "--season-length: expected a positive integer"),
     (("forecast", "--model", "seasonal-naive", "--season-length", 5000), "needs at least 5001 observations"),
@@ -217,6 +218,9 @@ def test_model_options_reach_the_model():
     ar = build_model(parser.parse_args(["forecast", "--input", "x.csv", "--p", "aic", "--max-p", "6",
                                         "--seasonal-lags", "24,168", "--trend", "ct", "--bootstrap"]))
     assert (ar.p, ar.max_p, tuple(ar.seasonal_lags), ar.trend, ar.bootstrap) == ("aic", 6, (24, 168), "ct", True)
+    ar = build_model(parser.parse_args(["forecast", "--input", "x.csv", "--d", "auto", "--seasonal-d", "1",
+                                        "--season-length", "12", "--deseasonalize", "no"]))
+    assert (ar.p, ar.d, ar.D, ar.season_length, ar.deseasonalize) == ("auto", "auto", 1, 12, False)
     neural = build_model(parser.parse_args(["forecast", "--input", "x.csv", "--model", "neural", "--time-limit", "5",
                                             "--context-length", "96", "--calibrate", "crps", "--device", "cpu"]))
     assert (neural.time_limit, neural.context_length, neural.calibrate, neural.device) == (5.0, 96, "crps", "cpu")

@@ -74,13 +74,20 @@ def add_model_options(parser: argparse.ArgumentParser, *, neural_calibrate: bool
                         "(default: from the data's frequency, e.g. 24 hourly, 7 daily, 12 monthly)")
     a = parser.add_argument_group("ar options")
     a.add_argument("--p", default=None,
-                   help="AR order: an integer, or 'aic' / 'bic' to choose it per series with --max-p "
-                        "(default: AR's own)")
-    a.add_argument("--max-p", type=positive_int, default=None, help="largest order tried with --p aic/bic")
+                   help="AR order: an integer, 'aic' / 'aicc' / 'bic' to choose it per series with --max-p, "
+                        "or 'auto' (default: AR's automatic model, differencing and order from the data)")
+    a.add_argument("--max-p", type=positive_int, default=None,
+                   help="largest order tried with --p aic/aicc/bic (optional with auto)")
     a.add_argument("--trend", choices=("n", "c", "t", "ct"), default=None,
                    help="AR deterministic terms: none, constant, time, both (default: AR's own)")
     a.add_argument("--seasonal-lags", type=lag_list, default=None, metavar="LAGS",
-                   help="extra AR lags, comma-separated, e.g. 24,168 (default: none)")
+                   help="extra AR lags, comma-separated, e.g. 24,168 (default: none, or chosen with auto)")
+    a.add_argument("--d", default=None,
+                   help="differences at lag 1: an integer or 'auto' (KPSS per series; default: AR's own)")
+    a.add_argument("--seasonal-d", type=int, default=None, dest="D",
+                   help="seasonal differences at --season-length (AR's D; default 0)")
+    a.add_argument("--deseasonalize", choices=("yes", "no"), default=None,
+                   help="multiplicative seasonal adjustment where a test finds the season (default: AR's own)")
     a.add_argument("--bootstrap", action="store_true",
                    help="AR sample paths from each series' own residuals instead of Gaussian noise")
     n = parser.add_argument_group("neural options")
@@ -115,18 +122,32 @@ def build_model(args: argparse.Namespace) -> Any:
         kwargs: dict[str, Any] = {}
         if args.p is not None:
             p: Any = args.p
-            if p not in ("aic", "bic"):
+            if p not in ("aic", "aicc", "bic", "auto"):
                 try:
                     p = int(p)
                 except ValueError:
-                    raise CliError(f"--p must be an integer, 'aic' or 'bic', got {args.p!r}") from None
+                    raise CliError(f"--p must be an integer, 'aic', 'aicc', 'bic' or 'auto', got {args.p!r}") from None
                 if p < 0:
-                    raise CliError(f"--p must be a non-negative integer, 'aic' or 'bic', got {args.p!r}")
+                    raise CliError(f"--p must be a non-negative integer, 'aic', 'aicc', 'bic' or 'auto', got {args.p!r}")
             kwargs["p"] = p
         if args.max_p is not None:
-            if kwargs.get("p") not in ("aic", "bic"):
-                raise CliError("--max-p only applies with --p aic or --p bic")
+            if isinstance(kwargs.get("p"), int):
+                raise CliError("--max-p only applies with --p aic, aicc, bic or auto")
             kwargs["max_p"] = args.max_p
+        if args.d is not None:
+            if args.d == "auto":
+                kwargs["d"] = "auto"
+            else:
+                try:
+                    kwargs["d"] = int(args.d)
+                except ValueError:
+                    raise CliError(f"--d must be a non-negative integer or 'auto', got {args.d!r}") from None
+        if args.D is not None:
+            kwargs["D"] = args.D
+        if args.deseasonalize is not None:
+            kwargs["deseasonalize"] = args.deseasonalize == "yes"
+        if args.season_length is not None:
+            kwargs["season_length"] = args.season_length
         if args.trend is not None:
             kwargs["trend"] = args.trend
         if args.seasonal_lags is not None:

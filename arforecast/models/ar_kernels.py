@@ -397,16 +397,23 @@ def nested_ssr(gram: np.ndarray, A: np.ndarray, b: np.ndarray, n_wdet: int,
 
 # ---------------------------------------------------------------------------- criteria, psi weights
 def information_criterion(ssr: np.ndarray, nobs: np.ndarray, n_params: np.ndarray, kind: str) -> np.ndarray:
-    """AIC or BIC of Gaussian conditional likelihoods as statsmodels computes them.
+    """AIC, AICc or BIC of Gaussian conditional likelihoods as statsmodels computes them.
 
     ``llf = -nobs/2 (log(2 pi ssr/nobs) + 1)``; ``aic = -2 llf + 2 k``, ``bic = -2 llf + log(nobs) k``
-    with ``k`` the number of estimated parameters (pass statsmodels' ``df_model + 1``).
+    with ``k`` the number of estimated parameters (pass statsmodels' ``df_model + 1``);
+    ``aicc = aic + 2 k (k + 1) / (nobs - k - 1)`` (infinite when ``nobs <= k + 1``).
     """
     nobs = np.asarray(nobs, dtype=np.float64)
     with np.errstate(divide="ignore"):
         llf = -nobs / 2 * (np.log(2 * np.pi * ssr / nobs) + 1)
-    penalty = 2.0 if kind == "aic" else np.log(nobs)
-    return -2 * llf + penalty * n_params
+    penalty = np.log(nobs) if kind == "bic" else 2.0
+    out = -2 * llf + penalty * n_params
+    if kind == "aicc":
+        k = np.asarray(n_params, dtype=np.float64)
+        room = nobs - k - 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(room > 0, out + 2 * k * (k + 1) / np.where(room > 0, room, 1.0), np.inf)
+    return out
 
 
 def psi_weights(coef: np.ndarray, lags: np.ndarray, h: int) -> np.ndarray:
@@ -547,11 +554,11 @@ def prefix_length(orders: np.ndarray, seasonal: tuple[int, ...] = ()) -> np.ndar
 @one_blas_thread
 def select_orders(values: np.ndarray, indptr: np.ndarray, trend: str, max_p: int, criterion: str,
                   seasonal: tuple[int, ...] = ()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Orders ``0..max_p`` minimizing AIC or BIC for every series, as statsmodels' ``ar_select_order``.
+    """Orders ``0..max_p`` minimizing AIC, AICc or BIC for every series, as statsmodels' ``ar_select_order``.
 
     All orders are estimated on one sample (the first ``max(max_p, seasonal lags)`` observations
     held back); ``ic = -2 llf + penalty * (df_model + 1)`` with ``df_model`` the number of
-    regressors less the constant, as in statsmodels. Returns ``orders [n]``, the criterion table
+    regressors less the constant, as in statsmodels (AICc: every regressor plus the variance). Returns ``orders [n]``, the criterion table
     ``[n, max_p + 1]`` and the rows whose regressors were collinear.
     """
     lags = lag_columns(max_p, seasonal)
@@ -563,8 +570,10 @@ def select_orders(values: np.ndarray, indptr: np.ndarray, trend: str, max_p: int
     cols = prefix_length(np.arange(max_p + 1), seasonal) - len(set(seasonal))
     ssr = ssr[:, cols]                                                   # one column per order 0..max_p
     n_params = deterministic_count(trend) + prefix_length(np.arange(max_p + 1), seasonal)
-    df_plus_one = n_params - int("c" in trend) + 1
-    table = information_criterion(ssr * prob.scale[:, None] ** 2, prob.nobs[:, None], df_plus_one[None, :], criterion)
+    # statsmodels counts the constant out of df_model; AICc (not in statsmodels) counts every
+    # estimated parameter, the innovation variance included, as Hurvich & Tsai do
+    k = n_params + 1 if criterion == "aicc" else n_params - int("c" in trend) + 1
+    table = information_criterion(ssr * prob.scale[:, None] ** 2, prob.nobs[:, None], k[None, :], criterion)
     return np.argmin(table, axis=1), table, collinear
 
 

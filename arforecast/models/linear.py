@@ -21,6 +21,13 @@ sample paths draw Gaussian innovations, or with ``bootstrap=True`` the series' o
 in-sample residuals. The exact Gaussian marginals come from the MA(infinity) weights ``psi``:
 the ``j``-step error variance is ``sigma^2 sum_{i<j} psi_i^2`` (statsmodels' ``get_prediction``).
 
+**Automatic mode** (``AR()``, ``p="auto"``): per series, a multiplicative seasonal adjustment
+where the seasonality test finds the frequency's season, ``d`` by KPSS, seasonal AR lags at the
+frequency's longer periods, and the order by AICc up to a cap from the series' length
+(:mod:`arforecast.models.ar_auto`). The model of the differenced series is integrated into one AR on
+the (adjusted) levels (:mod:`arforecast.models.differencing`), so the rollout, the psi-weight
+intervals and new histories need nothing more; seasonal indices are applied by calendar phase.
+
 **New histories.** ``predict(h, y=...)`` applies the fitted coefficients to newer histories of the
 same series without refitting. The time trend continues from the first timestamp of the series
 seen in ``fit``: a history that starts later (a rolling window) is placed by its timestamps.
@@ -50,11 +57,17 @@ from arforecast.base import Forecaster
 from arforecast.data.panel import Panel
 from arforecast.distributions import Distribution, Normal
 from arforecast.forecast import Forecast
-from arforecast.models import ar_kernels as K
+from arforecast.exceptions import DataError
+from arforecast.models import ar_auto, ar_groups, ar_kernels as K
+from arforecast.models.differencing import difference, level_polynomial, loss
 from arforecast.rollout.engine import rollout
 from arforecast.rollout.protocol import Context, State
 
-CRITERIA = ("aic", "bic")
+CRITERIA = ("aic", "aicc", "bic")
+#: the automatic mode, ``AR()``'s default (docs/ar.md)
+AUTO = "auto"
+#: the criterion of the automatic mode (chosen on validation windows, docs/ar.md)
+AUTO_CRITERION = "aicc"
 #: sample paths drawn for intervals when ``bootstrap=True`` and ``predict`` is given no ``num_samples``
 DEFAULT_BOOTSTRAP_SAMPLES = 1000
 
@@ -63,13 +76,21 @@ class AR(Forecaster):
     """Autoregression of order ``p`` with a trend, fitted per series by conditional least squares.
 
     Args:
-        p: the order (lags ``1..p``), or ``"aic"``/``"bic"`` to choose it per series in ``0..max_p``.
+        p: ``"auto"`` (default: everything chosen per series, docs/ar.md), the order (lags
+            ``1..p``), or ``"aic"``/``"aicc"``/``"bic"`` to choose it per series in ``0..max_p``
+            (capped by what each series' length can estimate).
         trend: ``"n"``, ``"c"`` (default), ``"t"`` or ``"ct"``, as statsmodels ``AutoReg``.
-        max_p: largest order considered when ``p`` is a criterion.
+        max_p: largest order considered when ``p`` is a criterion (with ``"auto"``: optional).
         seasonal_lags: extra lags always in the model, e.g. ``(24, 168)`` for hourly data
-            (statsmodels: ``AutoReg(y, lags=[1, ..., p, 24, 168])``).
+            (statsmodels: ``AutoReg(y, lags=[1, ..., p, 24, 168])``); default none, or per series
+            with ``p="auto"``.
         bootstrap: sample paths from the series' own residuals instead of Gaussian innovations;
             intervals then come from sample paths (``DEFAULT_BOOTSTRAP_SAMPLES`` if none asked).
+        d: differences at lag 1; default 0, chosen per series by KPSS with ``p="auto"`` or ``d="auto"``.
+        D: seasonal differences at ``season_length``.
+        season_length: default the frequency's main season (``Panel.season_length``).
+        deseasonalize: multiplicative seasonal adjustment where the seasonality test finds the
+            season; default on with ``p="auto"``, off otherwise.
 
     Fitted attributes (one row per series, in the order of ``ids_``):
         lags_: the lag of each column of ``coef_``; coef_: ``[n, len(lags_)]`` AR coefficients
@@ -78,7 +99,11 @@ class AR(Forecaster):
         hold_back_, nobs_: held-back and estimation observations; aic_, bic_: statsmodels'
         ``AutoRegResults.aic``/``bic``; criteria_: ``[n, max_p + 1]`` criterion of every order
         (order selection only); residuals_: ``[n, max nobs]`` centred residuals, NaN-padded
-        (``bootstrap=True`` only).
+        (``bootstrap=True`` only). These are the model of the differenced, adjusted series.
+        d_, D_, season_length_, adjusted_, seasonal_index_ (``[n, m]`` by calendar phase),
+        seasonal_lags_, max_order_: the choices (also ``summary()``); level_coef_, level_lags_,
+        level_intercept_: the same model on the levels, which forecasts; context_lengths_: the
+        values each series' model reads.
 
     Example:
         >>> import pandas as pd
@@ -88,38 +113,63 @@ class AR(Forecaster):
         [2, 2]
     """
 
-    def __init__(self, p: int | str = 1, trend: str = "c", max_p: int | None = None,
-                 seasonal_lags: tuple[int, ...] = (), bootstrap: bool = False) -> None:
+    def __init__(self, p: int | str = AUTO, trend: str = "c", max_p: int | None = None,
+                 seasonal_lags: tuple[int, ...] | None = None, bootstrap: bool = False,
+                 d: int | str | None = None, D: int = 0, season_length: int | None = None,
+                 deseasonalize: bool | None = None) -> None:
         self.p = p
         self.trend = trend
         self.max_p = max_p
         self.seasonal_lags = seasonal_lags
         self.bootstrap = bootstrap
+        self.d = d
+        self.D = D
+        self.season_length = season_length
+        self.deseasonalize = deseasonalize
 
     # ------------------------------------------------------------------ parameters
     def _spec(self) -> tuple[int, str | None, tuple[int, ...]]:
-        """Validated ``(largest order, criterion or None, seasonal lags)``."""
+        """Validated ``(largest order, criterion or None, seasonal lags)``; in the automatic mode the
+        largest order is ``max_p`` or 0 (the length rule decides) and the seasonal lags are the given ones."""
         if self.trend not in K.TRENDS:
             raise ValueError(f"trend must be one of {K.TRENDS}, got {self.trend!r}")
-        seasonal = tuple(sorted({_positive_int(s, "seasonal_lags entries") for s in self.seasonal_lags}))
+        seasonal = tuple(sorted({_positive_int(s, "seasonal_lags entries") for s in self.seasonal_lags or ()}))
+        if self.p == AUTO:
+            return (0 if self.max_p is None else _non_negative_int(self.max_p, "max_p")), AUTO_CRITERION, seasonal
         if isinstance(self.p, str):
             if self.p not in CRITERIA:
-                raise ValueError(f"p must be a non-negative integer or one of {CRITERIA}, got {self.p!r}")
+                raise ValueError(f"p must be a non-negative integer, {AUTO!r} or one of {CRITERIA}, got {self.p!r}")
             if self.max_p is None:
                 raise ValueError(f"p={self.p!r} chooses the order in 0..max_p: give max_p, "
-                                 f"e.g. AR(p={self.p!r}, max_p=24)")
+                                 f"e.g. AR(p={self.p!r}, max_p=24), or use AR() to choose everything")
             return _non_negative_int(self.max_p, "max_p"), self.p, seasonal
         return _non_negative_int(self.p, "p"), None, seasonal
 
+    def _differencing(self) -> tuple[int | None, int]:
+        """``(d, D)``: ``d`` None when chosen per series (the automatic mode's default, or ``d="auto"``)."""
+        d = self.d
+        if d == AUTO or (d is None and self.p == AUTO):
+            d = None
+        elif d is None:
+            d = 0
+        else:
+            d = _non_negative_int(d, "d")
+        return d, _non_negative_int(self.D, "D")
+
     @property
     def min_length(self) -> int:
-        max_p, _, seasonal = self._spec()
+        max_p, criterion, seasonal = self._spec()
+        d, D = self._differencing()
+        lost = (d or 0) + D * (self.season_length or 1)
+        if criterion is not None:              # orders are capped per series: order 0 must fit
+            max_p = 0
         hold = max((max_p,) + seasonal)
         n_params = K.deterministic_count(self.trend) + len(set(range(1, max_p + 1)) | set(seasonal))
-        return hold + n_params + 1             # at least one residual degree of freedom
+        return lost + hold + n_params + 1 + int(criterion == AUTO_CRITERION and self.p == AUTO)
 
     def _describe_need(self) -> str:
-        return f"(p={self.p!r}, max_p={self.max_p!r}, seasonal_lags={self.seasonal_lags!r}, trend={self.trend!r})"
+        return (f"(p={self.p!r}, max_p={self.max_p!r}, seasonal_lags={self.seasonal_lags!r}, trend={self.trend!r}, "
+                f"d={self.d!r}, D={self.D!r})")
 
     @property
     def context_width(self) -> int:
@@ -130,36 +180,88 @@ class AR(Forecaster):
     # ------------------------------------------------------------------ estimation
     def _fit(self, panel: Panel) -> None:
         max_p, criterion, seasonal = self._spec()
+        d, D = self._differencing()
         for stale in ("criteria_", "residuals_"):          # from an earlier fit with other options
             self.__dict__.pop(stale, None)
-        if criterion is None:
-            orders = np.full(panel.n_series, max_p)
+        auto = self.p == AUTO
+        m = panel.season_length if self.season_length is None else _positive_int(self.season_length, "season_length")
+        n = panel.n_series
+        values, indptr = panel.values, panel.indptr
+        # 1. seasonal adjustment (multiplicative indices by calendar phase)
+        table, adjusted = np.ones((n, m)), np.zeros(n, dtype=bool)
+        if (auto if self.deseasonalize is None else bool(self.deseasonalize)) and m > 1:
+            table, adjusted = ar_auto.seasonal_indices(values, indptr, panel.origins, m)
+            if adjusted.any():
+                values = ar_auto.adjust(values, indptr, panel.origins, table)
+        # 2. differencing
+        d_ = ar_auto.choose_d(values, indptr) if d is None else np.full(n, d, dtype=np.int64)
+        D_ = np.full(n, D, dtype=np.int64)
+        short = np.flatnonzero(panel.lengths <= loss(d_, D_, m))
+        if len(short):
+            raise DataError(f"AR: series {[panel.ids[i] for i in short[:5]]} have no values left after "
+                            f"differencing (d={self.d!r}, D={D}, season_length={m})")
+        if (d_ > 0).any() or D > 0:
+            values, indptr = difference(values, indptr, d_, D_, m)
+        lengths = np.diff(indptr)
+        # 3. seasonal lags and the largest order of each series
+        if self.seasonal_lags is None and auto:
+            lags_of = ar_auto.seasonal_lags_for(panel.season_lengths, lengths)
         else:
-            orders, self.criteria_, _ = K.select_orders(panel.values, panel.indptr, self.trend, max_p,
-                                                        criterion, seasonal)
-        columns = K.lag_columns(int(orders.max()), seasonal)
-        hold_back = np.maximum(orders, max(seasonal, default=0))
-        fit = K.fit_ar(panel.values, panel.indptr, self.trend, columns, hold_back,
-                       n_lags=K.prefix_length(orders, seasonal))
-        if fit.deficient.any():
-            bad = [panel.ids[i] for i in np.flatnonzero(fit.deficient)]
+            lags_of = [seasonal] * n
+        if criterion is None:
+            caps = np.full(n, max_p)
+        else:
+            caps = ar_auto.order_caps(lengths, K.deterministic_count(self.trend), np.array([len(s) for s in lags_of]),
+                                      np.array([max(s, default=0) for s in lags_of]),
+                                      None if auto and self.max_p is None else max_p,
+                                      spare=2 if criterion == "aicc" else 1)
+        too_short = np.flatnonzero(lengths - np.array([max(s, default=0) for s in lags_of])
+                                   < np.maximum(caps, 0) + K.deterministic_count(self.trend) + 1)
+        if len(too_short):                   # only seasonal lags given explicitly can cause this
+            raise DataError(f"AR: series {[panel.ids[i] for i in too_short[:5]]} are too short for "
+                            f"seasonal_lags={self.seasonal_lags!r} after differencing")
+        # 4. orders and coefficients
+        est = ar_groups.estimate(values, indptr, self.trend, criterion, caps, lags_of)
+        if est.deficient.any():
+            bad = [panel.ids[i] for i in np.flatnonzero(est.deficient)]
             warnings.warn(f"AR: the regressors of series {bad[:5]}{' and more' if len(bad) > 5 else ''} are "
                           "collinear (e.g. a constant series); their coefficients are the minimum-norm "
                           "least-squares solution", RuntimeWarning, stacklevel=3)
-        sort = np.argsort(columns, kind="stable")
-        self.lags_ = columns[sort]
-        self.coef_ = fit.coef[:, sort]
-        self.intercept_, self.trend_coef_, self.sigma2_ = fit.intercept, fit.trend_coef, fit.sigma2
-        self.order_, self.hold_back_, self.nobs_ = orders, hold_back, fit.nobs
-        n_regressors = K.deterministic_count(self.trend) + K.prefix_length(orders, seasonal)
-        self.aic_ = K.information_criterion(fit.ssr, fit.nobs, n_regressors + 1, "aic")
-        self.bic_ = K.information_criterion(fit.ssr, fit.nobs, n_regressors + 1, "bic")
-        _warn_if_thin(panel, fit.nobs, n_regressors)
+        self.lags_, self.coef_ = est.lags, est.coef
+        self.intercept_, self.trend_coef_, self.sigma2_ = est.intercept, est.trend_coef, est.sigma2
+        self.order_, self.hold_back_, self.nobs_ = est.orders, est.hold_back, est.nobs
+        if est.criteria is not None:
+            self.criteria_ = est.criteria
+        n_regressors = K.deterministic_count(self.trend) + est.n_regressors
+        self.aic_ = K.information_criterion(est.ssr, est.nobs, n_regressors + 1, "aic")
+        self.bic_ = K.information_criterion(est.ssr, est.nobs, n_regressors + 1, "bic")
+        _warn_if_thin(panel, est.nobs, n_regressors)
+        self.d_, self.D_, self.season_length_ = d_, D_, m
+        self.seasonal_index_, self.adjusted_ = table, adjusted
+        self.max_order_ = np.maximum(caps, 0)
+        self.seasonal_lags_ = lags_of
+        # the model on the levels: phi(B)(1-B)^d(1-B^m)^D y = c + delta (t' + 1), t' = t - lost
+        if (d_ > 0).any() or D > 0:
+            self.level_coef_, self.level_lags_ = level_polynomial(self.coef_, self.lags_, d_, D_, m)
+            self.level_intercept_ = self.intercept_ - self.trend_coef_ * loss(d_, D_, m)
+        else:
+            self.level_coef_, self.level_lags_, self.level_intercept_ = self.coef_, self.lags_, self.intercept_
+        # values each series' model reads: its largest lag with a nonzero coefficient
+        self.context_lengths_ = np.max(np.where(self.level_coef_ != 0, self.level_lags_[None, :], 0), axis=1,
+                                       initial=0)
         if self.bootstrap:
-            resid, _ = K.residuals(panel.values, panel.indptr, self.lags_, hold_back, self.coef_,
+            resid, _ = K.residuals(values, indptr, self.lags_, est.hold_back, self.coef_,
                                    self.intercept_, self.trend_coef_)
             self.residuals_ = resid - np.nanmean(resid, axis=1, keepdims=True)
         self._tensors = None
+
+    def summary(self) -> pd.DataFrame:
+        """What was chosen for each series: differencing, seasonal adjustment, lags, order, fit."""
+        self._check_fitted()
+        return pd.DataFrame({"d": self.d_, "D": self.D_, "season_length": self.season_length_,
+                             "deseasonalized": self.adjusted_, "seasonal_lags": self.seasonal_lags_,
+                             "max_order": self.max_order_, "order": self.order_, "nobs": self.nobs_,
+                             "sigma2": self.sigma2_}, index=pd.Index(self.ids_, name="unique_id"))
 
     def coefficients(self) -> pd.DataFrame:
         """The fitted parameters as a frame, one row per series, named as statsmodels names them."""
@@ -182,26 +284,39 @@ class AR(Forecaster):
         if values.shape[1] < width:
             values = torch.nn.functional.pad(values, (width - values.shape[1], 0))
         s = context.series
+        window = values[:, values.shape[1] - width:]
+        if par["season"] is not None:                  # seasonally adjusted model: divide by the indices
+            window = window / _season_factor(par["season"], s, context.positions[:, None] - width
+                                             + torch.arange(width)[None, :])
         # index_select rather than fancy indexing: the latter is far slower on CPU
-        return {"window": torch.nan_to_num(values[:, values.shape[1] - width:]),
+        return {"window": torch.nan_to_num(window),
                 "weights": par["weights"].index_select(0, s), "intercept": par["intercept"].index_select(0, s),
                 "trend": par["trend"].index_select(0, s), "scale": par["scale"].index_select(0, s),
-                "position": context.positions - par["origin"].index_select(0, s), "series": s.clone()}
+                "position": context.positions - par["origin"].index_select(0, s), "series": s.clone(),
+                "calendar": context.positions.clone()}
 
     def distribution(self, state: State) -> Distribution:
-        """Next value: ``c + delta (t + 1) + sum phi_l y_{t-l}`` plus a Normal or resampled innovation."""
+        """Next value: ``c + delta (t + 1) + sum phi_l y_{t-l}`` plus a Normal or resampled innovation
+        (times the seasonal index of the next value's phase, for a seasonally adjusted model)."""
         par = self._params()
         window = state["window"]
         if par["columns"] is not None:                 # sparse lags (seasonal): read only those
             window = window.index_select(1, par["columns"])
         mean = state["intercept"] + state["trend"] * (state["position"] + 1) + (state["weights"] * window).sum(1)
+        factor = None if par["season"] is None else _season_factor(par["season"], state["series"], state["calendar"])
         if self.bootstrap:
-            return _Bootstrap(mean, par["residuals"], par["counts"], state["series"])
-        return Normal(mean, state["scale"])
+            return _Bootstrap(mean, par["residuals"], par["counts"], state["series"], factor)
+        if factor is None:
+            return Normal(mean, state["scale"])
+        return Normal(mean * factor, state["scale"] * factor)
 
     def advance(self, state: State, value: torch.Tensor) -> State:
-        window = torch.cat([state["window"][:, 1:], value.to(state["window"].dtype).unsqueeze(1)], dim=1)
-        return {**state, "window": window, "position": state["position"] + 1}
+        value = value.to(state["window"].dtype)
+        par = self._params()
+        if par["season"] is not None:
+            value = value / _season_factor(par["season"], state["series"], state["calendar"])
+        window = torch.cat([state["window"][:, 1:], value.unsqueeze(1)], dim=1)
+        return {**state, "window": window, "position": state["position"] + 1, "calendar": state["calendar"] + 1}
 
     def _params(self) -> dict[str, Any]:
         """Fitted parameters as tensors, the lag coefficients aligned with the window's columns.
@@ -210,14 +325,16 @@ class AR(Forecaster):
         it densely (``weights[:, P - lag]``), otherwise they follow ``columns = P - lags``.
         """
         if getattr(self, "_tensors", None) is None:
-            width = int(self.lags_.max()) if len(self.lags_) else 0
-            if len(self.lags_) == width:
-                weights, columns = np.zeros((len(self.coef_), width)), None
-                weights[:, width - self.lags_] = self.coef_
+            lags, coef = self.level_lags_, self.level_coef_
+            width = int(lags.max()) if len(lags) else 0
+            if len(lags) == width:
+                weights, columns = np.zeros((len(coef), width)), None
+                weights[:, width - lags] = coef
             else:
-                weights, columns = self.coef_, torch.from_numpy(width - self.lags_)
+                weights, columns = coef, torch.from_numpy(width - lags)
             t = {"width": width, "columns": columns, "weights": torch.from_numpy(np.ascontiguousarray(weights)),
-                 "intercept": torch.from_numpy(self.intercept_),
+                 "intercept": torch.from_numpy(self.level_intercept_),
+                 "season": torch.from_numpy(self.seasonal_index_) if self.adjusted_.any() else None,
                  "trend": torch.from_numpy(self.trend_coef_), "scale": torch.from_numpy(np.sqrt(self.sigma2_)),
                  "origin": torch.from_numpy(self.panel_.origins)}
             if self.bootstrap:
@@ -234,6 +351,10 @@ class AR(Forecaster):
             raise TypeError(f"AR.predict() got unexpected options {sorted(unknown)}; "
                             "it accepts chunk_size and progress")
         rows = self._series_rows(panel)
+        short = np.flatnonzero(panel.lengths < self.context_lengths_[rows])
+        if len(short):
+            raise DataError(f"AR: the histories of series {[panel.ids[i] for i in short[:5]]} are shorter than "
+                            f"the {self.context_lengths_[rows][short[:5]].tolist()} values their fitted models read")
         context = self._context(panel, rows)
         point = rollout(self, context, h, decoding="mean").paths[:, 0].numpy()
         if self.bootstrap and num_samples is None:
@@ -244,14 +365,17 @@ class AR(Forecaster):
                               **options).paths.numpy()
         marginals = None
         if not self.bootstrap:
-            psi = K.psi_weights(self.coef_[rows], self.lags_, h)
+            psi = K.psi_weights(self.level_coef_[rows], self.level_lags_, h)
             sd = np.sqrt(self.sigma2_[rows, None] * np.cumsum(psi ** 2, axis=1))
+            if self.adjusted_[rows].any():               # the index of each future value's phase
+                future = panel.next_positions()[:, None] + np.arange(h)[None, :]
+                sd = sd * self.seasonal_index_[rows[:, None], future % self.season_length_]
             marginals = Normal(torch.from_numpy(point), torch.from_numpy(sd))
         return Forecast(panel, h, point, samples=samples, marginals=marginals, model="AR")
 
     def _context(self, panel: Panel, rows: np.ndarray) -> Context:
         """The last ``max(lags)`` values of each series, with the calendar position of the next value."""
-        width = max(int(self.lags_.max()) if len(self.lags_) else 0, 1)
+        width = max(int(self.level_lags_.max()) if len(self.level_lags_) else 0, 1)
         values = torch.from_numpy(panel.padded(width))
         lengths = torch.from_numpy(np.minimum(panel.lengths, width))
         return Context(values, lengths, torch.from_numpy(rows), torch.from_numpy(panel.next_positions()))
@@ -279,8 +403,11 @@ class _Bootstrap(Distribution):
     """
 
     def __init__(self, loc: torch.Tensor, residuals: torch.Tensor, counts: torch.Tensor,
-                 series: torch.Tensor) -> None:
-        self.loc, self.residuals, self.counts, self.series = loc, residuals, counts, series
+                 series: torch.Tensor, factor: torch.Tensor | None = None) -> None:
+        self.residuals, self.counts, self.series = residuals, counts, series
+        # a seasonally adjusted model: loc and residuals times the index of the value's phase
+        self.factor = torch.ones_like(loc) if factor is None else factor
+        self.loc = loc * self.factor
 
     @property
     def mean(self) -> torch.Tensor:
@@ -297,14 +424,23 @@ class _Bootstrap(Distribution):
         n = self.counts.index_select(0, self.series)
         index = torch.minimum((u.to(torch.float64) * n).floor().long(), n - 1).clamp_min(0)
         flat = self.series * self.residuals.shape[1] + index
-        return self.loc + self.residuals.reshape(-1).index_select(0, flat)
+        return self.loc + self.factor * self.residuals.reshape(-1).index_select(0, flat)
 
     def cdf(self, x: torch.Tensor) -> torch.Tensor:
         """``P(Y <= x)``: the share of the row's residuals ``r`` with ``loc + r <= x``."""
         n = self.counts.index_select(0, self.series)
         table = self.residuals.index_select(0, self.series)          # sorted, NaN last
-        below = torch.searchsorted(table, (x.to(table.dtype) - self.loc).unsqueeze(-1).contiguous(), right=True)
+        below = torch.searchsorted(table, ((x.to(table.dtype) - self.loc) / self.factor).unsqueeze(-1).contiguous(),
+                                   right=True)
         return torch.minimum(below.squeeze(-1), n).to(torch.float64) / n
+
+
+def _season_factor(table: torch.Tensor, series: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """Seasonal index of ``series`` (``[B]``) at calendar ``positions`` (``[B]`` or ``[B, k]``)."""
+    m = table.shape[1]
+    shape = positions.shape
+    flat = (series.reshape((-1,) + (1,) * (len(shape) - 1)) * m + torch.remainder(positions, m)).reshape(-1)
+    return table.reshape(-1).index_select(0, flat).reshape(shape)
 
 
 def _non_negative_int(value: Any, name: str) -> int:
