@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator
 from arforecast.data.frames import check_horizon, check_min_length, to_panel
 from arforecast.data.panel import Panel, rows_of_ids
 from arforecast.exceptions import DataError, NotFittedError
-from arforecast.forecast import Forecast
+from arforecast.forecasts import Forecast
 from arforecast.resources import check_forecast_request
 
 

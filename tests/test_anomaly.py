@@ -23,7 +23,7 @@ from arforecast.base import Forecaster
 from arforecast.datasets import simulate_ar
 from arforecast.distributions import Empirical, Normal, StudentT
 from arforecast.exceptions import DataError, NotFittedError
-from arforecast.forecast import Forecast
+from arforecast.forecasts import Forecast
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,7 @@ import torch
 from arforecast.base import Forecaster
 from arforecast.data.panel import Panel
 from arforecast.distributions import Normal
-from arforecast.forecast import Forecast
+from arforecast.forecasts import Forecast
 from arforecast.rollout.protocol import Context, State
 
 #: the shortest window chosen from the data (a season of daily data, 7, is too few for a spread)

@@ -34,7 +34,7 @@ from arforecast.data.frames import to_panel
 from arforecast.data.panel import Panel
 from arforecast.evaluation import metrics as M
 from arforecast.evaluation.windows import Windows, refit_blocks, rolling_windows
-from arforecast.forecast import quantile_column
+from arforecast.forecasts import quantile_column
 from arforecast.levels import as_level, as_levels, as_quantiles, interval_quantiles
 from arforecast.multi import several
 from arforecast.progress import progress_enabled
@@ -323,7 +323,7 @@ class BacktestResult:
 
     Attributes:
         forecasts: long DataFrame ``unique_id, cutoff, ds, y, mean`` plus one column per quantile
-            (``q0.1``, ...; :func:`arforecast.forecast.quantile_column`); ``cutoff`` is the last
+            (``q0.1``, ...; :func:`arforecast.forecasts.quantile_column`); ``cutoff`` is the last
             timestamp the model saw.
         windows: the cut-offs (:class:`arforecast.evaluation.windows.Windows`).
     """

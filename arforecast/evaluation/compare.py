@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from arforecast.forecast import quantile_column
+from arforecast.forecasts import quantile_column
 from arforecast.levels import interval_quantiles
 from arforecast.multi import interval_columns, name_models
 

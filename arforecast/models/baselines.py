@@ -27,7 +27,7 @@ import torch
 from arforecast.base import Forecaster
 from arforecast.data.panel import Panel
 from arforecast.distributions import Normal
-from arforecast.forecast import Forecast
+from arforecast.forecasts import Forecast
 from arforecast.models.seasonality import deseasonalize
 
 

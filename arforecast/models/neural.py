@@ -59,7 +59,7 @@ from arforecast.data.panel import Layout, Panel
 from arforecast.data.scaling import MeanScaler, Quantizer
 from arforecast.distributions import Distribution
 from arforecast.exceptions import DataError
-from arforecast.forecast import Forecast, sample_quantiles
+from arforecast.forecasts import Forecast, sample_quantiles
 from arforecast.nn.features import InputFeatures, LocalAR
 from arforecast.nn.heads import make_head
 from arforecast.nn.training import WindowSampler, train
