@@ -9,15 +9,17 @@ Example:
     12
 """
 from arforecast.anomaly import AnomalyDetector, detect_anomalies
+from arforecast.api import compare, forecast
 from arforecast.base import Forecaster
 from arforecast.data.frames import to_panel
 from arforecast.data.panel import Panel
 from arforecast.evaluation.backtest import BacktestResult, backtest
 from arforecast.exceptions import DataError, NotFittedError, TrainingError
-from arforecast.forecast import Forecast
+from arforecast.forecasts import Forecast
 from arforecast.models.baselines import Drift, Mean, Naive, Naive2, SeasonalNaive
 from arforecast.models.linear import AR
 from arforecast.models.neural import NeuralAR
+from arforecast.progress import set_progress
 from arforecast.rollout import RolloutResult, rollout
 from arforecast.wrappers import Conformal, Ensemble, FallbackWarning, WithFallback
 
@@ -32,4 +34,5 @@ __all__ = [
     "rollout", "RolloutResult",
     "detect_anomalies", "AnomalyDetector",
     "Conformal", "WithFallback", "FallbackWarning", "Ensemble",
+    "forecast", "compare", "set_progress",
 ]

@@ -18,7 +18,7 @@ from sklearn.base import BaseEstimator
 from arforecast.data.frames import check_horizon, check_min_length, to_panel
 from arforecast.data.panel import Panel, rows_of_ids
 from arforecast.exceptions import DataError, NotFittedError
-from arforecast.forecast import Forecast
+from arforecast.forecasts import Forecast
 from arforecast.resources import check_forecast_request
 
 
@@ -31,7 +31,7 @@ class Forecaster(BaseEstimator):
         >>> import numpy as np, pandas as pd
         >>> from arforecast import SeasonalNaive
         >>> y = pd.Series(np.tile([1.0, 2.0, 3.0], 5))
-        >>> SeasonalNaive(season_length=3).fit(y).predict(4).mean.tolist()
+        >>> SeasonalNaive(season_length=3).fit(y).predict(4).mean["mean"].tolist()
         [1.0, 2.0, 3.0, 1.0]
     """
 
@@ -86,6 +86,26 @@ class Forecaster(BaseEstimator):
                     **options: Any) -> Forecast:
         """``fit(y)`` then ``predict(h, ...)``."""
         return self.fit(y).predict(h, num_samples=num_samples, seed=seed, **options)
+
+    def score(self, y: Any, _unused: Any = None, *, metric: str = "mase", season_length: int | None = None) -> float:
+        """Minus the error of the forecast of ``y``, the values right after the fitted data.
+
+        **Higher is better** (scikit-learn's convention): ``-MASE`` by default, or ``-MAE``,
+        ``-RMSE``, ``-sMAPE`` with ``metric="mae" | "rmse" | "smape"``; 0 is a perfect forecast.
+        Each series of ``y`` is forecast as far as its values reach. With
+        :class:`~arforecast.evaluation.selection.ForecastSplit` as ``cv``, scikit-learn's
+        ``cross_val_score`` and ``GridSearchCV`` use it directly (the second argument, scikit-learn's
+        ``y``, is ignored). See :func:`arforecast.evaluation.selection.forecast_score`.
+
+        Example:
+            >>> import numpy as np, pandas as pd
+            >>> from arforecast import SeasonalNaive
+            >>> y = pd.Series(np.tile([1.0, 2.0, 3.0], 6), index=pd.date_range("2024", periods=18, freq="D"))
+            >>> SeasonalNaive(3).fit(y.iloc[:12]).score(y.iloc[12:])
+            -0.0
+        """
+        from arforecast.evaluation.selection import forecast_score  # evaluation sits above the models
+        return forecast_score(self, y, metric=metric, season_length=season_length)
 
     # ------------------------------------------------------------------ for subclasses
     @property

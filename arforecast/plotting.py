@@ -5,6 +5,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from arforecast.levels import as_levels
+
 
 def _pyplot() -> Any:
     try:
@@ -28,7 +30,7 @@ def plot_forecast(forecast: Any, series: Sequence[Any] | Any | None = None, hist
         forecast: a :class:`~arforecast.Forecast`.
         series: id(s) of the series to draw (default: the first, up to 4 if a list is given).
         history: how many past observations to show (None: all).
-        levels: nested interval levels, drawn from widest (lightest) to narrowest.
+        levels: nested interval levels (fractions or percentages), drawn from widest (lightest) to narrowest.
         actual: optional data (any layout the model accepts) holding what really happened.
         n_paths: also draw this many sample paths, when the forecast has samples.
         ax: a matplotlib Axes (one series) to draw into; else a new figure is made.
@@ -74,7 +76,7 @@ def plot_forecast(forecast: Any, series: Sequence[Any] | Any | None = None, hist
         a.plot(past_x, past_y, color="black", lw=1.0, label="history")
         fx = forecast.index[i]
         if has_dist:
-            for k, level in enumerate(sorted(levels, reverse=True)):
+            for k, level in enumerate(sorted(as_levels(levels), reverse=True)):
                 lo, hi = forecast.interval_values(level)
                 shade = 0.15 + 0.2 * k
                 a.fill_between(fx, lo[i], hi[i], color="tab:blue", alpha=shade, lw=0,

@@ -22,7 +22,7 @@ import pandas as pd
 import arforecast as af
 from arforecast.datasets import M4_HOURLY_HORIZON as H, M4_HOURLY_SEASONALITY as M, load_m4_hourly
 from arforecast.evaluation.scoring import DEFAULT_QUANTILES, add_owa, score
-from arforecast.forecast import Forecast
+from arforecast.forecasts import Forecast
 from arforecast.distributions import Normal
 
 try:

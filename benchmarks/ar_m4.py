@@ -30,7 +30,7 @@ from arforecast.datasets import M4_HOURLY_HORIZON as H, M4_HOURLY_SEASONALITY as
 from arforecast.distributions import Normal
 from arforecast.evaluation import metrics
 from arforecast.evaluation.scoring import score
-from arforecast.forecast import Forecast
+from arforecast.forecasts import Forecast
 
 LEVEL = 0.95
 #: sample paths for bootstrap intervals, stepped in chunks to bound memory

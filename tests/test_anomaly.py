@@ -23,7 +23,7 @@ from arforecast.base import Forecaster
 from arforecast.datasets import simulate_ar
 from arforecast.distributions import Empirical, Normal, StudentT
 from arforecast.exceptions import DataError, NotFittedError
-from arforecast.forecast import Forecast
+from arforecast.forecasts import Forecast
 from arforecast.anomaly import detect_anomalies as _detect_anomalies
 
 
@@ -324,7 +324,7 @@ def test_errors_are_clear():
     with pytest.raises(NotFittedError):
         AnomalyDetector(KnownAR1(), calibrate=False).update(y)
     with pytest.raises(ValueError, match="level"):
-        detect_anomalies(KnownAR1(), y, level=1.5)
+        detect_anomalies(KnownAR1(), y, level=150)  # 1.5 would be 1.5%: fractions and percentages are both levels
     with pytest.raises(ValueError, match="h must"):
         detect_anomalies(KnownAR1(), y, h=0)
     with pytest.raises(ValueError, match="calibrate"):
@@ -584,7 +584,7 @@ def test_rolling_zscore_is_a_forecaster_with_the_usual_contract():
     m = RollingZScore(window=4)
     assert m.fit(y) is m
     fc = m.predict(3, num_samples=5, seed=0)
-    assert fc.mean.tolist() == [7.5] * 3
+    assert fc.mean["mean"].tolist() == [7.5] * 3
     assert fc.samples.shape == (1, 5, 3)
     from sklearn.base import clone
     assert clone(m).get_params() == {"window": 4}

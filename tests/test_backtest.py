@@ -12,7 +12,7 @@ from arforecast.data.panel import Panel
 from arforecast.datasets import load_m4_hourly
 from arforecast.evaluation.windows import refit_blocks, rolling_windows
 from arforecast.exceptions import DataError
-from arforecast.forecast import Forecast, quantile_column
+from arforecast.forecasts import Forecast, quantile_column
 
 FIT_LOG: list = []
 

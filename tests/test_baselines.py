@@ -81,8 +81,8 @@ def test_naive2_adjusts_only_seasonal_series():
     t = np.arange(120)
     flat = pd.Series(100 + np.random.default_rng(0).normal(size=120))
     seasonal = pd.Series(100 + 20 * np.sin(2 * np.pi * t / 12))
-    assert np.allclose(af.Naive2(12).fit(flat).predict(5).mean, flat.iloc[-1])
-    fc = af.Naive2(12).fit(seasonal).predict(12).mean.to_numpy()
+    assert np.allclose(af.Naive2(12).fit(flat).predict(5).mean["mean"], flat.iloc[-1])
+    fc = af.Naive2(12).fit(seasonal).predict(12).mean["mean"].to_numpy()
     assert np.ptp(fc) > 20  # re-seasonalized
 
 

@@ -15,8 +15,10 @@ def hourly(n=30, start="2024-01-01", name="load"):
 def test_series_roundtrip_keeps_name_and_continues_index():
     y = hourly()
     fc = af.Naive().fit(y).predict(3)
-    assert isinstance(fc.mean, pd.Series) and fc.mean.name == "load"
-    assert list(fc.mean.index) == list(pd.date_range("2024-01-02 06:00", periods=3, freq="h"))
+    assert fc.mean.columns.tolist() == ["unique_id", "ds", "mean"] and fc.mean["unique_id"].tolist() == ["load"] * 3
+    assert fc.mean["ds"].tolist() == list(pd.date_range("2024-01-02 06:00", periods=3, freq="h"))
+    as_series = fc.to_frame(layout="series")["mean"]
+    assert isinstance(as_series, pd.Series) and list(as_series.index) == fc.mean["ds"].tolist()
 
 
 def test_index_without_freq_attribute_is_inferred():
@@ -33,14 +35,15 @@ def test_index_without_freq_attribute_is_inferred():
 def test_future_index_continues_frequency(freq, expected_next):
     y = pd.Series(np.arange(30.0), index=pd.date_range("2024-01-01", periods=30, freq=freq))
     fc = af.Naive().fit(y).predict(2)
-    assert fc.mean.index[0] == pd.Timestamp(expected_next)
-    assert fc.mean.index[1] == fc.mean.index[0] + pd.tseries.frequencies.to_offset(freq)
+    ds = fc.mean["ds"]
+    assert ds[0] == pd.Timestamp(expected_next)
+    assert ds[1] == ds[0] + pd.tseries.frequencies.to_offset(freq)
 
 
 def test_integer_index_continues_with_its_step():
     y = pd.Series(np.arange(10.0), index=pd.RangeIndex(100, 120, 2))
     fc = af.Naive().fit(y).predict(3)
-    assert list(fc.mean.index) == [120, 122, 124]
+    assert fc.mean["ds"].tolist() == [120, 122, 124]
 
 
 def test_wide_frame_with_different_lengths():
@@ -49,7 +52,7 @@ def test_wide_frame_with_different_lengths():
     panel = to_panel(wide)
     assert panel.lengths.tolist() == [6, 3]
     fc = af.Naive().fit(wide).predict(2)
-    mean = fc.mean
+    mean = fc.to_frame(layout="wide")["mean"]
     assert isinstance(mean, pd.DataFrame) and list(mean.columns) == ["a", "b"]
     assert mean.loc["2024-01-07", "a"] == 6.0
     assert mean.loc["2024-01-06", "b"] == 3.0 and np.isnan(mean.loc["2024-01-08", "b"])
@@ -177,7 +180,7 @@ def test_predict_before_fit():
 def test_recondition_on_unknown_series_for_local_model_errors_cleanly():
     model = af.Naive().fit(hourly(name="a"))
     fc = model.predict(2, y=hourly(name="other"))  # baselines are computed from the given history
-    assert fc.mean.iloc[0] == 30.0
+    assert fc.mean["mean"].iloc[0] == 30.0
 
 
 # ---------------------------------------------------------------- never mutate input

@@ -113,7 +113,7 @@ def test_seasonal_naive_default_falls_back_to_naive_for_short_series():
     short = _series("h", 10, start="2021-03-09 05:00")
     wide = pd.DataFrame({"long": long, "short": short})
     model = af.SeasonalNaive().fit(wide)
-    mean = model.predict(3).mean
+    mean = model.predict(3).to_frame(layout="wide")["mean"]
     assert mean["short"].dropna().tolist() == [short.iloc[-1]] * 3
     assert mean["long"].dropna().tolist() == long.iloc[-24:-21].tolist()
     with pytest.raises(af.DataError):

@@ -7,7 +7,7 @@ import pytest
 
 import arforecast as af
 from arforecast.exceptions import DataError
-from arforecast.forecast import sample_quantiles
+from arforecast.forecasts import sample_quantiles
 from arforecast.testing import check_forecaster
 
 

@@ -9,7 +9,7 @@ protocol (its state is the last ``window`` values), so it is scored exactly like
 Example:
     >>> import pandas as pd
     >>> fc = RollingZScore(window=3).fit(pd.Series([1.0, 2.0, 3.0, 4.0])).predict(2)
-    >>> fc.mean.tolist(), round(float(fc.marginals.scale[0, 0]), 4)
+    >>> fc.mean["mean"].tolist(), round(float(fc.marginals.scale[0, 0]), 4)
     ([3.0, 3.0], 1.0)
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ import torch
 from arforecast.base import Forecaster
 from arforecast.data.panel import Panel
 from arforecast.distributions import Normal
-from arforecast.forecast import Forecast
+from arforecast.forecasts import Forecast
 from arforecast.rollout.protocol import Context, State
 
 #: the shortest window chosen from the data (a season of daily data, 7, is too few for a spread)

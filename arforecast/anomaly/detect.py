@@ -14,6 +14,8 @@ import pandas as pd
 from arforecast.anomaly.streaming import COLUMNS, AnomalyDetector, default_model, panel_with_missing
 from arforecast.data.panel import Panel, pack
 from arforecast.exceptions import DataError
+from arforecast.levels import as_level
+from arforecast.multi import interval_columns, name_models, several
 
 #: share of each series used for training by default (NAB's probationary share)
 DEFAULT_TRAINING_SHARE = 0.15
@@ -30,11 +32,15 @@ def detect_anomalies(model: Any, y: Any, level: float = 0.99, h: int = 1,
 
     Args:
         model: an unfitted forecaster (cloned and fitted on each series' first ``start`` values);
-            ``None``: ``AR()``, whose order and seasonal lags come from the data.
+            ``None``: ``AR()``, whose order and seasonal lags come from the data. A list of
+            forecasters or a dict ``name -> forecaster`` runs each with the same arguments and
+            returns one frame with, per model, its columns ``<model>`` (the forecast mean),
+            ``<model>-lo-<level>``, ``<model>-hi-<level>`` (level in percent),
+            ``<model>-score`` and ``<model>-is_anomaly``.
         y: a Series, wide or long frame (see :func:`arforecast.to_panel`); NaNs inside a series
             (e.g. gaps marked by :func:`~arforecast.data.regularize.regularize`) are allowed: they
             are not scored and the forecast mean is fed forward in their place.
-        level: coverage of the interval outside which a point is flagged.
+        level: coverage of the interval outside which a point is flagged (``0.99`` or ``99``).
         h: score each point against the forecast made ``h`` steps earlier (the horizon).
         num_samples: sample paths per point when ``h > 1`` (or the model only samples).
         refit: ``False``, or refit the model on everything seen every ``refit`` steps.
@@ -70,6 +76,10 @@ def detect_anomalies(model: Any, y: Any, level: float = 0.99, h: int = 1,
         >>> out.loc[out["is_anomaly"], "ds"].tolist()
         [Timestamp('2024-01-07 06:00:00')]
     """
+    if several(model):
+        return _detect_with_models(model, y, level=level, h=h, num_samples=num_samples, refit=refit, start=start,
+                                   robust=robust, calibrate=calibrate, replace_with=replace_with, seed=seed,
+                                   progress=progress, freq=freq, **columns)
     detector = AnomalyDetector(model, level=level, h=h, num_samples=num_samples,
                                robust=robust, refit=refit, calibrate=calibrate, replace_with=replace_with,
                                seed=seed, progress=progress)
@@ -93,6 +103,24 @@ def detect_anomalies(model: Any, y: Any, level: float = 0.99, h: int = 1,
     scored = detector._update_panel(tail_panel, _slice(missing, heads, panel.lengths)) \
         if tail_panel.lengths.sum() else None
     return _with_head(detector, panel, missing, heads, scored)
+
+
+def _detect_with_models(models: Any, y: Any, **options: Any) -> pd.DataFrame:
+    """``detect_anomalies`` of each model, side by side (see its ``model`` argument)."""
+    frames = {name: detect_anomalies(m, y, **options) for name, m in name_models(models).items()}
+    first = next(iter(frames.values()))
+    base = first.iloc[:, :3]
+    lv = as_level(options["level"])
+    columns = {}
+    for name, frame in frames.items():
+        if not frame.iloc[:, :3].equals(base):          # same data, same training heads: never expected
+            raise RuntimeError(f"detect_anomalies with model {name!r} scored other points")
+        (lo, _, _), (hi, _, _) = interval_columns(name, [lv])
+        columns.update({name: frame["mean"].to_numpy(), lo: frame["lower"].to_numpy(), hi: frame["upper"].to_numpy(),
+                        f"{name}-score": frame["score"].to_numpy(), f"{name}-is_anomaly": frame["is_anomaly"].to_numpy()})
+    out = pd.concat([base, pd.DataFrame(columns, index=base.index)], axis=1)
+    out.attrs["level"] = lv
+    return out
 
 
 def _start_lengths(panel: Panel, start: Any, detector: AnomalyDetector) -> np.ndarray:
@@ -151,13 +179,13 @@ def _with_head(detector: AnomalyDetector, panel: Panel, missing: Panel, heads: n
     for c in COLUMNS:
         head[c] = np.nan
     head["is_anomaly"] = False
-    head.attrs["level"] = detector.level
+    head.attrs["level"] = as_level(detector.level)
     if scored is None:
         return head
     both = pd.concat([head, scored], ignore_index=True)
-    both.attrs["level"] = detector.level
+    both.attrs["level"] = as_level(detector.level)
     # head rows come first within each series in `both`, so a stable sort by series suffices
     order = np.argsort(pd.Categorical(both[id_col], categories=list(panel.ids)).codes, kind="stable")
     out = both.iloc[order].reset_index(drop=True)
-    out.attrs["level"] = detector.level
+    out.attrs["level"] = as_level(detector.level)
     return out

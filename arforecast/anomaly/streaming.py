@@ -34,6 +34,8 @@ from arforecast.anomaly.sources import Group, PredictSource, Source, StepperSour
 from arforecast.data.frames import to_panel
 from arforecast.data.panel import Panel, rows_of_ids
 from arforecast.exceptions import DataError, NotFittedError
+from arforecast.levels import as_level
+from arforecast.progress import progress_enabled
 from arforecast.rollout.protocol import Context, Stepper
 
 COLUMNS = ("mean", "lower", "upper", "score", "is_anomaly")
@@ -144,8 +146,7 @@ class AnomalyDetector(BaseEstimator):
 
     # ------------------------------------------------------------------ internals
     def _check_params(self) -> None:
-        if not 0 < self.level < 1:
-            raise ValueError(f"level must lie strictly between 0 and 1, got {self.level!r}")
+        as_level(self.level)                     # a fraction (0.99) or a percentage (99), else an error
         for name in ("h", "num_samples"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
@@ -346,7 +347,7 @@ class AnomalyDetector(BaseEstimator):
         done = np.zeros(len(self.history_), dtype=np.int64)
         total = int(counts.max()) if len(rows) else 0
         steps = range(total)
-        if self.progress:
+        if progress_enabled(self.progress):
             from tqdm.auto import tqdm
             steps = tqdm(steps, desc="anomaly detection", leave=False)
         for _ in steps:
@@ -384,7 +385,7 @@ class AnomalyDetector(BaseEstimator):
             pred = Recalibrated(base, [self.calibration_[r] for r in g.rows])
         missing = np.isnan(y)
         mean = pred.mean
-        lower, upper = pred.interval(self.level)
+        lower, upper = pred.interval(as_level(self.level))
         # A value equal to the forecast up to rounding is the forecast: a (near) zero-width
         # predictive, e.g. on a constant series, must not flag floating-point noise.
         judged = np.where(missing | (np.abs(y - mean) <= RELATIVE_TOLERANCE * np.abs(mean)), mean, y)
@@ -436,7 +437,7 @@ class AnomalyDetector(BaseEstimator):
         for c in COLUMNS:
             frame[c] = np.concatenate(blocks[c]) if values else np.zeros(0)
         frame["is_anomaly"] = frame["is_anomaly"].fillna(0).astype(bool)
-        frame.attrs["level"] = self.level
+        frame.attrs["level"] = as_level(self.level)
         return frame
 
 

@@ -19,11 +19,19 @@ NYC_TAXI_WINDOWS = [("2014-10-30 15:30", "2014-11-03 22:30"), ("2014-11-25 12:00
 
 
 def _step(k: int, total: int, text: str) -> float:
-    print(f"[{k}/{total}] {text}", flush=True)
+    _say(f"[{k}/{total}] {text}")
     return time.perf_counter()
 
 
-def _models(neural_seconds: float | None) -> dict:
+_QUIET = [False]
+
+
+def _say(text: str) -> None:
+    if not _QUIET[0]:
+        print(text, flush=True)
+
+
+def _models(neural_seconds: float | None, progress: bool = True) -> dict:
     import arforecast as af
     models = {
         "SeasonalNaive": af.SeasonalNaive(24),
@@ -34,12 +42,14 @@ def _models(neural_seconds: float | None) -> dict:
     }
     if neural_seconds:
         models["NeuralAR (small)"] = af.NeuralAR(backbone="conv", values="continuous", time_limit=neural_seconds,
-                                                 max_steps=100_000, seed=0, progress=True)
+                                                 max_steps=100_000, seed=0, progress=progress)
     return models
 
 
-def run_demo(out: str, n_series: int | None = None, neural_seconds: float | None = 60.0) -> int:
-    """Run the four steps above and write everything into the folder ``out``."""
+def run_demo(out: str, n_series: int | None = None, neural_seconds: float | None = 60.0,
+             quiet: bool = False) -> int:
+    """Run the four steps above and write everything into the folder ``out`` (``quiet``: print nothing)."""
+    _QUIET[0] = quiet
     import matplotlib
     matplotlib.use("Agg")
     import arforecast as af
@@ -51,13 +61,13 @@ def run_demo(out: str, n_series: int | None = None, neural_seconds: float | None
     folder.mkdir(parents=True, exist_ok=True)
     total, started = 4, time.perf_counter()
 
-    models = _models(neural_seconds)
+    models = _models(neural_seconds, progress=not quiet)
     t = _step(1, total, f"M4 Hourly, h=48: {', '.join(models)} and Naive2 (the OWA reference)")
     table = m4_hourly_table(models, n_series=n_series, num_samples={"NeuralAR (small)": 20})
     table.to_csv(folder / "m4_hourly_scores.csv")
     with pd.option_context("display.width", 120, "display.max_columns", 20):
-        print(table.round(3).to_string())
-    print(f"      -> {folder / 'm4_hourly_scores.csv'} ({time.perf_counter() - t:.0f} s)")
+        _say(table.round(3).to_string())
+    _say(f"      -> {folder / 'm4_hourly_scores.csv'} ({time.perf_counter() - t:.0f} s)")
 
     train, test = load_m4_hourly(n_series)
     t = _step(2, total, "backtest on the train part: 3 windows of 48 hours, SeasonalNaive and AR(24)+seasonal lags")
@@ -68,8 +78,8 @@ def run_demo(out: str, n_series: int | None = None, neural_seconds: float | None
         rows.append(result.metrics().assign(model=name))
     bt = pd.concat(rows).set_index("model")
     bt.to_csv(folder / "backtest_scores.csv")
-    print(bt.round(3).to_string())
-    print(f"      -> {folder / 'backtest_scores.csv'} ({time.perf_counter() - t:.0f} s)")
+    _say(bt.round(3).to_string())
+    _say(f"      -> {folder / 'backtest_scores.csv'} ({time.perf_counter() - t:.0f} s)")
 
     t = _step(3, total, "fan chart of three series (AR(24)+seasonal lags, 200 sample paths)")
     ids = list(pd.unique(train["unique_id"]))[:3]
@@ -77,7 +87,7 @@ def run_demo(out: str, n_series: int | None = None, neural_seconds: float | None
     fc = best.predict(48, num_samples=200, seed=0, y=train[train["unique_id"].isin(ids)])
     fc.plot(series=ids, actual=test, history=24 * 7, n_paths=3, path=folder / "fan_chart.png")
     fc.to_frame(levels=(0.5, 0.8, 0.95)).to_csv(folder / "forecasts.csv", index=False)
-    print(f"      -> {folder / 'fan_chart.png'}, {folder / 'forecasts.csv'} ({time.perf_counter() - t:.0f} s)")
+    _say(f"      -> {folder / 'fan_chart.png'}, {folder / 'forecasts.csv'} ({time.perf_counter() - t:.0f} s)")
 
     t = _step(4, total, "anomalies in NAB's NYC taxi passenger counts (AR(48), 99.9% intervals)")
     taxi = pd.read_csv(find_data("nab_sample") / "nyc_taxi.csv", parse_dates=["timestamp"])
@@ -93,7 +103,7 @@ def run_demo(out: str, n_series: int | None = None, neural_seconds: float | None
                    title="zoom: 2014-12-15 to 2015-01-31 (Christmas, New Year, the January blizzard)")
     fig.tight_layout()
     fig.savefig(folder / "anomalies.png", dpi=110)
-    print(f"      {int(flags['is_anomaly'].sum())} of {len(flags)} points flagged "
+    _say(f"      {int(flags['is_anomaly'].sum())} of {len(flags)} points flagged "
           f"-> {folder / 'anomalies.png'}, {folder / 'anomalies.csv'} ({time.perf_counter() - t:.0f} s)")
-    print(f"done in {time.perf_counter() - started:.0f} s; outputs in {folder}/")
+    _say(f"done in {time.perf_counter() - started:.0f} s; outputs in {folder}/")
     return 0

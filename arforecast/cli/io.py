@@ -1,13 +1,25 @@
-"""Reading the CLI's CSV input and writing its outputs, with one-line errors for bad files."""
+"""Reading the CLI's CSV input and writing its outputs, with one-line errors for bad files.
+
+Outputs are rendered in memory first and written only once every one of them is ready, so a
+command that fails never leaves a partial set of files behind.
+"""
 from __future__ import annotations
 
 import importlib.util
+import io
+import re
+import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from arforecast.exceptions import DataError
+
+#: output formats by file extension; ``-`` writes CSV to standard output
+TABLE_FORMATS = {".csv": "csv", ".parquet": "parquet", ".json": "json"}
+STDOUT = "-"
 
 
 class CliError(Exception):
@@ -24,6 +36,8 @@ def read_series_csv(path: str, id_col: str = "unique_id", time_col: str = "ds",
     file = Path(path)
     if not file.exists():
         raise CliError(f"{path}: no such file")
+    if file.is_dir():
+        raise CliError(f"{path}: is a folder, not a CSV file")
     try:
         # ids are labels, not numbers: "007" stays "007"
         df = pd.read_csv(file, dtype={id_col: str})
@@ -40,8 +54,9 @@ def read_series_csv(path: str, id_col: str = "unique_id", time_col: str = "ds",
     if id_col in df.columns or target_col in df.columns:
         missing = [c for c in (id_col, time_col, target_col) if c not in df.columns]
         if missing:
+            flags = {id_col: "--id-col", time_col: "--time-col", target_col: "--target-col"}
             raise CliError(f"{path}: long format needs columns {id_col!r}, {time_col!r}, {target_col!r}; "
-                           f"missing {missing}")
+                           f"missing {missing} (name them with {', '.join(flags[c] for c in missing)})")
         return df[[id_col, time_col, target_col]]
     value_cols = [c for c in df.columns if c != time_col]
     if not value_cols:
@@ -81,20 +96,111 @@ def _has_day_over_12(col: pd.Series, field: int) -> bool:
     return bool((pd.to_numeric(parts, errors="coerce") > 12).any())
 
 
-def write_table(df: pd.DataFrame, path: str) -> Path:
-    """Write ``df`` as CSV, or Parquet when ``path`` ends in .parquet (needs pyarrow)."""
+# ---------------------------------------------------------------------- outputs
+def table_format(path: str, option: str = "--output") -> str:
+    """The format of a table output path (``csv``, ``parquet``, ``json`` or ``stdout``), or a CliError.
+
+    Checked before any work is done, so that a bad name fails at once.
+    """
+    if path == STDOUT:
+        return "stdout"
+    suffix = Path(path).suffix.lower()
+    if suffix not in TABLE_FORMATS:
+        raise CliError(f"{option} {path}: unknown format {suffix or '(no extension)'!r}; "
+                       f"use a .csv, .parquet or .json name, or - for standard output (CSV)")
+    fmt = TABLE_FORMATS[suffix]
+    if fmt == "parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise CliError(f"{option} {path}: writing Parquet needs pyarrow (pip install pyarrow), "
+                       "or use a .csv or .json name")
+    _check_writable(path, option)
+    return fmt
+
+
+def figure_format(path: str, option: str = "--plot") -> str:
+    """The image format of a ``--plot`` path (png, svg or pdf), or a CliError; needs matplotlib."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in ("png", "svg", "pdf"):
+        raise CliError(f"{option} {path}: unknown image format {suffix or '(no extension)'!r}; use .png, .svg or .pdf")
+    if importlib.util.find_spec("matplotlib") is None:
+        raise CliError(f"{option} needs matplotlib: pip install matplotlib (or drop {option})")
+    _check_writable(path, option)
+    return suffix
+
+
+def _check_writable(path: str, option: str) -> None:
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".parquet":
-        if importlib.util.find_spec("pyarrow") is None:
-            raise CliError("writing Parquet needs pyarrow: pip install pyarrow (or write .csv)")
-        df.to_parquet(out, index=False)
-    else:
-        df.to_csv(out, index=False)
-    return out
+    if out.is_dir():
+        raise CliError(f"{option} {path}: is a folder; give a file name")
+    parent = out.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise CliError(f"{option} {path}: {parent} is not a folder")
+
+
+def render_table(df: pd.DataFrame, fmt: str) -> bytes:
+    """``df`` as the bytes of a ``csv``/``stdout`` (CSV), ``parquet`` or ``json`` (records) file."""
+    if fmt in ("csv", "stdout"):
+        return df.to_csv(index=False).encode()
+    if fmt == "json":
+        return df.to_json(orient="records", date_format="iso", indent=1).encode()
+    buf = io.BytesIO()
+    frame = df.copy()
+    frame.columns = [str(c) for c in frame.columns]
+    frame.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def render_figure(fig: Any, fmt: str) -> bytes:
+    """A matplotlib figure as the bytes of an image file, the figure then closed."""
+    import matplotlib.pyplot as plt
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def write_outputs(outputs: list[tuple[str, bytes]]) -> None:
+    """Write every ``(path, bytes)``; ``-`` goes to standard output."""
+    for path, data in outputs:
+        if path == STDOUT:
+            sys.stdout.write(data.decode())
+            sys.stdout.flush()
+            continue
+        out = Path(path)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(data)
+        except OSError as err:
+            raise CliError(f"cannot write {path}: {err.strerror or err}") from None
+
+
+def write_table(df: pd.DataFrame, path: str) -> Path | str:
+    """Write ``df`` in the format its name says (see :func:`table_format`)."""
+    write_outputs([(path, render_table(df, table_format(path)))])
+    return path if path == STDOUT else Path(path)
+
+
+#: the library's keyword arguments named in its error hints, and the CLI option that sets each
+OPTION_OF = {"freq": "--freq", "num_samples": "--samples", "season_length": "--season-length",
+             "id_col": "--id-col", "time_col": "--time-col", "target_col": "--target-col", "start": "--history",
+             "max_p": "--max-p", "refit": "--refit", "h": "--horizon"}
+
+
+def as_options(text: str) -> str:
+    """Python hints in a library message written as the CLI's options.
+
+    Example:
+        >>> as_options("pass freq=..., e.g. freq='h'; or name them with id_col=, time_col=")
+        'pass --freq, e.g. --freq h; or name them with --id-col, --time-col'
+    """
+    names = "|".join(sorted(OPTION_OF, key=len, reverse=True))
+    text = re.sub(rf"(?<![\w.-])({names})='([^']*)'", lambda m: f"{OPTION_OF[m[1]]} {m[2]}", text)
+    text = re.sub(rf"(?<![\w.-])({names})=(\.\.\.)?", lambda m: OPTION_OF[m[1]], text)
+    return text
 
 
 def data_error_message(err: Exception) -> str:
-    """The one line shown for a DataError or ValueError raised by the library."""
-    text = str(err).splitlines()[0] if str(err) else type(err).__name__
-    return text if isinstance(err, (DataError, CliError)) else f"{type(err).__name__}: {text}"
+    """The one line shown for an error raised by the library, its Python hints as CLI options."""
+    text = as_options(" ".join(str(err).split())) if str(err) else type(err).__name__
+    return text if isinstance(err, (DataError, CliError, ValueError)) else f"{type(err).__name__}: {text}"

@@ -23,7 +23,7 @@ import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -34,7 +34,13 @@ from arforecast.data.frames import to_panel
 from arforecast.data.panel import Panel
 from arforecast.evaluation import metrics as M
 from arforecast.evaluation.windows import Windows, refit_blocks, rolling_windows
-from arforecast.forecast import quantile_column
+from arforecast.forecasts import quantile_column
+from arforecast.levels import as_level, as_levels, as_quantiles, interval_quantiles
+from arforecast.multi import several
+from arforecast.progress import progress_enabled
+
+if TYPE_CHECKING:
+    from arforecast.evaluation.compare import BacktestComparison
 
 BY_OPTIONS = (None, "unique_id", "cutoff", "window", "horizon_step")
 
@@ -192,16 +198,20 @@ def _chunks(n_series: int, chunk_size: int | None) -> list[np.ndarray]:
 
 
 # ---------------------------------------------------------------------- the public call
-def backtest(model: Forecaster, y: Any, h: int, n_windows: int | None = None, step: int | None = None, *,
+def backtest(model: Any, y: Any, h: int, n_windows: int | None = None, step: int | None = None, *,
              start: Any = None, window: str = "expanding", window_size: int | None = None,
              refit: bool | int = True, num_samples: int | None = None, seed: int | None = None,
              quantiles: Sequence[float] = (), levels: Sequence[float] = (), season_length: int | None = None,
              n_jobs: int | None = None, backend: str | None = None, chunk_size: int | None = None,
-             progress: bool = True, predict_options: dict | None = None, freq: Any = None) -> "BacktestResult":
+             progress: bool = True, predict_options: dict | None = None, freq: Any = None,
+             id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y") -> "BacktestResult | BacktestComparison":
     """Rolling-origin backtest of ``model`` on ``y``: forecast ``h`` steps from many cut-offs.
 
     Args:
-        model: any :class:`~arforecast.Forecaster` (it is cloned, never modified).
+        model: any :class:`~arforecast.Forecaster` (it is cloned, never modified); or a list of
+            them, or a dict ``name -> model``: each is backtested with the same arguments and a
+            :class:`~arforecast.evaluation.compare.BacktestComparison` comes back (one forecast
+            frame with a column per model, one score table).
         y: the series (a Series, wide or long DataFrame, or a Panel).
         h: horizon of every window.
         n_windows: windows per series counted back from each series' end (the last window ends at
@@ -215,7 +225,7 @@ def backtest(model: Forecaster, y: Any, h: int, n_windows: int | None = None, st
         num_samples, seed: sample paths per forecast (needed for CRPS) and their seed; window ``w``
             uses a seed derived from ``(seed, w)``.
         quantiles, levels: quantile columns to keep (and score with WQL) and central interval levels
-            (scored with coverage and MSIS), e.g. ``levels=(0.8, 0.95)``.
+            (scored with coverage and MSIS), e.g. ``levels=(0.8, 0.95)`` or ``levels=(80, 95)``.
         season_length: ``m`` of the MASE/MSIS scale (each window's own training history); ``None``
             (default) takes the main season of the data's frequency
             (:func:`arforecast.data.frequency.season_length`: 24 hourly, 7 daily, 12 monthly, 1 for
@@ -230,6 +240,7 @@ def backtest(model: Forecaster, y: Any, h: int, n_windows: int | None = None, st
         progress: show a progress bar over tasks.
         predict_options: extra keyword arguments for ``model.predict`` (e.g. a decoding strategy).
         freq: frequency for ``y`` when it cannot be inferred.
+        id_col, time_col, target_col: column names of a long ``y``; the forecasts keep them.
 
     Example:
         >>> import numpy as np, pandas as pd
@@ -239,6 +250,13 @@ def backtest(model: Forecaster, y: Any, h: int, n_windows: int | None = None, st
         >>> res.forecasts.shape, float(res.metrics()["MAE"].iloc[0])
         ((18, 5), 0.0)
     """
+    if several(model):
+        from arforecast.evaluation.compare import backtest_models
+        return backtest_models(model, y, h, n_windows, step, start=start, window=window, window_size=window_size,
+                               refit=refit, num_samples=num_samples, seed=seed, quantiles=quantiles, levels=levels,
+                               season_length=season_length, n_jobs=n_jobs, backend=backend, chunk_size=chunk_size,
+                               progress=progress, predict_options=predict_options, freq=freq, id_col=id_col,
+                               time_col=time_col, target_col=target_col)
     if not isinstance(model, Forecaster):
         raise TypeError(f"model must be an arforecast Forecaster, got {type(model).__name__}")
     name = type(model).__name__
@@ -250,14 +268,11 @@ def backtest(model: Forecaster, y: Any, h: int, n_windows: int | None = None, st
     if season_length is not None and (isinstance(season_length, bool) or not isinstance(season_length, (int, np.integer))
                                       or season_length < 1):
         raise ValueError(f"season_length must be a positive integer or None, got {season_length!r}")
-    quantiles = sorted({float(q) for q in quantiles})
-    levels = sorted({float(lv) for lv in levels})
-    if any(not 0 < q < 1 for q in quantiles) or any(not 0 < lv < 1 for lv in levels):
-        raise ValueError(f"quantiles and levels must lie strictly between 0 and 1 (e.g. levels=(0.8, 0.95)), "
-                         f"got quantiles={quantiles}, levels={levels}")
-    qs = sorted(set(quantiles) | {round((1 - lv) / 2, 10) for lv in levels} | {round((1 + lv) / 2, 10) for lv in levels})
+    quantiles = sorted(set(as_quantiles(quantiles)))
+    levels = as_levels(levels)                    # fractions or percentages: 0.95 or 95
+    qs = sorted(set(quantiles) | {q for lv in levels for q in interval_quantiles(lv)})
 
-    panel = to_panel(y, freq=freq)
+    panel = to_panel(y, freq=freq, id_col=id_col, time_col=time_col, target_col=target_col)
     if season_length is None:
         season_length = panel.season_length
     win = rolling_windows(panel, h, n_windows=n_windows, step=step, start=start, window=window,
@@ -281,7 +296,8 @@ def backtest(model: Forecaster, y: Any, h: int, n_windows: int | None = None, st
     two_phase = workers > 1 and len(works) < workers and any(len(wk.windows) > 1 for wk in works)
     outputs: list[list] = [[] for _ in works]
     total = sum(len(wk.windows) for wk in works)
-    with tqdm(total=total, desc=f"backtest {name}", unit="window", disable=not progress, leave=False) as bar:
+    with tqdm(total=total, desc=f"backtest {name}", unit="window", disable=not progress_enabled(progress),
+              leave=False) as bar:
         if not two_phase:
             calls, owners = [(model, None, wk) + args + (False,) for wk in works], range(len(works))
         else:
@@ -307,7 +323,7 @@ class BacktestResult:
 
     Attributes:
         forecasts: long DataFrame ``unique_id, cutoff, ds, y, mean`` plus one column per quantile
-            (``q0.1``, ...; :func:`arforecast.forecast.quantile_column`); ``cutoff`` is the last
+            (``q0.1``, ...; :func:`arforecast.forecasts.quantile_column`); ``cutoff`` is the last
             timestamp the model saw.
         windows: the cut-offs (:class:`arforecast.evaluation.windows.Windows`).
     """
@@ -467,7 +483,7 @@ class BacktestResult:
         if uid not in ids:
             raise ValueError(f"no series {uid!r} in this backtest (it has {ids[:5]}{'...' if len(ids) > 5 else ''})")
         i = ids.index(uid)
-        level = (self.levels[-1] if self.levels else None) if level is None else float(level)
+        level = (self.levels[-1] if self.levels else None) if level is None else as_level(level)
         if level is not None and level not in self.levels:
             raise ValueError(f"level {level} was not kept; backtest(..., levels=[{level}]) keeps it "
                              f"(kept: {self.levels})")

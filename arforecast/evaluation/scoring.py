@@ -9,7 +9,7 @@ import pandas as pd
 from arforecast.data.frames import to_panel
 from arforecast.data.panel import Panel
 from arforecast.evaluation import metrics
-from arforecast.forecast import Forecast
+from arforecast.forecasts import Forecast
 
 DEFAULT_QUANTILES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 

@@ -27,7 +27,7 @@ import torch
 from arforecast.base import Forecaster
 from arforecast.data.panel import Panel
 from arforecast.distributions import Normal
-from arforecast.forecast import Forecast
+from arforecast.forecasts import Forecast
 from arforecast.models.seasonality import deseasonalize
 
 
@@ -89,7 +89,7 @@ class Naive(_Baseline):
 
     Example:
         >>> import pandas as pd
-        >>> Naive().fit(pd.Series([1.0, 3.0, 2.0])).predict(2).mean.tolist()
+        >>> Naive().fit(pd.Series([1.0, 3.0, 2.0])).predict(2).mean["mean"].tolist()
         [2.0, 2.0]
     """
 
@@ -123,11 +123,11 @@ class SeasonalNaive(_Baseline):
 
     Example:
         >>> import pandas as pd
-        >>> SeasonalNaive(2).fit(pd.Series([1.0, 2.0, 3.0, 4.0])).predict(3).mean.tolist()
+        >>> SeasonalNaive(2).fit(pd.Series([1.0, 2.0, 3.0, 4.0])).predict(3).mean["mean"].tolist()
         [3.0, 4.0, 3.0]
         >>> y = pd.Series(range(1, 9), index=pd.date_range("2024-01", periods=8, freq="QS"), dtype=float)
         >>> model = SeasonalNaive().fit(y)
-        >>> model.season_length_, model.predict(2).mean.tolist()
+        >>> model.season_length_, model.predict(2).mean["mean"].tolist()
         (4, [5.0, 6.0])
     """
 
@@ -196,7 +196,7 @@ class Naive2(_Baseline):
     Example:
         >>> import numpy as np, pandas as pd
         >>> y = pd.Series(10 + np.tile([1.0, 2.0, 3.0, 2.0], 10))
-        >>> Naive2(4).fit(y).predict(4).mean.round(6).tolist()
+        >>> Naive2(4).fit(y).predict(4).mean["mean"].round(6).tolist()
         [11.0, 12.0, 13.0, 12.0]
     """
 
@@ -252,7 +252,7 @@ class Mean(_Baseline):
 
     Example:
         >>> import pandas as pd
-        >>> Mean().fit(pd.Series([1.0, 2.0, 6.0])).predict(2).mean.tolist()
+        >>> Mean().fit(pd.Series([1.0, 2.0, 6.0])).predict(2).mean["mean"].tolist()
         [3.0, 3.0]
     """
 
@@ -282,7 +282,7 @@ class Drift(_Baseline):
 
     Example:
         >>> import pandas as pd
-        >>> Drift().fit(pd.Series([1.0, 2.0, 4.0])).predict(2).mean.tolist()
+        >>> Drift().fit(pd.Series([1.0, 2.0, 4.0])).predict(2).mean["mean"].tolist()
         [5.5, 7.0]
     """
 

@@ -56,7 +56,7 @@ import torch
 from arforecast.base import Forecaster
 from arforecast.data.panel import Panel
 from arforecast.distributions import Distribution, Normal
-from arforecast.forecast import Forecast
+from arforecast.forecasts import Forecast
 from arforecast.exceptions import DataError
 from arforecast.models import ar_auto, ar_groups, ar_kernels as K
 from arforecast.models.differencing import difference, level_polynomial, loss

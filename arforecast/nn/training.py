@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from arforecast.exceptions import TrainingError
+from arforecast.progress import progress_enabled
 
 
 class WindowSampler:
@@ -128,7 +129,18 @@ def train(model: nn.Module, loss_fn: Callable[[], torch.Tensor], *, max_steps: i
 
     ``val_fn()`` returns the validation loss (evaluated on the averaged weights when
     ``ema_decay`` is set); the best validated weights are restored at the end.
+
+    ``time_limit`` counts everything this function does: setting up the optimizer, the first validation, the steps, the
+    periodic validations and the last one. A step starts only if it and a validation after it
+    (their durations measured as training goes) still fit in the limit, so training ends a
+    little before the limit rather than after it; at least one step is always taken. The
+    progress bar counts steps up to whichever budget binds: ``max_steps``, or the steps the
+    time left allows at the measured pace (its total is revised as training goes).
+    ``progress`` is subject to the library-wide switch (:mod:`arforecast.progress`).
     """
+    # the clock starts first: building the optimizer imports torch._dynamo (about 2 s the first
+    # time in a process), and that is part of the time training takes
+    t0 = time.perf_counter()
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.dim() >= 2]
     no_decay = [p for p in params if p.dim() < 2]
@@ -137,13 +149,21 @@ def train(model: nn.Module, loss_fn: Callable[[], torch.Tensor], *, max_steps: i
     ema = [p.detach().clone() for p in params] if ema_decay else None
     result = TrainResult()
     best_state = copy.deepcopy(model.state_dict())
-    bad_evals, t0 = 0, time.perf_counter()
+    bad_evals = 0
     bar = None
-    if progress:
+    if progress_enabled(progress):
         from tqdm.auto import tqdm
-        bar = tqdm(total=max_steps, desc="training", leave=False)
+        bar = tqdm(total=max_steps, desc="training", unit="step", leave=False)
+    pace = {"step": 0.0, "val": 0.0}          # measured seconds per step and per validation
 
     def evaluate() -> float:
+        start = time.perf_counter()
+        try:
+            return _evaluate()
+        finally:
+            pace["val"] = time.perf_counter() - start
+
+    def _evaluate() -> float:
         if val_fn is None:
             return math.nan
         if ema is None:
@@ -177,9 +197,10 @@ def train(model: nn.Module, loss_fn: Callable[[], torch.Tensor], *, max_steps: i
             best_state = checkpoint()
         for step in range(max_steps):
             elapsed = time.perf_counter() - t0
-            if time_limit is not None and elapsed >= time_limit:
-                result.stopped = "time_limit"
+            if time_limit is not None and step > 0 and elapsed + pace["step"] + pace["val"] >= time_limit:
+                result.stopped = "time_limit"       # the next step and a last validation would not fit
                 break
+            step_start = time.perf_counter()
             frac = max(step / max_steps, elapsed / time_limit if time_limit else 0.0)
             for group in opt.param_groups:
                 group["lr"] = learning_rate * lr_factor(frac, step, warmup_steps)
@@ -205,7 +226,12 @@ def train(model: nn.Module, loss_fn: Callable[[], torch.Tensor], *, max_steps: i
             lv = float(loss.detach())
             train_loss = lv if step == 0 else 0.95 * train_loss + 0.05 * lv
             result.steps = step + 1
+            took = time.perf_counter() - step_start
+            pace["step"] = took if step == 0 else 0.9 * pace["step"] + 0.1 * took
             if bar is not None:
+                if time_limit is not None:
+                    bar.total = _projected_steps(step + 1, max_steps, time_limit - (time.perf_counter() - t0),
+                                                 pace["step"], pace["val"] if val_fn is not None else 0.0, val_every)
                 bar.update(1)
             if val_fn is not None and ((step + 1) % val_every == 0):
                 val = evaluate()
@@ -232,9 +258,26 @@ def train(model: nn.Module, loss_fn: Callable[[], torch.Tensor], *, max_steps: i
         model.load_state_dict(best_state)
     finally:
         if bar is not None:
+            bar.total = result.steps                # the budget that bound, reached
+            bar.refresh()
             bar.close()
         result.seconds = time.perf_counter() - t0
     return result
+
+
+def _projected_steps(done: int, max_steps: int, seconds_left: float, step_seconds: float, val_seconds: float,
+                     val_every: int) -> int:
+    """Steps training will end at: ``max_steps`` or what the time left allows at the measured pace.
+
+    Example:
+        >>> _projected_steps(10, 1000, seconds_left=5.0, step_seconds=0.1, val_seconds=1.0, val_every=50)
+        43
+    """
+    per_step = step_seconds + val_seconds / max(val_every, 1)
+    if per_step <= 0:
+        return max_steps
+    fits = max(0.0, seconds_left - val_seconds) / per_step
+    return int(min(max_steps, done + fits))
 
 
 def _copy_into(dst: list[torch.Tensor], src: list[torch.Tensor]) -> None:

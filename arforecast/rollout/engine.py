@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from arforecast.distributions import Categorical, Distribution
+from arforecast.progress import progress_enabled
 from arforecast.rollout.decoding import Decoding, beam_step, choose, gnmt_length_penalty
 from arforecast.rollout.protocol import Context, State, Stepper, map_state
 
@@ -177,7 +178,7 @@ def rollout(model: Stepper, context: Context, h: int, *, num_samples: int | None
         step = len(rows) if dec.name == "beam" else _row_chunk(chunk_size, len(rows))
         plan.append((series, [rows[lo:lo + step] for lo in range(0, len(rows), step)]))
     bar = None
-    if progress:
+    if progress_enabled(progress):
         from tqdm.auto import tqdm
         bar = tqdm(total=h * sum(len(parts) for _, parts in plan), desc="rollout", unit="step")
 

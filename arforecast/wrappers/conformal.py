@@ -61,7 +61,7 @@ from arforecast.data.frames import check_horizon
 from arforecast.data.panel import Panel, rows_of_ids
 from arforecast.evaluation.backtest import backtest
 from arforecast.exceptions import DataError
-from arforecast.forecast import Forecast
+from arforecast.forecasts import Forecast
 from arforecast.wrappers.laws import ScoreLaw, history_scale
 
 METHODS = ("normalized", "scaled", "pooled", "series")

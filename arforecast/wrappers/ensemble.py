@@ -38,7 +38,7 @@ from arforecast.data.frames import check_horizon
 from arforecast.data.panel import Panel
 from arforecast.evaluation.backtest import backtest
 from arforecast.exceptions import DataError
-from arforecast.forecast import Forecast
+from arforecast.forecasts import Forecast
 from arforecast.wrappers.laws import Mixture, QuantileAverage
 
 COMBINE = ("mixture", "quantiles")

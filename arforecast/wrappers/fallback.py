@@ -35,7 +35,7 @@ from sklearn.base import clone
 from arforecast.base import Forecaster
 from arforecast.data.panel import Panel, rows_of_ids
 from arforecast.exceptions import DataError, TrainingError
-from arforecast.forecast import Forecast
+from arforecast.forecasts import Forecast
 from arforecast.wrappers.laws import stack_rows, subset_rows
 
 #: errors that make a series fall back (anything else is a bug and propagates)

@@ -33,7 +33,7 @@ def score_quantiles(table: np.ndarray, counts: np.ndarray, index: np.ndarray, u:
     """Type-6 quantile ``u`` of score set ``index`` (rows of the sorted, inf-padded ``table``).
 
     The ``k``-th smallest of ``n`` scores is the ``k / (n + 1)`` quantile, linear in between and
-    flat beyond the smallest and largest score (as :func:`arforecast.forecast.sample_quantiles`).
+    flat beyond the smallest and largest score (as :func:`arforecast.forecasts.sample_quantiles`).
     ``index`` and ``u`` broadcast.
     """
     index, u = np.broadcast_arrays(np.asarray(index), np.asarray(u, dtype=np.float64))

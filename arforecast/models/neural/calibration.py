@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from arforecast.forecast import sample_quantiles
+from arforecast.forecasts import sample_quantiles
 
 #: spread factors tried (narrower and wider than the network's own).
 SPREAD_GRID = (0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.25, 1.4, 1.6)
@@ -49,7 +49,7 @@ def calibrate_spread(model: Any, batch: dict[str, np.ndarray], context: int, cri
     """The factor of ``grid`` whose validation sample paths score best, and every factor's score.
 
     ``criterion``: ``"crps"`` or ``"interval"`` (95% interval read off the paths with type-6
-    quantiles, as :class:`~arforecast.forecast.Forecast` reads it). Scores are divided by each
+    quantiles, as :class:`~arforecast.forecasts.Forecast` reads it). Scores are divided by each
     window's mean absolute context value. Leaves ``model.spread_`` at the best factor.
     """
     from arforecast.models.neural.fitting import window_forecast

@@ -14,7 +14,7 @@ from arforecast.base import Forecaster
 from arforecast.data.panel import Panel
 from arforecast.data.scaling import MeanScaler, Quantizer
 from arforecast.exceptions import DataError
-from arforecast.forecast import Forecast
+from arforecast.forecasts import Forecast
 from arforecast.models.neural import config, defaults, persistence
 from arforecast.models.neural.config import GROUPS, Architecture, Inputs, Output, Settings, Training
 from arforecast.models.neural.fitting import fit_network, seeded
