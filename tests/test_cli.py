@@ -223,7 +223,7 @@ def test_model_options_reach_the_model():
     assert (ar.p, ar.d, ar.D, ar.season_length, ar.deseasonalize) == ("auto", "auto", 1, 12, False)
     neural = build_model(parser.parse_args(["forecast", "--input", "x.csv", "--model", "neural", "--time-limit", "5",
                                             "--context-length", "96", "--calibrate", "crps", "--device", "cpu"]))
-    assert (neural.time_limit, neural.context_length, neural.calibrate, neural.device) == (5.0, 96, "crps", "cpu")
+    assert (neural.time_limit, neural.context_length, neural.training.calibrate, neural.device) == (5.0, 96, "crps", "cpu")
     args = parser.parse_args(["detect", "--input", "x.csv", "--level", "99.9", "--refit", "50", "--calibrate",
                               "conformal", "--history", "0.2"])
     assert (args.level, args.refit, args.calibrate, args.history) == (0.999, 50, "conformal", 0.2)

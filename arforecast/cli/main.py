@@ -147,8 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sample paths per forecast (default: the detector's own, 200, where it needs them)")
     d.add_argument("--refit", type=positive_int, default=None,
                    help="refit the model on everything seen every K points (default: never)")
-    d.add_argument("--calibrate", choices=("conformal", "student_t"), default=None,
-                   help="judge points by the law of the model's past scores instead of its own tails (default: no)")
+    d.add_argument("--calibrate", choices=("conformal", "student_t", "no"), default="conformal",
+                   help="judge points by the law of the model's past out-of-sample scores (conformal ranks, or a "
+                        "fitted Student-t), or by the model's own tails with 'no' (default: conformal)")
     d.add_argument("--no-robust", action="store_true",
                    help="feed flagged points to the model as they are (default: feed a replacement)")
     d.add_argument("--replace-with", choices=("bound", "mean"), default="bound",
@@ -347,7 +348,7 @@ def _detect(args: argparse.Namespace) -> int:
     options: dict[str, Any] = {} if args.samples is None else {"num_samples": args.samples}
     frame = af.detect_anomalies(build_model(args), df, level=args.level, h=args.horizon, start=args.history,
                                 refit=args.refit or False, robust=not args.no_robust,
-                                calibrate=args.calibrate or False, replace_with=args.replace_with,
+                                calibrate=False if args.calibrate == "no" else args.calibrate, replace_with=args.replace_with,
                                 seed=args.seed, progress=args.progress, freq=args.freq, id_col=args.id_col,
                                 time_col=args.time_col, target_col=args.target_col, **options)
     outputs.add_table("anomalies", frame)

@@ -162,4 +162,5 @@ def build_model(args: argparse.Namespace) -> Any:
         value = getattr(args, option, None)
         if value is not None:
             kwargs[option] = value
-    return af.NeuralAR(**kwargs)
+    from arforecast.models.neural.config import grouped
+    return af.NeuralAR(**grouped(kwargs))           # batch_size etc. belong to the training settings
