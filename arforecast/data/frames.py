@@ -122,7 +122,6 @@ def _from_long(df: pd.DataFrame, freq: Any, id_col: str, time_col: str, target_c
     ids = np.asarray(uniques, dtype=object)
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
-    bounds = np.searchsorted(sorted_codes, np.arange(len(ids) + 1))
     v_all = df[target_col].to_numpy()[order]
     if pd.api.types.is_datetime64_any_dtype(times):
         fast = panel_from_sorted(sorted_codes, pd.DatetimeIndex(times)[order], v_all, ids, freq, layout)
@@ -131,6 +130,7 @@ def _from_long(df: pd.DataFrame, freq: Any, id_col: str, time_col: str, target_c
     if fast is not None:
         return fast
     # something is off: the per-series path finds it and names the series
+    bounds = np.searchsorted(sorted_codes, np.arange(len(ids) + 1))
     t_all = np.asarray(times)[order]
     items = [(uid, pd.Index(t_all[bounds[k]:bounds[k + 1]]), v_all[bounds[k]:bounds[k + 1]])
              for k, uid in enumerate(ids)]
