@@ -213,6 +213,37 @@ class Panel:
         values, indptr = pack(arrays)
         return Panel(values, indptr, self.ids, starts, self.freq, self.step, self.layout)
 
+    def last(self, width: int) -> "Panel":
+        """Each series cut to its last ``width`` values (all of it when shorter), start times moved
+        on: whole-array work, one offset addition per distinct shift (a panel fitted from a wide
+        frame has one), so its calendar positions and future timestamps stay those of the full panel.
+
+        Example:
+            >>> p = Panel.from_arrays([[1.0, 2.0, 3.0], [4.0]], starts=[pd.Timestamp("2024-01-31"),
+            ...                       pd.Timestamp("2024-03-31")], freq="ME")
+            >>> q = p.last(2)
+            >>> q.series(0).tolist(), q.starts[0], bool((q.next_positions() == p.next_positions()).all())
+            ([2.0, 3.0], Timestamp('2024-02-29 00:00:00'), True)
+        """
+        keep = np.minimum(self.lengths, max(int(width), 0))
+        shift = self.lengths - keep
+        mask = np.arange(len(self.values)) >= np.repeat(self.indptr[1:] - keep, self.lengths)
+        values = np.ascontiguousarray(self.values[mask])
+        indptr = np.concatenate([[0], np.cumsum(keep)]).astype(np.int64)
+        if self.freq is None:
+            starts = tuple(int(s) + int(k) * self.step for s, k in zip(self.starts, shift))
+        else:
+            moved = pd.DatetimeIndex(list(self.starts))
+            out = np.asarray(moved.asi8).copy()
+            for k in np.unique(shift[shift > 0]):
+                rows = np.flatnonzero(shift == k)
+                out[rows] = (moved[rows] + int(k) * self.freq).as_unit(moved.unit).asi8
+            moved_on = pd.DatetimeIndex(out.view(f"M8[{moved.unit}]"))
+            if moved.tz is not None:           # asi8 counts in UTC
+                moved_on = moved_on.tz_localize("UTC").tz_convert(moved.tz)
+            starts = tuple(moved_on)
+        return Panel(values, indptr, self.ids, starts, self.freq, self.step, self.layout)
+
     def to_long(self, name: str = "y") -> pd.DataFrame:
         """The observed data as a long frame ``unique_id, ds, <name>``."""
         lay = self.layout
@@ -249,3 +280,14 @@ class Panel:
             df.columns = pd.Index(list(self.ids), name=lay.name)
             out[key] = df
         return out[next(iter(out))] if len(out) == 1 else out
+
+
+def in_sample_scales(panel: Panel) -> dict[int, np.ndarray]:
+    """``{m: mean(|y_t - y_{t-m}|) per series}`` for ``m`` = 1 and the panel's main season (the MASE
+    scales), for the series long enough; what a lean fitted model keeps for ``score()``."""
+    out = {}
+    for m in sorted({1, panel.season_length}):
+        if np.all(panel.lengths > m):
+            out[m] = np.array([np.mean(np.abs(s[m:] - s[:-m])) for s in
+                               (panel.series(i) for i in range(panel.n_series))])
+    return out
