@@ -61,7 +61,10 @@ def test_neural_ar_is_fitted_once_and_broadcast(client, frame):
     got = af.forecast(model, ddf, h=3).compute()
     fitted = af.NeuralAR(**model.get_params()).fit(frame)
     want = fitted.predict(3).mean.rename(columns={"mean": "NeuralAR"})
-    assert set(got["unique_id"]) == set(frame["unique_id"])
-    assert got.shape == want.shape
+    # trained once on the client, predicted per partition; two NeuralAR trainings on the same data are
+    # not bit-identical on this machine, hence the tolerance
+    key = ["unique_id", "ds"]
+    pd.testing.assert_frame_equal(got.sort_values(key).reset_index(drop=True)[want.columns],
+                                  want.sort_values(key).reset_index(drop=True), rtol=0.05)
     with pytest.raises(NotImplementedError, match="global model"):
         af.backtest(model, ddf, h=2)
