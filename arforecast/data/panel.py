@@ -227,9 +227,9 @@ class Panel:
         """
         keep = np.minimum(self.lengths, max(int(width), 0))
         shift = self.lengths - keep
-        mask = np.arange(len(self.values)) >= np.repeat(self.indptr[1:] - keep, self.lengths)
-        values = np.ascontiguousarray(self.values[mask])
         indptr = np.concatenate([[0], np.cumsum(keep)]).astype(np.int64)
+        within = np.arange(indptr[-1]) - np.repeat(indptr[:-1], keep)      # 0.. keep[i]-1 in each series
+        values = self.values[np.repeat(self.indptr[1:] - keep, keep) + within]
         if self.freq is None:
             starts = tuple(int(s) + int(k) * self.step for s, k in zip(self.starts, shift))
         else:
@@ -286,8 +286,14 @@ def in_sample_scales(panel: Panel) -> dict[int, np.ndarray]:
     """``{m: mean(|y_t - y_{t-m}|) per series}`` for ``m`` = 1 and the panel's main season (the MASE
     scales), for the series long enough; what a lean fitted model keeps for ``score()``."""
     out = {}
+    lengths = panel.lengths
+    groups = [(int(n), np.flatnonzero(lengths == n)) for n in np.unique(lengths)]
     for m in sorted({1, panel.season_length}):
-        if np.all(panel.lengths > m):
-            out[m] = np.array([np.mean(np.abs(s[m:] - s[:-m])) for s in
-                               (panel.series(i) for i in range(panel.n_series))])
+        if not np.all(lengths > m):
+            continue
+        scales = np.empty(panel.n_series)
+        for n, rows in groups:            # series of one length as one matrix: a row mean per series,
+            block = panel.values[panel.indptr[rows][:, None] + np.arange(n)[None, :]]
+            scales[rows] = np.mean(np.abs(block[:, m:] - block[:, :-m]), axis=1)   # summed as np.mean sums one
+        out[m] = scales
     return out
