@@ -256,6 +256,10 @@ class AR(Forecaster):
             self.residuals_ = resid - np.nanmean(resid, axis=1, keepdims=True)
         self._tensors = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        # the tensors are a cache of the parameters (rebuilt on the next predict): not pickled
+        return {**self.__dict__, "_tensors": None}
+
     def _kept_history(self, panel: Panel) -> Panel:
         """Only the values ``predict()`` reads (each series' last ``max(lags)``), not the training panel."""
         return panel.last(max(int(self.level_lags_.max()) if len(self.level_lags_) else 0, 1))
