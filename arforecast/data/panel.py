@@ -168,6 +168,32 @@ class Panel:
         # starts lie on the frequency (checked by to_panel), so n offsets land on the next timestamp
         return pd.date_range(start=self.starts[i] + n * self.freq, periods=h, freq=self.freq)
 
+    def future_times(self, h: int) -> pd.Index:
+        """The ``h`` timestamps (or integer steps) after every series, flat: series ``i``'s are
+        ``[i * h, (i + 1) * h)``; the same values as :meth:`future_index` of each series, built on
+        whole arrays (integer arithmetic for fixed steps, one ``date_range`` over the panel's calendar
+        for the others).
+
+        Example:
+            >>> p = Panel.from_arrays([[1.0, 2.0], [3.0]], starts=[pd.Timestamp("2024-01-31"),
+            ...                       pd.Timestamp("2024-05-31")], freq="ME")
+            >>> [str(t.date()) for t in p.future_times(2)]
+            ['2024-03-31', '2024-04-30', '2024-06-30', '2024-07-31']
+        """
+        n, steps = self.n_series, np.arange(h)
+        if n == 0:
+            return pd.Index([])
+        ahead = self.lengths[:, None] + steps[None, :]                      # [n, h] steps after each start
+        if self.freq is None:
+            first = np.asarray(self.starts, dtype=np.int64)[:, None]
+            return pd.Index((first + ahead * self.step).reshape(-1))
+        starts = pd.DatetimeIndex(list(self.starts))
+        if starts.tz is None:
+            times = _future_on_grid(starts, self.freq, ahead, self.origins)
+            if times is not None:
+                return times
+        return self.future_index(0, h).append([self.future_index(i, h) for i in range(1, n)])
+
     def _index_from(self, start: Any, periods: int) -> pd.Index:
         if self.freq is None:
             return pd.RangeIndex(int(start), int(start) + periods * self.step, self.step)
@@ -296,4 +322,28 @@ def in_sample_scales(panel: Panel) -> dict[int, np.ndarray]:
             block = panel.values[panel.indptr[rows][:, None] + np.arange(n)[None, :]]
             scales[rows] = np.mean(np.abs(block[:, m:] - block[:, :-m]), axis=1)   # summed as np.mean sums one
         out[m] = scales
+    return out
+
+
+#: most steps of one calendar grid :meth:`Panel.future_times` builds before it goes series by series
+MAX_GRID = 10 ** 7
+
+
+def _future_on_grid(starts: pd.DatetimeIndex, freq: Any, ahead: np.ndarray, origins: np.ndarray) -> pd.Index | None:
+    """Future timestamps of tz-naive series without a loop over series, or ``None`` if unsure."""
+    reference = pd.date_range(start=starts[0] + int(ahead[0, 0]) * freq, periods=ahead.shape[1], freq=freq)
+    if isinstance(freq, pd.offsets.Tick):                     # fixed steps: nanosecond arithmetic
+        nanos = starts.as_unit("ns").asi8[:, None] + ahead * int(freq.nanos)
+        out = pd.DatetimeIndex(nanos.reshape(-1).view("M8[ns]")).as_unit(reference.unit)
+    else:                                                     # calendar steps: one grid over all positions
+        low = int(np.argmin(origins))
+        span = int((origins + ahead[:, -1]).max() - origins[low]) + 1
+        if span > MAX_GRID:
+            return None
+        grid = pd.date_range(start=starts[low], periods=span, freq=freq)
+        if not np.array_equal(grid.asi8[origins - origins[low]], starts.as_unit(grid.unit).asi8):
+            return None                                       # starts off the grid (times of day differ)
+        out = grid[((origins - origins[low])[:, None] + ahead).reshape(-1)]
+    if not out[:ahead.shape[1]].equals(reference):            # the first series as future_index gives it
+        return None
     return out
