@@ -68,3 +68,12 @@ def test_neural_ar_is_fitted_once_and_broadcast(client, frame):
                                   want.sort_values(key).reset_index(drop=True), rtol=0.05)
     with pytest.raises(NotImplementedError, match="global model"):
         af.backtest(model, ddf, h=2)
+
+
+def test_data_errors_fire_with_their_message(client, frame):
+    bad = pd.concat([frame, frame.iloc[[5]]], ignore_index=True)          # a duplicate timestamp
+    with pytest.raises(af.DataError) as want:
+        af.forecast(af.Naive(), bad, h=2)
+    with pytest.raises(af.DataError) as got:
+        af.forecast(af.Naive(), dd.from_pandas(bad, npartitions=2), h=2).compute()
+    assert str(got.value) == str(want.value)
