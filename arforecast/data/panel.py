@@ -177,8 +177,8 @@ class Panel:
         Example:
             >>> p = Panel.from_arrays([[1.0, 2.0], [3.0]], starts=[pd.Timestamp("2024-01-31"),
             ...                       pd.Timestamp("2024-05-31")], freq="ME")
-            >>> [str(t.date()) for t in p.future_times(2)]
-            ['2024-03-31', '2024-04-30', '2024-06-30', '2024-07-31']
+            >>> print(" ".join(str(t.date()) for t in p.future_times(2)))
+            2024-03-31 2024-04-30 2024-06-30 2024-07-31
         """
         n, steps = self.n_series, np.arange(h)
         if n == 0:
