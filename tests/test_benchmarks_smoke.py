@@ -57,3 +57,9 @@ def test_simulated_panels_table_runs_every_combination(tmp_path):
             assert (panel, f"NeuralAR {combo}") in names
         assert {(panel, "ref SeasonalNaive(m)"), (panel, "SeasonalNaive()"), (panel, "AR()")} <= names
     assert "beats SN" in text
+
+
+def test_scale_benchmark_runs(tmp_path):
+    text = _script(tmp_path, "scale")
+    for case in ("to_panel long", "AR(24).fit wide", "pickle of a fitted AR", "peak extra memory"):
+        assert case in text
