@@ -4,6 +4,7 @@ the sibling modules: settings in ``config``, choices from the data in ``defaults
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import torch
 from arforecast.base import Forecaster
 from arforecast.data.panel import Panel
 from arforecast.data.scaling import MeanScaler, Quantizer
-from arforecast.exceptions import DataError
+from arforecast.exceptions import DataError, TrainingError
 from arforecast.forecasts import Forecast
 from arforecast.models.neural import config, defaults, persistence
 from arforecast.models.neural.config import GROUPS, Architecture, Inputs, Output, Settings, Training
@@ -146,10 +147,44 @@ class NeuralAR(NeuralStepper, Forecaster):
         return 2
 
     # ------------------------------------------------------------------ fit / predict
+    def fit(self, y: Any, *, freq: Any = None, **columns: str) -> "NeuralAR":
+        """Fit to ``y``, transactionally.
+
+        ``fit`` either completes and replaces the fitted state, or leaves the previous fitted state
+        untouched: a refit stopped by ``KeyboardInterrupt``, a :class:`TrainingError` (a loss
+        that turned NaN) or any other error forecasts exactly as before it. A *first* fit stopped
+        by ``KeyboardInterrupt`` or :class:`TrainingError` once training has started keeps the
+        best checkpoint so far (``training_.stopped`` is ``"interrupted"`` or ``"not_finite"``),
+        warns, and re-raises: the model can forecast. Other errors leave it unfitted.
+        """
+        before = dict(self.__dict__)
+        first = not hasattr(self, "panel_")
+        self.__dict__.pop("_partial_", None)
+        try:
+            return super().fit(y, freq=freq, **columns)
+        except BaseException as err:
+            partial = self.__dict__.pop("_partial_", None)
+            if first and partial is not None:
+                self.panel_, self.ids_, self.n_series_ = partial, partial.ids, partial.n_series
+                self.training_ = err.train_result          # type: ignore[union-attr]
+                why = "interrupted" if isinstance(err, KeyboardInterrupt) else "stopped by a non-finite loss"
+                warnings.warn(f"NeuralAR.fit {why} at step {self.training_.steps}: the model keeps the best "
+                              f"checkpoint so far (step {self.training_.best_step}) and can forecast; "
+                              "fit again for a complete training", RuntimeWarning, stacklevel=2)
+            else:
+                self.__dict__.clear()
+                self.__dict__.update(before)
+            raise
+
     def _fit(self, panel: Panel) -> None:
         s = self._settings()
         self._setup(defaults.choose(panel, self.context_length, s.inputs, s.training, s.architecture), s)
-        fit_network(self, panel)
+        try:
+            fit_network(self, panel)
+        except (KeyboardInterrupt, TrainingError) as err:
+            if getattr(err, "train_result", None) is not None:     # training had started
+                self._partial_ = panel
+            raise
 
     def _predict(self, panel: Panel, h: int, num_samples: int | None, seed: int | None,
                  **options: Any) -> Forecast:
