@@ -76,7 +76,7 @@ class WindowSampler:
         ctx = values[:, :self.context]
         with np.errstate(invalid="ignore"):
             scale = np.nanmean(np.abs(ctx), axis=1) if ctx.size else np.ones(len(rows))
-        scale = np.where(np.isfinite(scale) & (scale > 1e-10), scale, 1.0)
+        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)     # relative: no absolute floor
         mask = ~np.isnan(values[:, self.context:])
         return {"values": values, "positions": positions, "scale": scale, "mask": mask}
 

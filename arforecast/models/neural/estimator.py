@@ -178,6 +178,7 @@ class NeuralAR(NeuralStepper, Forecaster):
 
     def _fit(self, panel: Panel) -> None:
         s = self._settings()
+        _check_float32_range(panel)
         self._setup(defaults.choose(panel, self.context_length, s.inputs, s.training, s.architecture), s)
         try:
             fit_network(self, panel)
@@ -194,6 +195,7 @@ class NeuralAR(NeuralStepper, Forecaster):
         ``top_p``, ``chunk_size``, ``progress`` (see :func:`arforecast.rollout.rollout`).
         """
         from arforecast.rollout.engine import rollout
+        _check_float32_range(panel)
         self.network_.eval()
         context = self._context(panel)
         chunk = options.pop("chunk_size", self.chunk_size)
@@ -257,3 +259,19 @@ class NeuralAR(NeuralStepper, Forecaster):
     def load(cls, path: str | Path, device: str | None = None) -> "NeuralAR":
         """Read a model written by :meth:`save` (never unpickles arbitrary objects)."""
         return persistence.load(cls, path, device)
+
+
+#: NeuralAR forecasts in float32 in the data's units; beyond these magnitudes they would underflow or overflow
+FLOAT32_MAGNITUDE = 1e30
+
+
+def _check_float32_range(panel: Panel) -> None:
+    """Refuse series whose magnitude float32 cannot carry (forecasts are equivariant inside the range)."""
+    for i in range(panel.n_series):
+        v = panel.series(i)
+        v = v[np.isfinite(v)]
+        size = float(np.max(np.abs(v))) if len(v) else 0.0
+        if size > FLOAT32_MAGNITUDE or 0.0 < size < 1.0 / FLOAT32_MAGNITUDE:
+            raise DataError(f"series {panel.ids[i]!r} has values of magnitude {size:.1e}; NeuralAR computes in "
+                            f"float32 and takes magnitudes 1e-30 .. 1e30: rescale it (e.g. divide by "
+                            f"{size:.0e}) and multiply the forecasts back")

@@ -1,4 +1,4 @@
-"""NeuralAR's fit is transactional, its saves atomic, its loads safe and its time index exact."""
+"""NeuralAR reliability: transactional fit, atomic saves, safe loads, exact time index, scale equivariance, parameters."""
 from __future__ import annotations
 
 import os
@@ -151,3 +151,23 @@ def test_save_load_keeps_future_timestamps_exact(tmp_path, freq):
         assert str(b["ds"].dt.tz) == "Europe/Berlin"
         assert b["ds"].iloc[-1] - b["ds"].iloc[0] == pd.Timedelta(hours=47)
         assert b["ds"].iloc[0].utcoffset() != b["ds"].iloc[-1].utcoffset()       # the forecast crosses DST
+
+
+@pytest.mark.parametrize("backbone,values", [("conv", "continuous"), ("conv", "quantized"),
+                                             ("transformer", "continuous")])
+@pytest.mark.parametrize("scale", [1e-12, 1e12])
+def test_forecasts_are_scale_equivariant(backbone, values, scale):
+    """A fixed floor (1e-10) in the scalers used to treat series of size 1e-11 as all-zero:
+    forecasts were 5e6 times the history's level."""
+    y = _data(0)
+    make = lambda: af.NeuralAR(backbone, values, max_steps=4, **grouped(TINY))   # noqa: E731
+    base = make().fit(y).predict(4, num_samples=8, seed=1)
+    got = make().fit(y.assign(y=y["y"] * scale)).predict(4, num_samples=8, seed=1)
+    np.testing.assert_allclose(got.point / scale, base.point, rtol=1e-6)
+    np.testing.assert_allclose(got.samples / scale, base.samples, rtol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [1e-40, 1e40])
+def test_magnitudes_float32_cannot_carry_are_refused(scale):
+    with pytest.raises(af.DataError, match="float32.*rescale"):
+        _make().fit(_data().assign(y=lambda d: d["y"] * scale))
