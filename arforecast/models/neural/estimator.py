@@ -103,7 +103,8 @@ class NeuralAR(NeuralStepper, Forecaster):
     # ------------------------------------------------------------------ setup
     def _settings(self) -> Settings:
         s = Settings(*(config.resolve(cls, getattr(self, name)) for name, cls in GROUPS.items()))
-        config.validate(self.backbone, self.values, self.context_length, self.max_steps, self.time_limit, s)
+        config.validate(self.backbone, self.values, self.context_length, self.max_steps, self.time_limit, s,
+                        self.seed)
         return s
 
     def _resolve_device(self) -> torch.device:
