@@ -229,7 +229,11 @@ def cases(quick: bool) -> list[tuple[str, Callable[[], Any]]]:
                           "h='3'": dict(h="3")}.items():
             def request(d: pd.DataFrame, m: Callable = make, kw: dict = kw, label: str = label) -> None:
                 fc = _forecast(m, d, **kw)
-                raise Wrong(f"{label} accepted (shape {fc.point.shape})")
+                h = kw.get("h", 3)
+                if not isinstance(h, int) or h < 1 or kw.get("num_samples", 16) == 0:
+                    raise Wrong(f"{label} accepted (shape {fc.point.shape})")
+                if fc.point.shape != (3, h) or not np.isfinite(fc.point).all():
+                    raise Wrong(f"{label}: shape {fc.point.shape} or non-finite values")      # a big request, done
             out.append((f"{name} {label}", guarded(clean, request)))
 
     # backtest
@@ -283,7 +287,7 @@ def cases(quick: bool) -> list[tuple[str, Callable[[], Any]]]:
                     raise Wrong(f"detect x{c:g}: {int(got.sum())} flags vs {int(base[0].sum())}")
             out.append((f"detect {dname} scale {c:g}", guarded(series * c, det_scale)))
         if not quick:
-            for label, kw in {"level=1.5": dict(level=1.5), "level=nan": dict(level=float("nan")),
+            for label, kw in {"level=100": dict(level=100), "level=0": dict(level=0), "level=nan": dict(level=float("nan")),
                               "h=0": dict(h=0), "num_samples=0": dict(num_samples=0)}.items():
                 def det_bad(d: Any, kw: dict = kw, label: str = label, dmake: Callable = dmake) -> None:
                     af.detect_anomalies(dmake(), d, **kw)

@@ -129,7 +129,12 @@ def _from_long(df: pd.DataFrame, freq: Any, id_col: str, time_col: str, target_c
     else:
         fast = panel_from_sorted(sorted_codes, np.asarray(times)[order], v_all, ids, freq, layout)
     if fast is not None:
-        return fast
+        if len(fast.values):          # the fast path checks no magnitudes: the per-series path names the series
+            size = np.maximum.reduceat(np.abs(fast.values), fast.indptr[:-1].astype(np.intp))
+            if not np.any((size > MAX_MAGNITUDE) | ((size > 0) & (size < 1.0 / MAX_MAGNITUDE))):
+                return fast
+        else:
+            return fast
     # something is off: the per-series path finds it and names the series
     t_all = np.asarray(times)[order]
     items = [(uid, pd.Index(t_all[bounds[k]:bounds[k + 1]]), v_all[bounds[k]:bounds[k + 1]])

@@ -157,6 +157,11 @@ def _build(cls: type, payload: dict, device: str | None) -> Any:
         params["device"] = device
     model = cls(**params)
     chosen = payload["chosen"]
+    for key in CHOSEN:
+        v = chosen[key]
+        items = v if isinstance(v, list) else [v]
+        if any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in items):
+            raise ModelFileError(f"{key} is {v!r}")
     model._setup({k: (tuple(v) if isinstance(v, list) else v) for k, v in chosen.items()})
     model.network_.load_state_dict(payload["state_dict"])
     model.network_.eval()
