@@ -61,22 +61,37 @@ def forecast(models: Any, df: Any, h: int, *, levels: float | Sequence[float] = 
     """
     named = name_models(models)
     lvls = as_levels(levels)
+    from arforecast.distributed import is_dask_frame
+    if is_dask_frame(df):
+        from arforecast import distributed
+        return distributed.forecast(named, df, h, levels=lvls, num_samples=num_samples, seed=seed,
+                                    id_col=id_col, time_col=time_col, target_col=target_col)
     panel = to_panel(df, freq=freq, id_col=id_col, time_col=time_col, target_col=target_col)
     frame: pd.DataFrame | None = None
     for name, model in named.items():
         fc = _fit_predict(name, model, panel, h, num_samples, seed, bool(lvls))
+        columns = forecast_columns(name, fc, lvls, first=frame is None)
         if frame is None:
-            frame = fc.mean.drop(columns="mean")
-        columns = {name: fc.point.reshape(-1)}
-        bounds = {lv: fc.interval_values(lv) for lv in lvls}
-        for column, lv, side in interval_columns(name, lvls):
-            columns[column] = bounds[lv][0 if side == "lo" else 1].reshape(-1)
+            frame = columns
+            continue
         clash = [c for c in columns if c in frame.columns]
         if clash:
             raise ValueError(f"model name {name!r} gives column(s) {clash} that already exist; name the models "
                              "with a dict, e.g. {'mine': model}")
-        frame = pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
+        frame = pd.concat([frame, columns.set_axis(frame.index)], axis=1)
     return frame
+
+
+def forecast_columns(name: str, fc: Any, levels: Sequence[float], *, first: bool) -> pd.DataFrame:
+    """One model's columns of :func:`forecast` (its point forecast and interval bounds), after the
+    id and time columns when ``first``."""
+    columns = {name: fc.point.reshape(-1)}
+    bounds = {lv: fc.interval_values(lv) for lv in levels}
+    for column, lv, side in interval_columns(name, levels):
+        columns[column] = bounds[lv][0 if side == "lo" else 1].reshape(-1)
+    frame = fc.mean.drop(columns="mean")
+    values = pd.DataFrame(columns, index=frame.index)
+    return pd.concat([frame, values], axis=1) if first else values
 
 
 def compare(models: Any, train: Any, test: Any, h: int | None = None, *, level: float = 0.95,

@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from arforecast.data.frames import check_horizon, check_min_length, to_panel
-from arforecast.data.panel import Panel, rows_of_ids
+from arforecast.data.panel import Panel, in_sample_scales, rows_of_ids
 from arforecast.exceptions import DataError, NotFittedError
 from arforecast.forecasts import Forecast
 from arforecast.resources import check_forecast_request
@@ -46,7 +46,10 @@ class Forecaster(BaseEstimator):
         panel = to_panel(y, freq=freq, **columns)
         check_min_length(panel, self.min_length, type(self).__name__ + self._describe_need())
         self._fit(panel)
-        self.panel_ = panel
+        kept = self._kept_history(panel)
+        if kept is not panel:              # a lean model: the in-sample scales score() needs, then the tails
+            self.insample_scales_ = in_sample_scales(panel)
+        self.panel_ = kept
         self.ids_ = panel.ids
         self.n_series_ = panel.n_series
         return self
@@ -112,6 +115,12 @@ class Forecaster(BaseEstimator):
     def min_length(self) -> int:
         """Observations each series needs to be fitted or forecast from."""
         return 1
+
+    def _kept_history(self, panel: Panel) -> Panel:
+        """What of the training panel a fitted model keeps as ``panel_`` (``predict()`` forecasts
+        from it): all of it by default; a model whose forecasts read only the last values of each
+        series returns ``panel.last(width)`` and stays small whatever the length of the history."""
+        return panel
 
     def _describe_need(self) -> str:
         return ""

@@ -76,6 +76,7 @@ class Forecast:
             raise ValueError(f"samples have shape {self.samples.shape}, expected [n, S, h] with "
                              f"n={expected[0]}, h={expected[1]}")
         self._index: list[pd.Index] | None = None
+        self._flat: pd.Index | None = None
 
     @property
     def index(self) -> list[pd.Index]:
@@ -83,6 +84,12 @@ class Forecast:
         if self._index is None:
             self._index = [self.panel.future_index(i, self.h) for i in range(self.panel.n_series)]
         return self._index
+
+    def _times(self) -> pd.Index:
+        """All future timestamps, flat (series after series): one array computation."""
+        if self._flat is None:
+            self._flat = self.panel.future_times(self.h)
+        return self._flat
 
     # ------------------------------------------------------------------ arrays
     @property
@@ -130,7 +137,7 @@ class Forecast:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
         id_col, time_col, n = self.id_col, self.time_col, self.panel.n_series
         if layout == "long":
-            times = self.index[0].append(self.index[1:]) if n else pd.Index([])
+            times = self._times() if n else pd.Index([])
             frame = pd.DataFrame({id_col: np.repeat(self.ids, self.h), time_col: times})
             for key, arr in blocks.items():
                 frame[key] = arr.reshape(-1)

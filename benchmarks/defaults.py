@@ -20,11 +20,8 @@ paper's "average of all horizons" weights horizons instead, so its pooled figure
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -36,11 +33,10 @@ from arforecast.datasets import (M3_GROUPS, M3_HORIZONS, M3_SEASONS, M4_HOURLY_H
 from arforecast.evaluation import metrics
 
 try:
-    from benchmarks.measure import Measured, machine, markdown, measure, set_threads
+    from benchmarks.measure import Measured, machine, markdown, measure, record, set_threads
 except ImportError:  # run as a script: benchmarks/ itself is on the path
-    from measure import Measured, machine, markdown, measure, set_threads  # type: ignore[no-redef]
+    from measure import Measured, machine, markdown, measure, record, set_threads  # type: ignore[no-redef]
 
-RESULTS = Path(os.environ.get("ARFORECAST_BENCH_RESULTS", Path(__file__).resolve().parent / "results"))
 REFERENCE = "ref Naive2(m)"
 POOLED = "all M3"
 
@@ -153,13 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(text)
     if args.record:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        stem = "defaults_quick" if args.quick else "defaults"
-        (RESULTS / f"{stem}.md").write_text(text)
-        (RESULTS / f"{stem}.json").write_text(json.dumps(
-            {"command": command.strip(), "seconds_total": total, "machine": machine(),
-             "table": table.to_dict(orient="records")}, indent=2, default=float))
-        print(f"saved {RESULTS / stem}.md and .json")
+        record("defaults_quick" if args.quick else "defaults", text, command, total, table)
     return 0
 
 

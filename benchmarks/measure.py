@@ -12,12 +12,14 @@ Example:
 """
 from __future__ import annotations
 
+import json
 import os
 import platform
 import time
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -136,3 +138,17 @@ def machine() -> str:
     return (f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {platform.machine()}, {os.cpu_count()} cores, "
             f"load average {load}; Python {platform.python_version()}, torch {torch.__version__} on "
             f"{torch.get_num_threads()} thread(s)")
+
+
+#: where recorded tables go (the smoke tests point it elsewhere)
+RESULTS = Path(os.environ.get("ARFORECAST_BENCH_RESULTS", Path(__file__).resolve().parent / "results"))
+
+
+def record(stem: str, text: str, command: str, total: float, table: pd.DataFrame) -> None:
+    """Write ``results/<stem>.md`` (the printed text) and ``.json`` (the table and how it was made)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{stem}.md").write_text(text)
+    (RESULTS / f"{stem}.json").write_text(json.dumps(
+        {"command": command.strip(), "seconds_total": total, "machine": machine(),
+         "table": table.to_dict(orient="records")}, indent=2, default=float))
+    print(f"saved {RESULTS / stem}.md and .json")

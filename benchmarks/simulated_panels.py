@@ -22,11 +22,8 @@ raised.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -37,11 +34,10 @@ from arforecast.datasets import SIM_DAILY_H, SIM_HOURLY_H, simulate_daily_panel,
 from arforecast.evaluation import metrics
 
 try:
-    from benchmarks.measure import machine, markdown, measure, set_threads
+    from benchmarks.measure import machine, markdown, measure, record, set_threads
 except ImportError:  # run as a script: benchmarks/ itself is on the path
-    from measure import machine, markdown, measure, set_threads  # type: ignore[no-redef]
+    from measure import machine, markdown, measure, record, set_threads  # type: ignore[no-redef]
 
-RESULTS = Path(os.environ.get("ARFORECAST_BENCH_RESULTS", Path(__file__).resolve().parent / "results"))
 REFERENCE = "ref SeasonalNaive(m)"
 COMBINATIONS = [("conv", "quantized"), ("conv", "continuous"), ("transformer", "quantized"),
                 ("transformer", "continuous")]
@@ -121,13 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(text)
     if args.record:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        stem = "simulated_panels_quick" if args.quick else "simulated_panels"
-        (RESULTS / f"{stem}.md").write_text(text)
-        (RESULTS / f"{stem}.json").write_text(json.dumps(
-            {"command": command.strip(), "seconds_total": total, "machine": machine(),
-             "table": table.to_dict(orient="records")}, indent=2, default=float))
-        print(f"saved {RESULTS / stem}.md and .json")
+        record("simulated_panels_quick" if args.quick else "simulated_panels", text, command, total, table)
     return 0
 
 

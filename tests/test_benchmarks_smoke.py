@@ -69,3 +69,9 @@ def test_probe_quick_subset_runs_and_finds_nothing_unsafe():
     assert set(counts) <= set(probe.CLASSES)
     for cls in ("silent_wrong", "mutation", "unsafe_load", "hang"):
         assert counts.get(cls, 0) == 0, [x for x in listed if x[0] == cls]
+
+
+def test_scale_benchmark_runs(tmp_path):
+    text = _script(tmp_path, "scale")
+    for case in ("to_panel long", "AR(24).fit wide", "pickle of a fitted AR", "peak extra memory"):
+        assert case in text

@@ -179,3 +179,6 @@ def test_long_frames_out_of_range_are_refused_too(scale):
     df = _long(["a", "b"])
     with pytest.raises(af.DataError, match="rescale"):
         af.Naive().fit(df.assign(y=df["y"] * scale))
+    wide = df.pivot(index="ds", columns="unique_id", values="y")
+    with pytest.raises(af.DataError, match="rescale"):
+        af.Naive().fit(wide * scale)

@@ -76,6 +76,13 @@ def detect_anomalies(model: Any, y: Any, level: float = 0.99, h: int = 1,
         >>> out.loc[out["is_anomaly"], "ds"].tolist()
         [Timestamp('2024-01-07 06:00:00')]
     """
+    from arforecast.distributed import is_dask_frame
+    if is_dask_frame(y):               # a Dask DataFrame: the same frame, per partition of whole series
+        from arforecast.distributed import per_partition
+        args = dict(level=level, h=h, num_samples=num_samples, refit=refit, start=start, robust=robust,
+                    calibrate=calibrate, replace_with=replace_with, seed=seed, progress=False, freq=freq, **columns)
+        return per_partition(lambda part: detect_anomalies(model, part, **args), model, y,
+                             columns.get("id_col", "unique_id"), columns.get("time_col", "ds"), "detect_anomalies")
     if several(model):
         return _detect_with_models(model, y, level=level, h=h, num_samples=num_samples, refit=refit, start=start,
                                    robust=robust, calibrate=calibrate, replace_with=replace_with, seed=seed,

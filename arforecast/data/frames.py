@@ -66,6 +66,9 @@ def to_panel(y: Any, *, freq: Any = None, id_col: str = "unique_id", time_col: s
                             "a long frame needs a series id, a time and a value column: name them with "
                             "id_col=, time_col=, target_col= (add a constant id column for one series)")
         layout = Layout("wide", name=y.columns.name)
+        fast = _wide_fast(y, freq, layout)
+        if fast is not None and _magnitudes_ok(fast):
+            return fast
         items = []
         for col in y.columns:
             values = y[col].to_numpy()
@@ -122,24 +125,50 @@ def _from_long(df: pd.DataFrame, freq: Any, id_col: str, time_col: str, target_c
     ids = np.asarray(uniques, dtype=object)
     order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
-    bounds = np.searchsorted(sorted_codes, np.arange(len(ids) + 1))
     v_all = df[target_col].to_numpy()[order]
     if pd.api.types.is_datetime64_any_dtype(times):
         fast = panel_from_sorted(sorted_codes, pd.DatetimeIndex(times)[order], v_all, ids, freq, layout)
     else:
         fast = panel_from_sorted(sorted_codes, np.asarray(times)[order], v_all, ids, freq, layout)
-    if fast is not None:
-        if len(fast.values):          # the fast path checks no magnitudes: the per-series path names the series
-            size = np.maximum.reduceat(np.abs(fast.values), fast.indptr[:-1].astype(np.intp))
-            if not np.any((size > MAX_MAGNITUDE) | ((size > 0) & (size < 1.0 / MAX_MAGNITUDE))):
-                return fast
-        else:
-            return fast
+    if fast is not None and _magnitudes_ok(fast):
+        return fast
     # something is off: the per-series path finds it and names the series
+    bounds = np.searchsorted(sorted_codes, np.arange(len(ids) + 1))
     t_all = np.asarray(times)[order]
     items = [(uid, pd.Index(t_all[bounds[k]:bounds[k + 1]]), v_all[bounds[k]:bounds[k + 1]])
              for k, uid in enumerate(ids)]
     return _build(items, freq, layout)
+
+
+def _wide_fast(y: pd.DataFrame, freq: Any, layout: Layout) -> Panel | None:
+    """A wide frame of numbers over a datetime or integer index as whole arrays (each column's
+    trailing NaNs cut here, leading ones by :func:`panel_from_sorted`), or ``None``: the per-column
+    path then decides and names what is wrong."""
+    index = y.index
+    is_dt = isinstance(index, pd.DatetimeIndex)
+    if not (is_dt or pd.api.types.is_integer_dtype(index)) or len(index) == 0:
+        return None
+    if not all(dtype.kind in "iuf" for dtype in y.dtypes) or y.columns.has_duplicates:
+        return None
+    matrix = y.to_numpy(dtype=np.float64).T                       # [series, time]
+    observed = ~np.isnan(matrix)
+    if not observed.any(axis=1).all():
+        return None
+    length = matrix.shape[1]
+    last = length - np.argmax(observed[:, ::-1], axis=1)           # one past each column's last value
+    if (last == length).all():
+        keep = None
+        values = matrix.reshape(-1)
+        codes = np.repeat(np.arange(matrix.shape[0]), length)
+        pos = np.tile(np.arange(length), matrix.shape[0])
+    else:
+        mask = np.arange(length)[None, :] < last[:, None]
+        values = matrix[mask]
+        codes = np.repeat(np.arange(matrix.shape[0]), last)
+        pos = np.nonzero(mask)[1]
+    ids = np.asarray(list(y.columns), dtype=object)
+    times = index[pos] if is_dt else np.asarray(index, dtype=np.int64)[pos]
+    return panel_from_sorted(codes, times, values, ids, freq, layout)
 
 
 def _trim_trailing(values: np.ndarray, name: Any) -> np.ndarray:
@@ -216,6 +245,14 @@ def _build(items: list, freq: Any, layout: Layout) -> Panel:
 #: values beyond this magnitude (or non-zero series entirely below its inverse) are refused: sums of
 #: squares, which every model's spread needs, would overflow (or underflow) float64
 MAX_MAGNITUDE = 1e100
+
+
+def _magnitudes_ok(panel: Panel) -> bool:
+    """The vectorized paths check no magnitudes: when one is out of range, the per-series path names the series."""
+    if not len(panel.values):
+        return True
+    size = np.maximum.reduceat(np.abs(panel.values), panel.indptr[:-1].astype(np.intp))
+    return not np.any((size > MAX_MAGNITUDE) | ((size > 0) & (size < 1.0 / MAX_MAGNITUDE)))
 
 
 def _check_magnitude(uid: Any, values: np.ndarray) -> None:

@@ -168,6 +168,32 @@ class Panel:
         # starts lie on the frequency (checked by to_panel), so n offsets land on the next timestamp
         return pd.date_range(start=self.starts[i] + n * self.freq, periods=h, freq=self.freq)
 
+    def future_times(self, h: int) -> pd.Index:
+        """The ``h`` timestamps (or integer steps) after every series, flat: series ``i``'s are
+        ``[i * h, (i + 1) * h)``; the same values as :meth:`future_index` of each series, built on
+        whole arrays (integer arithmetic for fixed steps, one ``date_range`` over the panel's calendar
+        for the others).
+
+        Example:
+            >>> p = Panel.from_arrays([[1.0, 2.0], [3.0]], starts=[pd.Timestamp("2024-01-31"),
+            ...                       pd.Timestamp("2024-05-31")], freq="ME")
+            >>> print(" ".join(str(t.date()) for t in p.future_times(2)))
+            2024-03-31 2024-04-30 2024-06-30 2024-07-31
+        """
+        n, steps = self.n_series, np.arange(h)
+        if n == 0:
+            return pd.Index([])
+        ahead = self.lengths[:, None] + steps[None, :]                      # [n, h] steps after each start
+        if self.freq is None:
+            first = np.asarray(self.starts, dtype=np.int64)[:, None]
+            return pd.Index((first + ahead * self.step).reshape(-1))
+        starts = pd.DatetimeIndex(list(self.starts))
+        if starts.tz is None:
+            times = _future_on_grid(starts, self.freq, ahead, self.origins)
+            if times is not None:
+                return times
+        return self.future_index(0, h).append([self.future_index(i, h) for i in range(1, n)])
+
     def _index_from(self, start: Any, periods: int) -> pd.Index:
         if self.freq is None:
             return pd.RangeIndex(int(start), int(start) + periods * self.step, self.step)
@@ -213,6 +239,37 @@ class Panel:
         values, indptr = pack(arrays)
         return Panel(values, indptr, self.ids, starts, self.freq, self.step, self.layout)
 
+    def last(self, width: int) -> "Panel":
+        """Each series cut to its last ``width`` values (all of it when shorter), start times moved
+        on: whole-array work, one offset addition per distinct shift (a panel fitted from a wide
+        frame has one), so its calendar positions and future timestamps stay those of the full panel.
+
+        Example:
+            >>> p = Panel.from_arrays([[1.0, 2.0, 3.0], [4.0]], starts=[pd.Timestamp("2024-01-31"),
+            ...                       pd.Timestamp("2024-03-31")], freq="ME")
+            >>> q = p.last(2)
+            >>> q.series(0).tolist(), q.starts[0], bool((q.next_positions() == p.next_positions()).all())
+            ([2.0, 3.0], Timestamp('2024-02-29 00:00:00'), True)
+        """
+        keep = np.minimum(self.lengths, max(int(width), 0))
+        shift = self.lengths - keep
+        indptr = np.concatenate([[0], np.cumsum(keep)]).astype(np.int64)
+        within = np.arange(indptr[-1]) - np.repeat(indptr[:-1], keep)      # 0.. keep[i]-1 in each series
+        values = self.values[np.repeat(self.indptr[1:] - keep, keep) + within]
+        if self.freq is None:
+            starts = tuple(int(s) + int(k) * self.step for s, k in zip(self.starts, shift))
+        else:
+            moved = pd.DatetimeIndex(list(self.starts))
+            out = np.asarray(moved.asi8).copy()
+            for k in np.unique(shift[shift > 0]):
+                rows = np.flatnonzero(shift == k)
+                out[rows] = (moved[rows] + int(k) * self.freq).as_unit(moved.unit).asi8
+            moved_on = pd.DatetimeIndex(out.view(f"M8[{moved.unit}]"))
+            if moved.tz is not None:           # asi8 counts in UTC
+                moved_on = moved_on.tz_localize("UTC").tz_convert(moved.tz)
+            starts = tuple(moved_on)
+        return Panel(values, indptr, self.ids, starts, self.freq, self.step, self.layout)
+
     def to_long(self, name: str = "y") -> pd.DataFrame:
         """The observed data as a long frame ``unique_id, ds, <name>``."""
         lay = self.layout
@@ -249,3 +306,44 @@ class Panel:
             df.columns = pd.Index(list(self.ids), name=lay.name)
             out[key] = df
         return out[next(iter(out))] if len(out) == 1 else out
+
+
+def in_sample_scales(panel: Panel) -> dict[int, np.ndarray]:
+    """``{m: mean(|y_t - y_{t-m}|) per series}`` for ``m`` = 1 and the panel's main season (the MASE
+    scales), for the series long enough; what a lean fitted model keeps for ``score()``."""
+    out = {}
+    lengths = panel.lengths
+    groups = [(int(n), np.flatnonzero(lengths == n)) for n in np.unique(lengths)]
+    for m in sorted({1, panel.season_length}):
+        if not np.all(lengths > m):
+            continue
+        scales = np.empty(panel.n_series)
+        for n, rows in groups:            # series of one length as one matrix: a row mean per series,
+            block = panel.values[panel.indptr[rows][:, None] + np.arange(n)[None, :]]
+            scales[rows] = np.mean(np.abs(block[:, m:] - block[:, :-m]), axis=1)   # summed as np.mean sums one
+        out[m] = scales
+    return out
+
+
+#: most steps of one calendar grid :meth:`Panel.future_times` builds before it goes series by series
+MAX_GRID = 10 ** 7
+
+
+def _future_on_grid(starts: pd.DatetimeIndex, freq: Any, ahead: np.ndarray, origins: np.ndarray) -> pd.Index | None:
+    """Future timestamps of tz-naive series without a loop over series, or ``None`` if unsure."""
+    reference = pd.date_range(start=starts[0] + int(ahead[0, 0]) * freq, periods=ahead.shape[1], freq=freq)
+    if isinstance(freq, pd.offsets.Tick):                     # fixed steps: nanosecond arithmetic
+        nanos = starts.as_unit("ns").asi8[:, None] + ahead * int(freq.nanos)
+        out = pd.DatetimeIndex(nanos.reshape(-1).view("M8[ns]")).as_unit(reference.unit)
+    else:                                                     # calendar steps: one grid over all positions
+        low = int(np.argmin(origins))
+        span = int((origins + ahead[:, -1]).max() - origins[low]) + 1
+        if span > MAX_GRID:
+            return None
+        grid = pd.date_range(start=starts[low], periods=span, freq=freq)
+        if not np.array_equal(grid.asi8[origins - origins[low]], starts.as_unit(grid.unit).asi8):
+            return None                                       # starts off the grid (times of day differ)
+        out = grid[((origins - origins[low])[:, None] + ahead).reshape(-1)]
+    if not out[:ahead.shape[1]].equals(reference):            # the first series as future_index gives it
+        return None
+    return out

@@ -45,13 +45,18 @@ def panel_from_sorted(codes: np.ndarray, times: pd.Index | np.ndarray, values: n
     first_obs = np.minimum.reduceat(np.where(observed, np.arange(big), big), bounds[:-1])
     if np.any(first_obs >= bounds[1:]):
         return None                                   # a series with no observation
-    keep = np.arange(big) >= np.repeat(first_obs, counts)
-    if not np.isfinite(values[keep]).all():
-        return None                                   # NaN or inf inside a series
-    kept_codes = codes[keep]
-    new_bounds = np.searchsorted(kept_codes, np.arange(n_series + 1))
-    lengths = np.diff(new_bounds)
-    series_values = values[keep]
+    if np.array_equal(first_obs, bounds[:-1]):       # no leading NaN (the usual case): no copy
+        keep = slice(None)
+        if not np.isfinite(values).all():
+            return None
+        new_bounds, lengths, series_values = bounds, counts, values
+    else:
+        keep = np.arange(big) >= np.repeat(first_obs, counts)
+        if not np.isfinite(values[keep]).all():
+            return None                               # NaN or inf inside a series
+        new_bounds = np.searchsorted(codes[keep], np.arange(n_series + 1))
+        lengths = np.diff(new_bounds)
+        series_values = values[keep]
     if isinstance(times, pd.DatetimeIndex):
         t = times[keep]
         out_freq = _datetime_freq(t, new_bounds, lengths, freq)
@@ -103,6 +108,10 @@ def _datetime_freq(t: pd.DatetimeIndex, bounds: np.ndarray, lengths: np.ndarray,
             return None
         offset = pd.tseries.frequencies.to_offset(inferred)
     inner = _inner(bounds, len(t))
+    nanos = _tick_nanos(offset)
+    if nanos is not None:                 # a fixed step: integer arithmetic, every start is on the grid
+        steps = np.diff(t.asi8)[inner]
+        return offset if np.all(steps == nanos * _unit_per_nano(t)) else None
     with warnings.catch_warnings():       # offsets without a vectorized form warn and loop
         warnings.simplefilter("ignore")
         try:
@@ -115,3 +124,16 @@ def _datetime_freq(t: pd.DatetimeIndex, bounds: np.ndarray, lengths: np.ndarray,
     if not np.array_equal(np.asarray(on_offset), np.asarray(t[bounds[:-1]])):
         return None                       # a start the frequency would move (not on its grid)
     return offset
+
+
+def _tick_nanos(offset: Any) -> int | None:
+    """Nanoseconds of a fixed-length offset (hours, minutes, ...; days count as 24 h here, as
+    pandas' ``Day`` does), ``None`` for calendar offsets (months, weeks anchored on a weekday, ...)."""
+    if isinstance(offset, pd.offsets.Tick):
+        return int(offset.nanos)
+    return None
+
+
+def _unit_per_nano(t: pd.DatetimeIndex) -> float:
+    """``t.asi8`` counts in ``t.unit``: how many of those a nanosecond is (for comparing steps)."""
+    return {"ns": 1, "us": 1e-3, "ms": 1e-6, "s": 1e-9}[t.unit]

@@ -250,6 +250,16 @@ def backtest(model: Any, y: Any, h: int, n_windows: int | None = None, step: int
         >>> res.forecasts.shape, float(res.metrics()["MAE"].iloc[0])
         ((18, 5), 0.0)
     """
+    from arforecast.distributed import is_dask_frame
+    if is_dask_frame(y):               # a Dask DataFrame: the forecasts frame, per partition of whole series
+        from arforecast.distributed import per_partition
+        args = dict(n_windows=n_windows, step=step, start=start, window=window, window_size=window_size,
+                    refit=refit, num_samples=num_samples, seed=seed, quantiles=quantiles, levels=levels,
+                    season_length=season_length, chunk_size=chunk_size, progress=False,
+                    predict_options=predict_options, freq=freq, id_col=id_col, time_col=time_col,
+                    target_col=target_col)
+        return per_partition(lambda part: backtest(model, part, h, **args).forecasts, model, y, id_col, time_col,
+                             "backtest")
     if several(model):
         from arforecast.evaluation.compare import backtest_models
         return backtest_models(model, y, h, n_windows, step, start=start, window=window, window_size=window_size,

@@ -120,7 +120,15 @@ def forecast_score(model: Any, y: Any, *, metric: str = "mase", season_length: i
         yk, fk = truth[k:k + 1, :n], point[k:k + 1, :n]
         if metric == "mase":
             m = fitted.season_length if season_length is None else int(season_length)
-            per_series[k] = M.mase(yk, fk, [fitted.series(rows[k])], m)[0]
+            scales = getattr(model, "insample_scales_", None)
+            if scales is None:
+                per_series[k] = M.mase(yk, fk, [fitted.series(rows[k])], m)[0]
+            elif m in scales:                # a lean model kept the scales, not the history
+                per_series[k] = M.mae(yk, fk)[0] / scales[m][rows[k]]
+            else:
+                raise DataError(f"score: this fitted {type(model).__name__} keeps only the last values of each "
+                                f"series and the MASE scales for season_length in {sorted(scales)}, not {m}; "
+                                "use one of those, or metric='mae'")
         else:
             per_series[k] = {"mae": M.mae, "rmse": M.rmse, "smape": M.smape}[metric](yk, fk)[0]
     return -float(np.mean(per_series))

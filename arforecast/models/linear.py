@@ -236,6 +236,7 @@ class AR(Forecaster):
         self.aic_ = K.information_criterion(est.ssr, est.nobs, n_regressors + 1, "aic")
         self.bic_ = K.information_criterion(est.ssr, est.nobs, n_regressors + 1, "bic")
         _warn_if_thin(panel, est.nobs, n_regressors)
+        self.origins_ = np.array(panel.origins, dtype=np.int64)    # the trend counts from each series' start
         self.d_, self.D_, self.season_length_ = d_, D_, m
         self.seasonal_index_, self.adjusted_ = table, adjusted
         self.max_order_ = np.maximum(caps, 0)
@@ -254,6 +255,14 @@ class AR(Forecaster):
                                    self.intercept_, self.trend_coef_)
             self.residuals_ = resid - np.nanmean(resid, axis=1, keepdims=True)
         self._tensors = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # the tensors are a cache of the parameters (rebuilt on the next predict): not pickled
+        return {**self.__dict__, "_tensors": None}
+
+    def _kept_history(self, panel: Panel) -> Panel:
+        """Only the values ``predict()`` reads (each series' last ``max(lags)``), not the training panel."""
+        return panel.last(max(int(self.level_lags_.max()) if len(self.level_lags_) else 0, 1))
 
     def summary(self) -> pd.DataFrame:
         """What was chosen for each series: differencing, seasonal adjustment, lags, order, fit."""
@@ -336,7 +345,7 @@ class AR(Forecaster):
                  "intercept": torch.from_numpy(self.level_intercept_),
                  "season": torch.from_numpy(self.seasonal_index_) if self.adjusted_.any() else None,
                  "trend": torch.from_numpy(self.trend_coef_), "scale": torch.from_numpy(np.sqrt(self.sigma2_)),
-                 "origin": torch.from_numpy(self.panel_.origins)}
+                 "origin": torch.from_numpy(self.origins_)}
             if self.bootstrap:
                 t["residuals"] = torch.from_numpy(np.sort(self.residuals_, axis=1))   # NaN last
                 t["counts"] = torch.from_numpy(self.nobs_)

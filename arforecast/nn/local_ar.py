@@ -1,14 +1,5 @@
 """The local AR path: a ridge AR fitted to each row's own context, the classical model a
-NeuralAR starts from and corrects.
-
-Example:
-    >>> import torch
-    >>> z = torch.tensor([[1.0, 2.0] * 20])           # period-2 pattern
-    >>> ar = LocalAR((2,), ridge=0.0)
-    >>> coef = ar.fit(z, torch.ones_like(z))
-    >>> [round(v, 3) for v in ar.predict(z, coef, first=39).tolist()[0]]   # next value
-    [1.0]
-"""
+NeuralAR starts from and corrects (see :class:`LocalAR` for an example)."""
 from __future__ import annotations
 
 import torch

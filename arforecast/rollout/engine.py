@@ -171,7 +171,9 @@ def rollout(model: Stepper, context: Context, h: int, *, num_samples: int | None
         return RolloutResult(empty, lp, lp if dec.name == "beam" else None, dec.name)
     paths = torch.empty(B * S, h, dtype=torch.float64)
     log_prob = torch.zeros(B * S, dtype=torch.float64) if (return_log_prob or dec.name == "beam") else None
-    uniforms = _uniforms(B, S, h, seed).reshape(B * S, h) if dec.needs_uniforms else None
+    uniforms = _UniformStream(h, seed) if dec.needs_uniforms else None
+    if chunk_size is None and not naive:
+        chunk_size = default_chunk_size(model, context, h, B * S)
     driver_cls = _Naive if naive else _Incremental
     plan = []   # (series of the group, flat path rows of each chunk)
     for series, rows in _chunks(B, S, chunk_size):
@@ -190,7 +192,7 @@ def rollout(model: Stepper, context: Context, h: int, *, num_samples: int | None
                 if dec.name == "beam":
                     out, lp = _beam(base, len(series), h, dec, bar)
                 else:
-                    u = None if uniforms is None else uniforms[part]
+                    u = None if uniforms is None else uniforms.next(len(part))
                     out, lp = _steps(base.fork(local), h, dec, u, log_prob is not None, bar)
                 _check_finite(out, dec, context, series[local])
                 paths[part] = out
@@ -252,6 +254,41 @@ def _uniforms(B: int, S: int, h: int, seed: int | None) -> torch.Tensor:
         gen.manual_seed(int(seed))
     u = torch.rand((B, S, h), generator=gen, dtype=torch.float64)
     return u.clamp_(min=torch.finfo(torch.float64).tiny)   # icdf(0) would be -inf for a Normal
+
+
+class _UniformStream:
+    """The uniforms of :func:`_uniforms`, drawn a chunk of consecutive path rows at a time: the
+    generator's stream is sequential, so the values are the same as one draw of ``[B, S, h]``
+    while only one chunk's uniforms are held."""
+
+    def __init__(self, h: int, seed: int | None) -> None:
+        self.h = h
+        self.gen = torch.Generator()
+        if seed is None:
+            self.gen.seed()
+        else:
+            self.gen.manual_seed(int(seed))
+
+    def next(self, rows: int) -> torch.Tensor:
+        u = torch.rand((rows, self.h), generator=self.gen, dtype=torch.float64)
+        return u.clamp_(min=torch.finfo(torch.float64).tiny)
+
+
+#: working memory of one chunk: at least this (fewer, larger steps are faster) ...
+MIN_CHUNK_BYTES = 64 * 2 ** 20
+#: ... and otherwise this fraction of the paths' own size, so the peak stays near the output's size
+CHUNK_FRACTION = 1 / 8
+
+
+def default_chunk_size(model: Stepper, context: Context, h: int, n_paths: int) -> int:
+    """Paths stepped at once when the caller gives no ``chunk_size``: the chunk's working memory
+    (the model's state per path, its step's values and uniforms) is at most an eighth of the
+    paths' size, but at least 64 MiB, and never above a quarter of the memory budget
+    (:mod:`arforecast.resources`)."""
+    from arforecast.resources import memory_budget
+    per_path = path_memory(model, context, h) + 3 * 8 * h
+    target = min(max(MIN_CHUNK_BYTES, CHUNK_FRACTION * n_paths * 8 * h), memory_budget() / 4)
+    return int(max(1, min(n_paths, target // max(per_path, 1))))
 
 
 def _chunks(B: int, S: int, chunk_size: int | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
