@@ -14,7 +14,7 @@ from arforecast.base import Forecaster
 from arforecast.data.frames import to_panel
 from arforecast.data.panel import Panel
 from arforecast.evaluation.backtest import BacktestResult, backtest
-from arforecast.exceptions import DataError, NotFittedError, TrainingError
+from arforecast.exceptions import DataError, ModelFileError, NotFittedError, TrainingError
 from arforecast.forecasts import Forecast
 from arforecast.models.baselines import Drift, Mean, Naive, Naive2, SeasonalNaive
 from arforecast.models.linear import AR
@@ -26,7 +26,7 @@ from arforecast.wrappers import Conformal, Ensemble, FallbackWarning, WithFallba
 __version__ = "0.1.0"
 
 __all__ = [
-    "Forecaster", "Forecast", "Panel", "to_panel", "DataError", "NotFittedError", "TrainingError",
+    "Forecaster", "Forecast", "Panel", "to_panel", "DataError", "ModelFileError", "NotFittedError", "TrainingError",
     "Naive", "SeasonalNaive", "Naive2", "Mean", "Drift",
     "AR",
     "NeuralAR",

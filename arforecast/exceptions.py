@@ -14,3 +14,7 @@ class NotFittedError(_SkNotFittedError):
 
 class TrainingError(RuntimeError):
     """Training could not continue (for example the loss became NaN)."""
+
+
+class ModelFileError(ValueError):
+    """A saved model file cannot be loaded: empty, truncated, of another format, damaged or tampered."""

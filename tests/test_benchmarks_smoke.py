@@ -59,6 +59,18 @@ def test_simulated_panels_table_runs_every_combination(tmp_path):
     assert "beats SN" in text
 
 
+def test_probe_quick_subset_runs_and_finds_nothing_unsafe():
+    """``benchmarks/probe.py --quick``: every case is classified; the subset holds the fixed cases of
+    issue #16 (scale, categorical ids, tz-aware time, model files), so none may be wrong, unsafe or mutate."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks import probe
+    counts, listed = probe.run(quick=True)
+    assert sum(counts.values()) == len(probe.cases(quick=True)) > 20
+    assert set(counts) <= set(probe.CLASSES)
+    for cls in ("silent_wrong", "mutation", "unsafe_load", "hang"):
+        assert counts.get(cls, 0) == 0, [x for x in listed if x[0] == cls]
+
+
 def test_scale_benchmark_runs(tmp_path):
     text = _script(tmp_path, "scale")
     for case in ("to_panel long", "AR(24).fit wide", "pickle of a fitted AR", "peak extra memory"):

@@ -171,3 +171,14 @@ def test_values_too_small_or_large_for_float64_maths_are_refused(scale):
     y = pd.Series(np.random.default_rng(0).normal(10, 1, 50), index=pd.date_range("2024", periods=50, freq="h"))
     with pytest.raises(af.DataError, match="rescale"):
         af.AR().fit(y * scale)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+def test_long_frames_out_of_range_are_refused_too(scale):
+    """The vectorized long-frame path skipped the magnitude check (found by benchmarks/probe.py)."""
+    df = _long(["a", "b"])
+    with pytest.raises(af.DataError, match="rescale"):
+        af.Naive().fit(df.assign(y=df["y"] * scale))
+    wide = df.pivot(index="ds", columns="unique_id", values="y")
+    with pytest.raises(af.DataError, match="rescale"):
+        af.Naive().fit(wide * scale)

@@ -38,10 +38,13 @@ class MeanScaler:
     """Mean absolute scaling (as in Chronos): ``scale = mean(|x|)`` over non-NaN values.
 
     Args:
-        minimum: scales below this are replaced by 1 (an all-zero or empty context).
+        minimum: scales not above this (an all-zero or empty context) are replaced by 1. It is 0
+            so that scaling stays relative: a series multiplied by ``c`` (even ``c = 1e-12``) is
+            scaled to the same values; a fixed floor such as 1e-10 would treat small-unit data as
+            all-zero.
     """
 
-    minimum: float = 1e-10
+    minimum: float = 0.0
 
     def scale(self, values: torch.Tensor) -> torch.Tensor:
         """``[B]`` scale of each row of ``values [B, T]`` (NaN marks padding or missing values)."""
@@ -49,7 +52,7 @@ class MeanScaler:
         total = torch.where(observed, values.abs(), torch.zeros_like(values)).sum(-1)
         count = observed.sum(-1)
         scale = total / count.clamp_min(1)
-        return torch.where(scale > self.minimum, scale, torch.ones_like(scale))
+        return torch.where((scale > self.minimum) & torch.isfinite(scale), scale, torch.ones_like(scale))
 
     def transform(self, values: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         """``values / scale`` with ``scale [B]`` broadcast over the trailing axis."""

@@ -10,7 +10,9 @@
   weights (checkpoint averaging) if asked, validates every ``val_every`` steps, stops after
   ``patience`` validations without improvement and restores the best weights. A loss or
   gradient that turns NaN stops training with :class:`~arforecast.exceptions.TrainingError`,
-  the model keeping the weights of the last finite step.
+  and a ``KeyboardInterrupt`` stops it too; either way the module is left holding the best
+  checkpoint so far (the best validated weights; without validation, those of the last finite
+  step) and the exception carries the :class:`TrainResult` as ``train_result``.
 
 Example:
     >>> import numpy as np
@@ -74,7 +76,7 @@ class WindowSampler:
         ctx = values[:, :self.context]
         with np.errstate(invalid="ignore"):
             scale = np.nanmean(np.abs(ctx), axis=1) if ctx.size else np.ones(len(rows))
-        scale = np.where(np.isfinite(scale) & (scale > 1e-10), scale, 1.0)
+        scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)     # relative: no absolute floor
         mask = ~np.isnan(values[:, self.context:])
         return {"values": values, "positions": positions, "scale": scale, "mask": mask}
 
@@ -209,7 +211,8 @@ def train(model: nn.Module, loss_fn: Callable[[], torch.Tensor], *, max_steps: i
             if not torch.isfinite(loss):
                 _restore(params, last_good)
                 raise TrainingError(f"training loss became {float(loss.detach())} at step {step}: stopped, keeping "
-                                    "the weights of the last step with a finite loss; lower learning_rate "
+                                    "the best weights so far (validated, or of the last step with a finite "
+                                    "loss); lower learning_rate "
                                     "or check the data for extreme values")
             _copy_into(last_good, params)
             opt.zero_grad(set_to_none=True)
@@ -217,7 +220,8 @@ def train(model: nn.Module, loss_fn: Callable[[], torch.Tensor], *, max_steps: i
             norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
             if not torch.isfinite(norm):
                 raise TrainingError(f"the gradient became {float(norm)} at step {step}: stopped, keeping the "
-                                    "weights of the last finite step; lower learning_rate")
+                                    "best weights so far (validated, or of the last finite step); lower "
+                                    "learning_rate")
             opt.step()
             if ema is not None:
                 with torch.no_grad():
@@ -256,6 +260,17 @@ def train(model: nn.Module, loss_fn: Callable[[], torch.Tensor], *, max_steps: i
             best_state = checkpoint()
             result.best_step = result.steps
         model.load_state_dict(best_state)
+    except (KeyboardInterrupt, TrainingError) as err:
+        # keep the best checkpoint so far: the best validated weights, or without validation the
+        # weights at the start of the last step (an interrupt may land inside an optimizer step)
+        result.stopped = "interrupted" if isinstance(err, KeyboardInterrupt) else "not_finite"
+        if val_fn is None:
+            _restore(params, last_good)
+            best_state = copy.deepcopy(model.state_dict())
+            result.best_step = result.steps
+        model.load_state_dict(best_state)
+        err.train_result = result          # type: ignore[union-attr]
+        raise
     finally:
         if bar is not None:
             bar.total = result.steps                # the budget that bound, reached

@@ -26,6 +26,20 @@ def _ints(value: Any) -> tuple[int, ...] | None:
     return None if value is None else tuple(int(k) for k in value)
 
 
+def _is_int(v: Any) -> bool:
+    return not isinstance(v, (bool, np.bool_)) and isinstance(v, (int, np.integer))
+
+
+def _is_number(v: Any) -> bool:
+    return not isinstance(v, (bool, np.bool_)) and isinstance(v, (int, float, np.integer, np.floating)) \
+        and bool(np.isfinite(v))
+
+
+def _check(ok: bool, name: str, what: str, v: Any) -> None:
+    if not ok:
+        raise ValueError(f"{name} must be {what}, got {v!r}")
+
+
 @dataclass(frozen=True)
 class Architecture:
     """The network's shape.
@@ -41,6 +55,11 @@ class Architecture:
     n_layers: int | None = None
     n_heads: int = 4
     attention_context: int = 128
+
+    def __post_init__(self) -> None:
+        _check(self.n_layers is None or (_is_int(self.n_layers) and self.n_layers >= 1), "n_layers",
+               "a positive integer or None", self.n_layers)
+        _check(_is_int(self.n_heads) and self.n_heads >= 1, "n_heads", "a positive integer", self.n_heads)
 
 
 @dataclass(frozen=True)
@@ -68,6 +87,7 @@ class Inputs:
     def __post_init__(self) -> None:
         for name in ("lags", "periods", "ar_lags"):
             object.__setattr__(self, name, _ints(getattr(self, name)))
+        _check(_is_number(self.ar_ridge) and self.ar_ridge >= 0, "ar_ridge", "a number >= 0", self.ar_ridge)
 
 
 @dataclass(frozen=True)
@@ -89,7 +109,13 @@ class Output:
     embed_tokens: bool = False
 
     def __post_init__(self) -> None:
+        _check(_is_int(self.n_bins) and self.n_bins >= 2, "n_bins", "an integer >= 2", self.n_bins)
+        vr = self.value_range
+        _check(isinstance(vr, (tuple, list)) and len(vr) == 2 and all(_is_number(v) for v in vr) and vr[0] < vr[1],
+               "value_range", "two finite numbers (low, high) with low < high", vr)
         object.__setattr__(self, "value_range", tuple(float(v) for v in self.value_range))
+        _check(self.mu_law is None or (_is_number(self.mu_law) and self.mu_law > 0), "mu_law",
+               "a positive number or None", self.mu_law)
 
 
 @dataclass(frozen=True)
@@ -124,6 +150,19 @@ class Training:
     patience: int | None = None
     ema_decay: float | None = 0.99
     calibrate: str | None = None
+
+    def __post_init__(self) -> None:
+        positive = {"learning_rate": self.learning_rate, "grad_clip": self.grad_clip}
+        for name, v in positive.items():
+            _check(_is_number(v) and v > 0, name, "a positive number", v)
+        _check(_is_number(self.weight_decay) and self.weight_decay >= 0, "weight_decay", "a number >= 0",
+               self.weight_decay)
+        _check(_is_int(self.warmup_steps) and self.warmup_steps >= 0, "warmup_steps", "an integer >= 0",
+               self.warmup_steps)
+        _check(self.patience is None or (_is_int(self.patience) and self.patience >= 1), "patience",
+               "a positive integer or None", self.patience)
+        _check(self.ema_decay is None or (_is_number(self.ema_decay) and 0 < self.ema_decay < 1), "ema_decay",
+               "a number strictly between 0 and 1, or None", self.ema_decay)
 
 
 #: constructor argument of each group
@@ -187,8 +226,11 @@ def _positive_int(name: str, v: Any) -> None:
 
 
 def validate(backbone: str, values: str, context_length: int | None, max_steps: int, time_limit: float | None,
-             s: Settings) -> None:
-    """Clear errors for settings that cannot work (called by ``fit``, before any data is read)."""
+             s: Settings, seed: Any = None) -> None:
+    """Clear errors for settings that cannot work (called by ``fit``, before any data is read).
+
+    The groups check their own fields when they are built."""
+    _check(seed is None or (_is_int(seed) and seed >= 0), "seed", "a non-negative integer or None", seed)
     if backbone not in ("conv", "transformer"):
         raise ValueError(f"backbone must be 'conv' or 'transformer', got {backbone!r}")
     if values not in ("quantized", "continuous"):

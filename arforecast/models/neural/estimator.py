@@ -4,6 +4,7 @@ the sibling modules: settings in ``config``, choices from the data in ``defaults
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import torch
 from arforecast.base import Forecaster
 from arforecast.data.panel import Panel
 from arforecast.data.scaling import MeanScaler, Quantizer
-from arforecast.exceptions import DataError
+from arforecast.exceptions import DataError, TrainingError
 from arforecast.forecasts import Forecast
 from arforecast.models.neural import config, defaults, persistence
 from arforecast.models.neural.config import GROUPS, Architecture, Inputs, Output, Settings, Training
@@ -102,7 +103,8 @@ class NeuralAR(NeuralStepper, Forecaster):
     # ------------------------------------------------------------------ setup
     def _settings(self) -> Settings:
         s = Settings(*(config.resolve(cls, getattr(self, name)) for name, cls in GROUPS.items()))
-        config.validate(self.backbone, self.values, self.context_length, self.max_steps, self.time_limit, s)
+        config.validate(self.backbone, self.values, self.context_length, self.max_steps, self.time_limit, s,
+                        self.seed)
         return s
 
     def _resolve_device(self) -> torch.device:
@@ -146,10 +148,45 @@ class NeuralAR(NeuralStepper, Forecaster):
         return 2
 
     # ------------------------------------------------------------------ fit / predict
+    def fit(self, y: Any, *, freq: Any = None, **columns: str) -> "NeuralAR":
+        """Fit to ``y``, transactionally.
+
+        ``fit`` either completes and replaces the fitted state, or leaves the previous fitted state
+        untouched: a refit stopped by ``KeyboardInterrupt``, a :class:`TrainingError` (a loss
+        that turned NaN) or any other error forecasts exactly as before it. A *first* fit stopped
+        by ``KeyboardInterrupt`` or :class:`TrainingError` once training has started keeps the
+        best checkpoint so far (``training_.stopped`` is ``"interrupted"`` or ``"not_finite"``),
+        warns, and re-raises: the model can forecast. Other errors leave it unfitted.
+        """
+        before = dict(self.__dict__)
+        first = not hasattr(self, "panel_")
+        self.__dict__.pop("_partial_", None)
+        try:
+            return super().fit(y, freq=freq, **columns)
+        except BaseException as err:
+            partial = self.__dict__.pop("_partial_", None)
+            if first and partial is not None:
+                self.panel_, self.ids_, self.n_series_ = partial, partial.ids, partial.n_series
+                self.training_ = err.train_result          # type: ignore[union-attr]
+                why = "interrupted" if isinstance(err, KeyboardInterrupt) else "stopped by a non-finite loss"
+                warnings.warn(f"NeuralAR.fit {why} at step {self.training_.steps}: the model keeps the best "
+                              f"checkpoint so far (step {self.training_.best_step}) and can forecast; "
+                              "fit again for a complete training", RuntimeWarning, stacklevel=2)
+            else:
+                self.__dict__.clear()
+                self.__dict__.update(before)
+            raise
+
     def _fit(self, panel: Panel) -> None:
         s = self._settings()
+        _check_float32_range(panel)
         self._setup(defaults.choose(panel, self.context_length, s.inputs, s.training, s.architecture), s)
-        fit_network(self, panel)
+        try:
+            fit_network(self, panel)
+        except (KeyboardInterrupt, TrainingError) as err:
+            if getattr(err, "train_result", None) is not None:     # training had started
+                self._partial_ = panel
+            raise
 
     def _predict(self, panel: Panel, h: int, num_samples: int | None, seed: int | None,
                  **options: Any) -> Forecast:
@@ -159,6 +196,7 @@ class NeuralAR(NeuralStepper, Forecaster):
         ``top_p``, ``chunk_size``, ``progress`` (see :func:`arforecast.rollout.rollout`).
         """
         from arforecast.rollout.engine import rollout
+        _check_float32_range(panel)
         self.network_.eval()
         context = self._context(panel)
         chunk = options.pop("chunk_size", self.chunk_size)
@@ -222,3 +260,19 @@ class NeuralAR(NeuralStepper, Forecaster):
     def load(cls, path: str | Path, device: str | None = None) -> "NeuralAR":
         """Read a model written by :meth:`save` (never unpickles arbitrary objects)."""
         return persistence.load(cls, path, device)
+
+
+#: NeuralAR forecasts in float32 in the data's units; beyond these magnitudes they would underflow or overflow
+FLOAT32_MAGNITUDE = 1e30
+
+
+def _check_float32_range(panel: Panel) -> None:
+    """Refuse series whose magnitude float32 cannot carry (forecasts are equivariant inside the range)."""
+    for i in range(panel.n_series):
+        v = panel.series(i)
+        v = v[np.isfinite(v)]
+        size = float(np.max(np.abs(v))) if len(v) else 0.0
+        if size > FLOAT32_MAGNITUDE or 0.0 < size < 1.0 / FLOAT32_MAGNITUDE:
+            raise DataError(f"series {panel.ids[i]!r} has values of magnitude {size:.1e}; NeuralAR computes in "
+                            f"float32 and takes magnitudes 1e-30 .. 1e30: rescale it (e.g. divide by "
+                            f"{size:.0e}) and multiply the forecasts back")
