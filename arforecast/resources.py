@@ -1,4 +1,4 @@
-"""The memory guard: refuse a request that cannot fit before allocating anything.
+"""The resource guards: refuse a request that cannot fit (or would run for hours) before starting it.
 
 A forecast of ``h`` steps with ``num_samples`` paths for ``n`` series holds ``n * num_samples * h``
 float64 values several times over (the paths, their sorted copy for quantiles, the rollout's
@@ -83,8 +83,43 @@ def check_memory(n_bytes: float, what: str) -> None:
             "arforecast.resources.set_memory_budget('64GB') or ARFORECAST_MEMORY_BUDGET=64GB")
 
 
+#: the longest horizon a forecast steps through without being asked to (see :func:`set_max_horizon`)
+DEFAULT_MAX_HORIZON = 1_000_000
+_max_horizon: int | None = None
+
+
+def max_horizon() -> int:
+    """The step budget: :func:`set_max_horizon`, else ``ARFORECAST_MAX_HORIZON``, else 1,000,000."""
+    if _max_horizon is not None:
+        return _max_horizon
+    env = os.environ.get("ARFORECAST_MAX_HORIZON")
+    return int(env) if env else DEFAULT_MAX_HORIZON
+
+
+def set_max_horizon(h: int | None) -> None:
+    """Set the step budget for this process (``None``: back to the default)."""
+    global _max_horizon
+    _max_horizon = None if h is None else int(h)
+
+
 def check_forecast_request(n_series: int, h: int, num_samples: int | None) -> None:
-    """The guard every ``predict`` runs: paths of ``n_series x max(num_samples, 1) x h`` values."""
+    """The guards every ``predict`` runs: the horizon within the step budget (forecasts are
+    rolled out one step at a time, tens of microseconds each: ten million steps take minutes
+    whatever the memory), and paths of ``n_series x max(num_samples, 1) x h`` values within the
+    memory budget.
+
+    Example:
+        >>> try:
+        ...     check_forecast_request(3, 10 ** 7, None)
+        ... except MemoryRequestError as err:
+        ...     print(str(err)[:58])
+        predict(h=10000000) asks for more steps than the budget of
+    """
+    if h > max_horizon():
+        raise MemoryRequestError(
+            f"predict(h={h}) asks for more steps than the budget of {max_horizon():,} (each step is one pass "
+            "of the model, so this would run for a long time); ask for a shorter horizon, or raise the budget "
+            "with arforecast.resources.set_max_horizon(...) or ARFORECAST_MAX_HORIZON")
     values = float(n_series) * float(h) * float(max(num_samples or 0, 1))
     check_memory(values * BYTES_PER_VALUE,
                  f"predict(h={h}, num_samples={num_samples}) for {n_series} series")

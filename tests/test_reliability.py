@@ -182,3 +182,21 @@ def test_long_frames_out_of_range_are_refused_too(scale):
     wide = df.pivot(index="ds", columns="unique_id", values="y")
     with pytest.raises(af.DataError, match="rescale"):
         af.Naive().fit(wide * scale)
+
+
+def test_a_horizon_beyond_the_step_budget_is_refused_at_once():
+    import time
+
+    from arforecast.resources import MemoryRequestError, set_max_horizon
+    model = af.AR(p=2).fit(_long(["a"]))
+    start = time.perf_counter()
+    with pytest.raises(MemoryRequestError, match="set_max_horizon"):
+        model.predict(10 ** 7)
+    assert time.perf_counter() - start < 1.0
+    set_max_horizon(5)
+    try:
+        with pytest.raises(MemoryRequestError, match="budget of 5"):
+            model.predict(6)
+        assert model.predict(5).point.shape == (1, 5)
+    finally:
+        set_max_horizon(None)
