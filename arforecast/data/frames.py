@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from arforecast.data.panel import Layout, Panel
-from arforecast.data.vectorized import panel_from_sorted
+from arforecast.data.vectorized import MAX_MAGNITUDE, panel_from_sorted
 from arforecast.exceptions import DataError
 
 PandasInput = "pd.Series | pd.DataFrame"
@@ -67,7 +67,7 @@ def to_panel(y: Any, *, freq: Any = None, id_col: str = "unique_id", time_col: s
                             "id_col=, time_col=, target_col= (add a constant id column for one series)")
         layout = Layout("wide", name=y.columns.name)
         fast = _wide_fast(y, freq, layout)
-        if fast is not None and _magnitudes_ok(fast):
+        if fast is not None:
             return fast
         items = []
         for col in y.columns:
@@ -130,7 +130,7 @@ def _from_long(df: pd.DataFrame, freq: Any, id_col: str, time_col: str, target_c
         fast = panel_from_sorted(sorted_codes, pd.DatetimeIndex(times)[order], v_all, ids, freq, layout)
     else:
         fast = panel_from_sorted(sorted_codes, np.asarray(times)[order], v_all, ids, freq, layout)
-    if fast is not None and _magnitudes_ok(fast):
+    if fast is not None:
         return fast
     # something is off: the per-series path finds it and names the series
     bounds = np.searchsorted(sorted_codes, np.arange(len(ids) + 1))
@@ -240,19 +240,6 @@ def _build(items: list, freq: Any, layout: Layout) -> Panel:
     panel = Panel.from_arrays(arrays, ids=ids, starts=starts, layout=layout)
     return Panel(panel.values, panel.indptr, panel.ids, panel.starts,
                  panel_freq if datetime_kind else None, step or 1, layout)
-
-
-#: values beyond this magnitude (or non-zero series entirely below its inverse) are refused: sums of
-#: squares, which every model's spread needs, would overflow (or underflow) float64
-MAX_MAGNITUDE = 1e100
-
-
-def _magnitudes_ok(panel: Panel) -> bool:
-    """The vectorized paths check no magnitudes: when one is out of range, the per-series path names the series."""
-    if not len(panel.values):
-        return True
-    size = np.maximum.reduceat(np.abs(panel.values), panel.indptr[:-1].astype(np.intp))
-    return not np.any((size > MAX_MAGNITUDE) | ((size > 0) & (size < 1.0 / MAX_MAGNITUDE)))
 
 
 def _check_magnitude(uid: Any, values: np.ndarray) -> None:

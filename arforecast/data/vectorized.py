@@ -2,7 +2,8 @@
 
 :func:`arforecast.data.frames.to_panel` tries this first. It checks the same things as the
 per-series path (numeric values, leading NaNs trimmed, no NaN or infinite value inside a series,
-strictly increasing time, one frequency and no gaps, one integer step) on whole arrays at once,
+strictly increasing time, one frequency and no gaps, one integer step, magnitudes float64 can
+carry) on whole arrays at once,
 and returns ``None`` when any check fails or the input is unusual; the per-series path then runs
 and raises its error, naming the series. So the errors are the per-series path's, and the fast
 path only has to decide "all clear".
@@ -25,6 +26,10 @@ import numpy as np
 import pandas as pd
 
 from arforecast.data.panel import Layout, Panel
+
+#: values beyond this magnitude (or non-zero series entirely below its inverse) are refused: sums of
+#: squares, which every model's spread needs, would overflow (or underflow) float64
+MAX_MAGNITUDE = 1e100
 
 
 def panel_from_sorted(codes: np.ndarray, times: pd.Index | np.ndarray, values: np.ndarray, ids: np.ndarray,
@@ -57,6 +62,8 @@ def panel_from_sorted(codes: np.ndarray, times: pd.Index | np.ndarray, values: n
         new_bounds = np.searchsorted(codes[keep], np.arange(n_series + 1))
         lengths = np.diff(new_bounds)
         series_values = values[keep]
+    if not _magnitudes_ok(series_values, new_bounds):
+        return None
     if isinstance(times, pd.DatetimeIndex):
         t = times[keep]
         out_freq = _datetime_freq(t, new_bounds, lengths, freq)
@@ -72,6 +79,12 @@ def panel_from_sorted(codes: np.ndarray, times: pd.Index | np.ndarray, values: n
         out_freq, starts = None, tuple(int(s) for s in t[new_bounds[:-1]])
     indptr = new_bounds.astype(np.int64)
     return Panel(np.ascontiguousarray(series_values), indptr, ids, starts, out_freq, step, layout)
+
+
+def _magnitudes_ok(values: np.ndarray, bounds: np.ndarray) -> bool:
+    """Every series' largest ``|value|`` within what float64 maths can carry (see ``MAX_MAGNITUDE``)."""
+    size = np.maximum.reduceat(np.abs(values), bounds[:-1].astype(np.intp))
+    return not np.any((size > MAX_MAGNITUDE) | ((size > 0) & (size < 1.0 / MAX_MAGNITUDE)))
 
 
 def _inner(bounds: np.ndarray, n: int) -> np.ndarray:
