@@ -119,7 +119,7 @@ class Forecaster(BaseEstimator):
     def _kept_history(self, panel: Panel) -> Panel:
         """What of the training panel a fitted model keeps as ``panel_`` (``predict()`` forecasts
         from it): all of it by default; a model whose forecasts read only the last values of each
-        series returns ``panel.last(width)`` and stays small whatever the length of the history."""
+        series returns ``panel.tail(width)`` and stays small whatever the length of the history."""
         return panel
 
     def _describe_need(self) -> str:

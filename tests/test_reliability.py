@@ -200,3 +200,14 @@ def test_a_horizon_beyond_the_step_budget_is_refused_at_once():
         assert model.predict(5).point.shape == (1, 5)
     finally:
         set_max_horizon(None)
+
+
+@pytest.mark.parametrize("model", [af.Naive(), af.AR(p=2)])
+def test_daily_series_in_a_time_zone_keep_midnight_across_a_clock_change(model):
+    """A day in a time zone is a calendar day: forecasts of a daily series that crossed the
+    spring clock change stay at midnight (24-hour arithmetic put them at 01:00)."""
+    idx = pd.date_range("2024-02-01", periods=100, freq="D", tz="Europe/Berlin")
+    y = pd.Series(np.random.default_rng(0).normal(10, 1, 100), index=idx)
+    got = model.fit(y).predict(3).mean["ds"].tolist()
+    assert got == list(pd.date_range(idx[-1], periods=4, freq="D")[1:])
+    assert af.to_panel(y).tail(5).starts[0] == idx[-5]

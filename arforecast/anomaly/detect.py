@@ -164,7 +164,7 @@ def _slice(panel: Panel, begin: Any, end: Any) -> Panel:
     begin = np.broadcast_to(np.asarray(begin, dtype=np.int64), (panel.n_series,))
     end = np.broadcast_to(np.asarray(end, dtype=np.int64), (panel.n_series,))
     arrays = [panel.series(i)[begin[i]:end[i]] for i in range(panel.n_series)]
-    starts = tuple(panel.starts[i] + begin[i] * (panel.freq if panel.freq is not None else panel.step)
+    starts = tuple(panel.time_after(i, begin[i])
                    for i in range(panel.n_series))
     values, indptr = pack(arrays)
     return Panel(values, indptr, panel.ids, starts, panel.freq, panel.step, panel.layout)

@@ -323,7 +323,7 @@ class AnomalyDetector(BaseEstimator):
 
     def _next_time(self, i: int) -> Any:
         p, n = self.panel_, len(self.history_[i])
-        return p.starts[i] + n * (p.freq if p.freq is not None else p.step)
+        return p.time_after(i, n)
 
     def _rows_of(self, panel: Panel) -> np.ndarray:
         rows, unknown = rows_of_ids(self.ids_, panel.ids)

@@ -80,6 +80,26 @@ def _fixed_nanos(offset: pd.DateOffset) -> int | None:
     return None
 
 
+def shift_times(times: pd.DatetimeIndex, steps: int, freq: Any) -> pd.DatetimeIndex:
+    """``times`` moved ``steps`` steps of ``freq`` on, as ``pd.date_range`` lays the steps out.
+
+    A day in a time zone is a calendar day (23 or 25 hours across a clock change), as in
+    ``date_range``; plain offset arithmetic would add 24 hours and land an hour off.
+
+    Example:
+        >>> t = pd.DatetimeIndex([pd.Timestamp("2024-03-30", tz="Europe/Berlin")])
+        >>> str(shift_times(t, 2, "D")[0])
+        '2024-04-01 00:00:00+02:00'
+    """
+    offset = to_offset(freq)
+    times = pd.DatetimeIndex(times)
+    if times.tz is None or _family(offset)[0] != "day":
+        return times + int(steps) * offset
+    wall = times.tz_localize(None) + int(steps) * offset
+    ambiguous = np.array([bool(t.dst()) for t in times]) if len(times) else "raise"
+    return wall.tz_localize(times.tz, ambiguous=ambiguous, nonexistent="shift_forward")
+
+
 def season_lengths(freq: Any) -> tuple[int, ...]:
     """The seasonal periods worth modelling for ``freq``, shortest first (``()`` for none).
 

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from arforecast.data.frequency import calendar_positions, season_lengths
+from arforecast.data.frequency import calendar_positions, season_lengths, shift_times
 from arforecast.exceptions import DataError
 
 LONG_COLUMNS = ("unique_id", "ds", "y")
@@ -165,8 +165,14 @@ class Panel:
         if self.freq is None:
             first = int(self.starts[i]) + n * self.step
             return pd.RangeIndex(first, first + h * self.step, self.step)
-        # starts lie on the frequency (checked by to_panel), so n offsets land on the next timestamp
-        return pd.date_range(start=self.starts[i] + n * self.freq, periods=h, freq=self.freq)
+        # starts lie on the frequency (checked by to_panel), so n steps land on the next timestamp
+        return pd.date_range(start=self.time_after(i, n), periods=h, freq=self.freq)
+
+    def time_after(self, i: int, k: int) -> Any:
+        """The time ``k`` steps after series ``i``'s first one (its ``k``-th observation's time)."""
+        if self.freq is None:
+            return int(self.starts[i]) + int(k) * self.step
+        return shift_times(pd.DatetimeIndex([self.starts[i]]), int(k), self.freq)[0]
 
     def future_times(self, h: int) -> pd.Index:
         """The ``h`` timestamps (or integer steps) after every series, flat: series ``i``'s are
@@ -230,29 +236,20 @@ class Panel:
         return self.with_values(np.arange(self.n_series), [self.series(i)[:lengths[i]] for i in range(self.n_series)])
 
     def tail(self, lengths: Sequence[int] | np.ndarray | int) -> "Panel":
-        """Each series cut to its last ``lengths[i]`` values, timestamps shifted accordingly."""
-        lengths = np.broadcast_to(np.asarray(lengths, dtype=np.int64), (self.n_series,))
-        lengths = np.minimum(lengths, self.lengths)
-        arrays = [self.series(i)[self.lengths[i] - lengths[i]:] for i in range(self.n_series)]
-        starts = tuple(self.time_index(i)[self.lengths[i] - lengths[i]] if lengths[i] > 0 else self.starts[i]
-                       for i in range(self.n_series))
-        values, indptr = pack(arrays)
-        return Panel(values, indptr, self.ids, starts, self.freq, self.step, self.layout)
-
-    def last(self, width: int) -> "Panel":
-        """Each series cut to its last ``width`` values (all of it when shorter), start times moved
-        on: whole-array work, one offset addition per distinct shift (a panel fitted from a wide
-        frame has one), so its calendar positions and future timestamps stay those of the full panel.
+        """Each series cut to its last ``lengths[i]`` values (all of it when shorter), start times
+        moved on: whole-array work, one time shift per distinct cut (a panel from a wide frame has
+        one), so calendar positions and future timestamps stay those of the full panel.
 
         Example:
             >>> p = Panel.from_arrays([[1.0, 2.0, 3.0], [4.0]], starts=[pd.Timestamp("2024-01-31"),
             ...                       pd.Timestamp("2024-03-31")], freq="ME")
-            >>> q = p.last(2)
+            >>> q = p.tail(2)
             >>> q.series(0).tolist(), q.starts[0], bool((q.next_positions() == p.next_positions()).all())
             ([2.0, 3.0], Timestamp('2024-02-29 00:00:00'), True)
         """
-        keep = np.minimum(self.lengths, max(int(width), 0))
-        shift = self.lengths - keep
+        keep = np.minimum(np.broadcast_to(np.asarray(lengths, dtype=np.int64), (self.n_series,)), self.lengths)
+        keep = np.maximum(keep, 0)
+        shift = np.where(keep > 0, self.lengths - keep, 0)          # an emptied series keeps its start
         indptr = np.concatenate([[0], np.cumsum(keep)]).astype(np.int64)
         within = np.arange(indptr[-1]) - np.repeat(indptr[:-1], keep)      # 0.. keep[i]-1 in each series
         values = self.values[np.repeat(self.indptr[1:] - keep, keep) + within]
@@ -260,14 +257,12 @@ class Panel:
             starts = tuple(int(s) + int(k) * self.step for s, k in zip(self.starts, shift))
         else:
             moved = pd.DatetimeIndex(list(self.starts))
-            out = np.asarray(moved.asi8).copy()
+            out = list(moved)
             for k in np.unique(shift[shift > 0]):
                 rows = np.flatnonzero(shift == k)
-                out[rows] = (moved[rows] + int(k) * self.freq).as_unit(moved.unit).asi8
-            moved_on = pd.DatetimeIndex(out.view(f"M8[{moved.unit}]"))
-            if moved.tz is not None:           # asi8 counts in UTC
-                moved_on = moved_on.tz_localize("UTC").tz_convert(moved.tz)
-            starts = tuple(moved_on)
+                for r, t in zip(rows, shift_times(moved[rows], int(k), self.freq)):
+                    out[r] = t
+            starts = tuple(out)
         return Panel(values, indptr, self.ids, starts, self.freq, self.step, self.layout)
 
     def to_long(self, name: str = "y") -> pd.DataFrame:

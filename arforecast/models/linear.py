@@ -262,7 +262,7 @@ class AR(Forecaster):
 
     def _kept_history(self, panel: Panel) -> Panel:
         """Only the values ``predict()`` reads (each series' last ``max(lags)``), not the training panel."""
-        return panel.last(max(int(self.level_lags_.max()) if len(self.level_lags_) else 0, 1))
+        return panel.tail(max(int(self.level_lags_.max()) if len(self.level_lags_) else 0, 1))
 
     def summary(self) -> pd.DataFrame:
         """What was chosen for each series: differencing, seasonal adjustment, lags, order, fit."""
