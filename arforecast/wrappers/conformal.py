@@ -67,6 +67,9 @@ from arforecast.wrappers.laws import ScoreLaw, history_scale
 METHODS = ("normalized", "scaled", "pooled", "series")
 #: the quantiles whose distance is a model's predictive spread (``method="normalized"``)
 SPREAD_QUANTILES = (0.25, 0.75)
+#: ``local=True`` calibrates on at least this many forecasts (twice as many scores with their mirror
+#: images: quantiles down to 1/201 and up to 200/201 are resolved)
+MIN_LOCAL = 100
 
 
 class Conformal(Forecaster):
@@ -98,7 +101,7 @@ class Conformal(Forecaster):
 
     def __init__(self, model: Forecaster, h: int, n_windows: int = 4, step: int | None = None,
                  method: str = "normalized", symmetric: bool = True, refit: bool | int = True,
-                 num_samples: int = 100, seed: int = 0) -> None:
+                 num_samples: int = 100, seed: int = 0, local: bool | int = True) -> None:
         self.model = model
         self.h = h
         self.n_windows = n_windows
@@ -108,6 +111,7 @@ class Conformal(Forecaster):
         self.refit = refit
         self.num_samples = num_samples
         self.seed = seed
+        self.local = local
 
     # ------------------------------------------------------------------ properties of the wrapped model
     @property
@@ -132,6 +136,9 @@ class Conformal(Forecaster):
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
         h = check_horizon(self.h)
+        if not (isinstance(self.local, (bool, np.bool_)) or (isinstance(self.local, (int, np.integer))
+                                                             and self.local >= 1)):
+            raise ValueError(f"local must be True, False or a positive integer, got {self.local!r}")
         for name in ("n_windows", "num_samples"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
@@ -173,6 +180,16 @@ class Conformal(Forecaster):
         scores = (y - point) / scale
         self._store(scores, series, panel.n_series, h)
         self.n_calibration_ = int(len(scores))
+        self.calibration_lengths_ = np.asarray(ends, dtype=np.float64)
+        self._errors, self._local_cache = scores, {}
+        self.n_local_ = self._n_local(len(rows), len(scores))
+
+    def _n_local(self, n_series: int, n_forecasts: int) -> int | None:
+        """How many calibration forecasts each new one is calibrated on (``None``: all of them)."""
+        if self.method == "series" or self.local is False:
+            return None
+        k = max(n_series, MIN_LOCAL) if self.local is True else int(self.local)
+        return None if k >= n_forecasts else k
 
     def _scale(self, width: np.ndarray | None, base: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         """The ``s`` of every forecast and step: the spread, the history scale or 1, never 0 or NaN."""
@@ -236,12 +253,46 @@ class Conformal(Forecaster):
             width = hi - lo
         base = history_scale(panel.values, panel.indptr)
         scale = self._scale(width, base, fc.point.shape)
-        law = ScoreLaw(fc.point, scale, self.scores_, self.counts_, self._set_index(panel, h))
+        if self.n_local_ is not None:
+            table, counts, index = self._local_sets(panel.lengths, h)
+        else:
+            table, counts, index = self.scores_, self.counts_, self._set_index(panel, h)
+        law = ScoreLaw(fc.point, scale, table, counts, index)
         samples = None
         if num_samples is not None:
             samples = law.values_at(_ranks(fc.samples, num_samples, h, panel.n_series, seed))
         point = fc.point if self.symmetric else law.mean.numpy()
         return Forecast(panel, h, point, samples=samples, marginals=law, model=f"Conformal({fc.model})")
+
+
+    def _local_sets(self, lengths: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One score set per distinct history length among ``lengths`` and step: the scores of the
+        ``n_local_`` calibration forecasts whose histories are nearest that length (in log length;
+        every forecast tied with the last one chosen is kept)."""
+        uniq, inverse = np.unique(lengths, return_inverse=True)
+        sets = []
+        for L in uniq:
+            key = int(L)
+            if key not in self._local_cache:
+                d = np.abs(np.log(self.calibration_lengths_ / max(key, 1)))
+                pick = d <= np.partition(d, self.n_local_ - 1)[self.n_local_ - 1]
+                own = []
+                for k in range(self._errors.shape[1]):
+                    e = self._errors[pick, k]
+                    e = e[np.isfinite(e)]
+                    if self.symmetric:
+                        e = np.concatenate([e, -e])
+                    own.append(np.sort(e) if len(e) else self._pooled_set(k))
+                self._local_cache[key] = own
+            sets.extend(self._local_cache[key][:h])
+        counts = np.array([len(x) for x in sets], dtype=np.int64)
+        table = np.full((len(sets), int(counts.max())), np.inf)
+        for t, x in enumerate(sets):
+            table[t, :len(x)] = x
+        return table, counts, inverse[:, None] * h + np.arange(h)[None, :]
+
+    def _pooled_set(self, k: int) -> np.ndarray:
+        return self.scores_[k, :self.counts_[k]]
 
 
 def _at_rows(panel: Panel, series: np.ndarray, ends: np.ndarray) -> np.ndarray:
