@@ -139,6 +139,7 @@ def validation(spec: Spec, train: pd.DataFrame, num_samples: int) -> str:
     rows.append(("AR raw", raw, sec))
     variants = [(f"{method}{'' if symmetric else ', signed'}", dict(method=method, symmetric=symmetric))
                 for method in METHODS for symmetric in (True, False)]
+    variants.append(("normalized, local=False", dict(local=False)))
     variants.append(("normalized, refit=False", dict(refit=False)))
     for label, kw in variants:
         name = f"Conformal(AR, {label})"

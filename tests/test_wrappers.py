@@ -139,7 +139,8 @@ def test_conformal_recondition_and_backtest():
 
 def test_conformal_per_series_scores_and_errors():
     df = _ar1_panel(5, 80, seed=3)
-    cp = af.Conformal(af.Naive(), h=2, n_windows=5, step=1, method="series").fit(df)
+    with pytest.warns(UserWarning, match="10 scores per series; central intervals above level 0.82"):
+        cp = af.Conformal(af.Naive(), h=2, n_windows=5, step=1, method="series").fit(df)
     assert cp.calibrated_.all() and cp.scores_.shape == (2 + 5 * 2, 2 * 5 * 5)
     with pytest.raises(ValueError, match="calibrated for horizons up to h=2"):
         cp.predict(3)

@@ -15,6 +15,17 @@ scale ``s`` that depends on ``method``:
 * ``"series"``: ``s = 1``, each series its own ``n_windows`` scores (statsforecast's
   ``ConformalIntervals``); series too short to be calibrated use the pooled raw errors.
 
+**Length-matched calibration** (``local=True``, default; a localized conformal method whose
+neighbourhoods are defined by history length): a new forecast is calibrated on the scores of the
+``n_local_`` calibration forecasts whose histories are nearest its own in log length, ``n_local_ =
+max(calibrated series, 100)``. A calibration fit sees ``h`` to ``h + (n_windows - 1) * step`` fewer
+values than the final fit, and errors relative to the model's spread grow as histories shrink (a
+fit on a few values, or a fallback forecast inside a ``WithFallback``, errs far more than the final
+fit); matching lengths compares like with like. When all series have one length it is the last
+calibration window of every series; on panels of mixed lengths a short series is calibrated on
+forecasts from short histories, a long one on the longest. ``local=False`` pools all calibration
+forecasts; an integer sets ``n_local_``.
+
 With ``symmetric=True`` (default) every score enters with its negative, so intervals are
 symmetric about the wrapped model's point forecast (the absolute-residual score of split
 conformal). The forecast is ``yhat + s * S_k`` where ``S_k`` follows the scores of step ``k``
@@ -27,9 +38,11 @@ paths) is the model's.
 The defaults were chosen on validation splits of M4 Hourly and M3 monthly/quarterly
 (``benchmarks/conformal.py``): ``"normalized"`` had the lowest MSIS and WQL; per-series scores
 (4 windows) under-covered; refitting at every calibration origin matters: a model fitted once,
-hundreds of steps before the last window, errs more than the final model and over-covers.
+hundreds of steps before the last window, errs more than the final model and over-covers;
+``local=True`` brought the three validation coverages nearer the level than pooling every window.
 
-**Guarantee.** If the calibration scores and the score of a new forecast are exchangeable, each
+**Guarantee.** If the calibration scores (those of its ``n_local_`` neighbours with ``local``) and
+the score of a new forecast are exchangeable, each
 one-sided quantile ``q`` covers with probability ``q`` up to the interpolation between order
 statistics (at least ``floor(q (n + 1)) / (n + 1)``), so a central interval at ``level`` covers
 with probability about ``level``: marginally, over series, windows and the new forecast, for
@@ -51,6 +64,7 @@ Example:
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -70,6 +84,9 @@ SPREAD_QUANTILES = (0.25, 0.75)
 #: ``local=True`` calibrates on at least this many forecasts (twice as many scores with their mirror
 #: images: quantiles down to 1/201 and up to 200/201 are resolved)
 MIN_LOCAL = 100
+#: scores a set needs for its 0.975 quantile to be an order statistic rather than the largest score
+#: (``k / (n + 1) >= 0.975`` with ``k <= n``): the 95% central interval
+SERIES_SCORES_95 = 39
 
 
 class Conformal(Forecaster):
@@ -92,11 +109,15 @@ class Conformal(Forecaster):
             errors are then larger than the final model's and intervals come out too wide).
         num_samples, seed: sample paths the calibration (and ``predict``, when it was given none)
             draws for the spread of a model that has no closed-form marginals.
+        local: ``True`` (default): calibrate each forecast on the ``max(calibrated series, 100)``
+            calibration forecasts whose history lengths are nearest its own; an integer: that many;
+            ``False``: on all of them. Not used by ``method="series"``.
 
     Fitted attributes: model_ (the wrapped model fitted on all of ``y``); scores_ (``[T, R]``
     sorted scores, ``+inf`` padded; one row per step, or per series and step for ``"series"``);
     counts_ (scores per row); calibrated_ (boolean per series: had its own calibration
-    windows); n_calibration_ (calibration forecasts).
+    windows); n_calibration_ (calibration forecasts); calibration_lengths_ (history length of each);
+    n_local_ (neighbours per forecast, ``None`` when all are used).
     """
 
     def __init__(self, model: Forecaster, h: int, n_windows: int = 4, step: int | None = None,
@@ -219,6 +240,12 @@ class Conformal(Forecaster):
                         e = scores[mine & finite[:, k], k]
                         sets.append(np.sort(e) if len(e) else pooled[k])
         counts = np.array([len(s) for s in sets], dtype=np.int64)
+        if self.method == "series" and own.any():
+            n = int(counts[h:].min())
+            if n < SERIES_SCORES_95:
+                warnings.warn(f"Conformal(method='series'): {n} scores per series; central intervals above level "
+                              f"{(n - 1) / (n + 1):.2f} are the largest score seen (95% needs {SERIES_SCORES_95}); "
+                              f"use more windows or a pooled method", UserWarning, stacklevel=4)
         table = np.full((len(sets), int(counts.max())), np.inf)
         for t, s in enumerate(sets):
             table[t, :len(s)] = s
