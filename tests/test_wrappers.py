@@ -40,8 +40,9 @@ def exchangeable():
     return _split(_ar1_panel(N_SERIES, 120 + H, seed=11, df=2.5), H)
 
 
-@pytest.mark.parametrize("model", [af.AR(p=1), af.Naive(), af.Mean(), af.SeasonalNaive(season_length=2)],
-                         ids=["AR1", "Naive", "Mean", "SeasonalNaive2"])
+@pytest.mark.parametrize("model", [af.AR(p=1), af.Naive(), af.Mean(), af.SeasonalNaive(season_length=2),
+                                   af.Ensemble([af.AR(p=1), af.Naive()])],
+                         ids=["AR1", "Naive", "Mean", "SeasonalNaive2", "Ensemble"])
 @pytest.mark.parametrize("method,local", [("normalized", True), ("scaled", True), ("normalized", False)])
 def test_conformal_covers_at_nominal_level(exchangeable, model, method, local):
     """Stationary AR(1) series with Student-t(2.5) noise whose scales differ: the calibration
