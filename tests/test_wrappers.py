@@ -40,9 +40,15 @@ def exchangeable():
     return _split(_ar1_panel(N_SERIES, 120 + H, seed=11, df=2.5), H)
 
 
+class GlobalNaive(af.Naive):
+    """Naive, declared global: ``Conformal(local=True)`` then calibrates on the newest calibration fits."""
+
+    is_global = True
+
+
 @pytest.mark.parametrize("model", [af.AR(p=1), af.Naive(), af.Mean(), af.SeasonalNaive(season_length=2),
-                                   af.Ensemble([af.AR(p=1), af.Naive()])],
-                         ids=["AR1", "Naive", "Mean", "SeasonalNaive2", "Ensemble"])
+                                   af.Ensemble([af.AR(p=1), af.Naive()]), GlobalNaive()],
+                         ids=["AR1", "Naive", "Mean", "SeasonalNaive2", "Ensemble", "GlobalNaive"])
 @pytest.mark.parametrize("method,local", [("normalized", True), ("scaled", True), ("normalized", False)])
 def test_conformal_covers_at_nominal_level(exchangeable, model, method, local):
     """Stationary AR(1) series with Student-t(2.5) noise whose scales differ: the calibration
@@ -52,6 +58,7 @@ def test_conformal_covers_at_nominal_level(exchangeable, model, method, local):
     train, y = exchangeable
     cp = af.Conformal(model, h=H, n_windows=3, method=method, local=local).fit(train)
     assert cp.n_local_ == (N_SERIES if local else None)       # local: the last window of every series
+    assert cp.local_by_ == ("recency" if model.is_global else "length")
     lo, hi = cp.predict(H).interval_values(LEVEL)
     covered = ((y >= lo) & (y <= hi)).mean(axis=0)            # per step, over series
     assert np.all(np.abs(covered - LEVEL) < 0.05), covered
@@ -86,6 +93,13 @@ def test_local_conformal_calibrates_each_history_length_on_its_own_kind():
         by_group = np.array([covered[~long_].mean(), covered[long_].mean()])
         assert np.all(np.abs(by_group - LEVEL) < 0.05) == ok, (local, by_group)
     assert cp.n_local_ is None and af.Conformal(af.Naive(), h=h, local=50).fit(train).n_local_ == 50
+    # a global model is calibrated on the newest fits, whatever the length: the last window of every series
+    cp = af.Conformal(GlobalNaive(), h=h, n_windows=3, method="pooled").fit(train)
+    last = af.backtest(af.Naive(), train, h, n_windows=1, progress=False).forecasts
+    errors = (last["y"] - last["mean"]).to_numpy().reshape(-1, h)
+    table, counts, index = cp._local_sets(np.array([60, 200]), h)
+    assert np.all(index[0] == index[1])
+    np.testing.assert_allclose(table[0, :counts[0]], np.sort(np.concatenate([errors[:, 0], -errors[:, 0]])))
     with pytest.raises(ValueError, match="local must be"):
         af.Conformal(af.Naive(), h=h, local=0).fit(train)
 

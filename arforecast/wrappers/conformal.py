@@ -202,6 +202,8 @@ class Conformal(Forecaster):
         self._store(scores, series, panel.n_series, h)
         self.n_calibration_ = int(len(scores))
         self.calibration_lengths_ = np.asarray(ends, dtype=np.float64)
+        self.calibration_offsets_ = panel.lengths[series] - np.asarray(ends)   # h for the last window
+        self.local_by_ = "recency" if self.model.is_global else "length"
         self._errors, self._local_cache = scores, {}
         self.n_local_ = self._n_local(len(rows), len(scores))
 
@@ -295,13 +297,19 @@ class Conformal(Forecaster):
     def _local_sets(self, lengths: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One score set per distinct history length among ``lengths`` and step: the scores of the
         ``n_local_`` calibration forecasts whose histories are nearest that length (in log length;
-        every forecast tied with the last one chosen is kept)."""
+        every forecast tied with the last one chosen is kept); for a global model one set, the
+        ``n_local_`` forecasts nearest the end of their series (the newest fits)."""
+        if self.local_by_ == "recency":              # one neighbourhood for all: the newest calibration fits
+            lengths = np.zeros(len(lengths), dtype=np.int64)
         uniq, inverse = np.unique(lengths, return_inverse=True)
         sets = []
         for L in uniq:
             key = int(L)
             if key not in self._local_cache:
-                d = np.abs(np.log(self.calibration_lengths_ / max(key, 1)))
+                if self.local_by_ == "recency":
+                    d = self.calibration_offsets_
+                else:
+                    d = np.abs(np.log(self.calibration_lengths_ / max(key, 1)))
                 pick = d <= np.partition(d, self.n_local_ - 1)[self.n_local_ - 1]
                 own = []
                 for k in range(self._errors.shape[1]):
