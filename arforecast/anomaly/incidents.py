@@ -73,8 +73,9 @@ def baseline_residuals(values: np.ndarray, periods: Sequence[int], n_seasons: in
 
 
 def robust_standardize(resid: np.ndarray, long: int = LONG_WINDOW, floor: float = 0.0) -> np.ndarray:
-    """``(r - median) / max(1.4826 MAD, floor)`` with the median and MAD of the ``long`` residuals
-    before each one (NaN until 20 are known)."""
+    """``(r_t - m_t) / max(1.4826 d_t, floor)``: ``m_t`` the median of the ``long`` residuals
+    before ``t``, ``d_t`` the median of their deviations ``|r_s - m_s|`` (each from the median
+    before it, a one-pass streaming MAD); NaN until 20 are known."""
     r = pd.Series(np.asarray(resid, dtype=np.float64))
     med = r.rolling(long, min_periods=20).median().shift(1)
     mad = (r - med).abs().rolling(long, min_periods=20).median().shift(1) * 1.4826
