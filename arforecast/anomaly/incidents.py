@@ -18,6 +18,9 @@ values before it only), in four steps:
 4. **Record ratio.** Each of those divided by the largest value it has taken before (training
    part included); the incident score is the largest ratio. A ratio above 1 is a new record; the
    score is scale-free, so one threshold serves every series.
+5. **One alert per incident.** A score is kept only where it tops every score of the last
+   ``max(windows)`` steps (0 elsewhere), so a record that keeps growing through a burst alerts
+   once.
 
 The default alert is ``incident_score >= INCIDENT_THRESHOLD`` (a new record by 10% or more).
 
@@ -120,4 +123,7 @@ def incident_scores(values: Sequence[float], start: int, season_lengths: Sequenc
     for k in windows:
         scores = np.maximum(scores, record_ratio(absz.rolling(int(k), min_periods=1).mean().to_numpy(), warm))
     scores[np.isnan(y)] = 0.0
-    return scores
+    # one alert per incident: a score counts only when it tops the scores of the last max(windows)
+    # steps, so a record that keeps growing through a burst is not alerted at every step
+    prev = pd.Series(scores).shift(1).rolling(max(windows), min_periods=1).max().fillna(0.0).to_numpy()
+    return np.where(scores > prev, scores, 0.0)
