@@ -57,9 +57,9 @@ def test_a_spike_and_a_level_shift_are_the_top_incidents():
     y[900] += 2.0
     y[1200:] += 1.0
     s = incident_scores(y, start=24 * 10, season_lengths=(24, 168))
-    top = set(np.argsort(s)[-2:])
-    assert 900 in top and any(1200 <= t < 1212 for t in top)
-    assert s[900] >= INCIDENT_THRESHOLD
+    alerts = np.flatnonzero(s > INCIDENT_THRESHOLD)
+    assert np.argmax(s) == 900 and any(1200 <= t < 1212 for t in alerts)
+    assert len(alerts) <= 10      # a few early records while the history is short, then the incidents
 
 
 def test_causal_the_future_does_not_change_the_past():
@@ -79,11 +79,11 @@ def test_scale_and_shift_free(scale, shift):
 
 
 def test_alerts_are_rare_on_simulated_ar_processes():
-    """On anomaly-free AR processes an alert needs a new record by 10%: a handful per series."""
+    """On anomaly-free AR processes records get rarer as the history grows: a handful per series."""
     sim = simulate_ar([0.6, -0.2], n_series=3, length=3000, seed=0)
     for _, g in sim.groupby("unique_id"):
         s = incident_scores(g["y"].to_numpy(), 450, (24,))
-        assert (s >= INCIDENT_THRESHOLD).mean() < 0.005
+        assert (s > INCIDENT_THRESHOLD).mean() < 0.005
 
 
 def test_missing_values_score_zero():

@@ -73,7 +73,7 @@ def detect_anomalies(y: Any, model: Any = None, level: float = 0.99, h: int = 1,
             outside the stated range raise a :class:`~arforecast.exceptions.DataError`.
         incidents: add the columns ``incident_score`` (how far the recent behaviour exceeds
             everything seen before, scale-free: above 1 is a new record) and ``alert``
-            (``incident_score >= INCIDENT_THRESHOLD``, one alert per new incident rather than
+            (``incident_score > INCIDENT_THRESHOLD = 1``: a new record, one alert per new incident rather than
             one flag per point); see :mod:`arforecast.anomaly.incidents`.
         seed: seed of the sample paths.
         progress: show a progress bar.
@@ -195,7 +195,7 @@ def _with_incidents(out: pd.DataFrame, panel: Panel, missing: Panel, heads: np.n
     attrs = dict(out.attrs)
     out = out.copy()
     out["incident_score"] = np.concatenate(scores) if scores else np.zeros(0)
-    out["alert"] = out["incident_score"].to_numpy() >= INCIDENT_THRESHOLD
+    out["alert"] = out["incident_score"].to_numpy() > INCIDENT_THRESHOLD
     out.attrs.update(attrs)
     return out
 
