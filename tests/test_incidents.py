@@ -130,3 +130,23 @@ def test_warns_when_training_is_thin():
     y = hourly(seasonal_series(n=200))
     with pytest.warns(RuntimeWarning, match="fewer than"):
         detect_anomalies(y, RollingZScore(window=48), start=60)
+
+
+# --------------------------------------------------------------------------- plots
+def test_plots_stay_readable_on_long_series():
+    import matplotlib
+    matplotlib.use("Agg")
+    from arforecast.anomaly import plot_anomalies, zoom_anomalies
+    y = hourly(seasonal_series(n=24 * 60))
+    y.iloc[[900, 1200]] += 4.0
+    out = detect_anomalies(y, RollingZScore(window=24), start=240)
+    ax = plot_anomalies(out, windows=[(y.index[890], y.index[910]), (y.index[1190], y.index[1210])])
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels.count("labelled window") == 1 and "forecast mean" not in labels   # 1440 points: no mean line
+    line = next(l for l in ax.get_lines() if l.get_label() == "observed")
+    assert line.get_linewidth() < 1 and line.get_zorder() >= ax.collections[0].get_zorder()
+    zoomed = plot_anomalies(out, start=y.index[880], end=y.index[920], mean=True)
+    assert "forecast mean" in zoomed.get_legend_handles_labels()[1]
+    assert len(zoomed.get_lines()[0].get_xdata()) == 41
+    fig = zoom_anomalies(out, n=2, width=48)
+    assert len(fig.axes) == 3

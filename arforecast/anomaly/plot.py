@@ -99,7 +99,8 @@ def zoom_anomalies(result: pd.DataFrame, unique_id: Any = None, *, n: int = 3, w
                    windows: Sequence[tuple] = (), id_col: str = "unique_id", time_col: str = "ds",
                    target_col: str = "y") -> Any:
     """The whole series on top and, below it, close-ups of ``width`` points around its first
-    ``n`` alerts (or flagged points when the result has no ``alert`` column).
+    ``n`` alerts (or flagged points when the result has no ``alert`` column), one per stretch of
+    ``width / 2`` points.
 
     Args:
         width: points per close-up; default a tenth of the series, at least 50.
@@ -122,8 +123,13 @@ def zoom_anomalies(result: pd.DataFrame, unique_id: Any = None, *, n: int = 3, w
     frame, unique_id = _one_series(result, unique_id, id_col)
     frame = frame.reset_index(drop=True)
     column = "alert" if "alert" in frame.columns else "is_anomaly"
-    where = np.flatnonzero(frame[column].to_numpy(dtype=bool))[:max(int(n), 0)]
     width = int(width) if width is not None else max(50, len(frame) // 10)
+    where: list[int] = []
+    for i in np.flatnonzero(frame[column].to_numpy(dtype=bool)):
+        if len(where) >= int(n):
+            break
+        if not where or i - where[-1] > width // 2:    # one close-up per stretch of width points
+            where.append(int(i))
     fig, axes = plt.subplots(1 + len(where), 1, figsize=(12, 3 * (1 + len(where))), squeeze=False)
     opts = dict(windows=windows, id_col=id_col, time_col=time_col, target_col=target_col)
     plot_anomalies(frame, unique_id, ax=axes[0, 0], **opts)
