@@ -110,6 +110,8 @@ def test_series_first_and_the_older_order_agree():
         a = detect_anomalies(y, RollingZScore(window=24), start=96)
         b = detect_anomalies(RollingZScore(window=24), y, start=96)
     pd.testing.assert_frame_equal(a, b)
+    with pytest.raises(DataError, match="needs the series"):
+        detect_anomalies(RollingZScore(window=24))
     assert {"incident_score", "alert"} <= set(a.columns) and not a["alert"].iloc[:96].any()
 
 

@@ -101,7 +101,7 @@ def detect_anomalies(y: Any, model: Any = None, level: float = 0.99, h: int = 1,
     """
     if _is_model(y) and not _is_model(model):   # the older order: detect_anomalies(model, y)
         y, model = model, y
-    if y is None:
+    if y is None or _is_model(y):
         raise DataError("detect_anomalies needs the series to score: detect_anomalies(y, model=None, ...)")
     from arforecast.distributed import is_dask_frame
     if is_dask_frame(y):               # a Dask DataFrame: the same frame, per partition of whole series
