@@ -599,8 +599,9 @@ def test_plot_draws_band_and_flags(tmp_path):
     y.iloc[[120, 160]] += 4
     out = detect_anomalies(RollingZScore(window=24), y, level=0.999, start=48)
     ax = plot_anomalies(out, windows=[(y.index[115], y.index[125])])
-    assert ax.get_legend_handles_labels()[1] == ["observed", "forecast mean", "99.9% interval", "flagged"]
-    flagged = ax.collections[-1].get_offsets()
+    assert ax.get_legend_handles_labels()[1] == ["99.9% interval", "observed", "forecast mean", "flagged", "alert",
+                                                 "labelled window"]
+    flagged = next(c for c in ax.collections if c.get_label() == "flagged").get_offsets()
     assert len(flagged) == int(out["is_anomaly"].sum()) >= 2
     ax.figure.savefig(tmp_path / "anomalies.png")
     assert (tmp_path / "anomalies.png").stat().st_size > 0
