@@ -138,7 +138,7 @@ class Forecaster(BaseEstimator):
 
     def _layout_columns(self) -> dict[str, str]:
         lay = self.panel_.layout
-        return {"id_col": lay.id_col, "time_col": lay.time_col, "target_col": lay.target_col}
+        return {"id_col": lay.id_col, "time_col": lay.time_col, "target_col": lay.target_col, **dict(lay.options)}
 
     def _series_rows(self, panel: Panel) -> np.ndarray:
         """Index of each of ``panel``'s series among the fitted ones (local models need it)."""

@@ -5,6 +5,7 @@ Every model and tool goes through :func:`to_panel` (pandas in) and :meth:`Panel.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Sequence
@@ -23,7 +24,9 @@ class Layout:
     """How the caller's data looked, so that outputs come back the same way.
 
     ``kind`` is ``"series"`` (a ``pd.Series``), ``"wide"`` (one column per series) or ``"long"``
-    (``unique_id``, ``ds``, ``y`` columns; names configurable).
+    (``unique_id``, ``ds``, ``y`` columns; names configurable). ``options`` holds the data-layer
+    options (``(name, value)`` pairs, e.g. ``(("gaps", "mark"),)``) the data was read with, so that
+    new histories of a fitted model are read the same way.
     """
 
     kind: str
@@ -31,6 +34,7 @@ class Layout:
     id_col: str = "unique_id"
     time_col: str = "ds"
     target_col: str = "y"
+    options: tuple = ()
 
 
 def pack(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -315,7 +319,13 @@ def in_sample_scales(panel: Panel) -> dict[int, np.ndarray]:
         scales = np.empty(panel.n_series)
         for n, rows in groups:            # series of one length as one matrix: a row mean per series,
             block = panel.values[panel.indptr[rows][:, None] + np.arange(n)[None, :]]
-            scales[rows] = np.mean(np.abs(block[:, m:] - block[:, :-m]), axis=1)   # summed as np.mean sums one
+            diffs = np.abs(block[:, m:] - block[:, :-m])
+            if np.isnan(diffs).any():     # missing values: the pairs both observed
+                with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    scales[rows] = np.nanmean(diffs, axis=1)
+            else:
+                scales[rows] = np.mean(diffs, axis=1)   # summed as np.mean sums one
         out[m] = scales
     return out
 
