@@ -15,6 +15,11 @@ Every choice comes from the series themselves, their length and the panel's freq
   168), each where the series holds ``MIN_CYCLES`` of them; the main period is handled by the
   adjustment.
 
+* **Missing values**: the tests (KPSS, seasonality) and the seasonal indices read each series with
+  its holes filled by linear interpolation (:func:`interpolated`): they only choose; the
+  coefficients are estimated on the observed values alone (:mod:`arforecast.models.ar_kernels`),
+  and the largest order counts observed values, not timestamps.
+
 The thresholds were chosen on validation windows cut from the training part of M3 and M4 Hourly
 (the last ``h`` training values of every series), never on their test parts (docs/ar.md).
 
@@ -76,11 +81,35 @@ def choose_d(values: np.ndarray, indptr: np.ndarray, max_d: int = 1, level: floa
     crit = KPSS_CRITICAL[level]
     out = np.zeros(len(indptr) - 1, dtype=np.int64)
     for i in range(len(out)):
-        y = values[indptr[i]:indptr[i + 1]]
+        y = interpolated(values[indptr[i]:indptr[i + 1]])
         while out[i] < max_d and len(y) >= 5 and kpss_statistic(y) > crit:
             y = np.diff(y)
             out[i] += 1
     return out
+
+
+def interpolated(y: np.ndarray) -> np.ndarray:
+    """``y`` with its NaNs filled by linear interpolation (the nearest value beyond the ends); ``y``
+    itself when it has none.
+
+    Example:
+        >>> interpolated(np.array([1.0, np.nan, 3.0, np.nan])).tolist()
+        [1.0, 2.0, 3.0, 3.0]
+    """
+    holes = np.isnan(y)
+    if not holes.any() or holes.all():
+        return y
+    grid = np.arange(len(y))
+    out = y.copy()
+    out[holes] = np.interp(grid[holes], grid[~holes], y[~holes])
+    return out
+
+
+def observed_counts(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """Observed (non-NaN) values of each series of a packed panel."""
+    if len(values) == 0:
+        return np.zeros(len(indptr) - 1, dtype=np.int64)
+    return np.add.reduceat((~np.isnan(values)).astype(np.int64), indptr[:-1]) * (np.diff(indptr) > 0)
 
 
 def seasonal_indices(values: np.ndarray, indptr: np.ndarray, origins: np.ndarray,
@@ -97,7 +126,7 @@ def seasonal_indices(values: np.ndarray, indptr: np.ndarray, origins: np.ndarray
     if m <= 1:
         return table, adjusted
     for i in range(n):
-        y = values[indptr[i]:indptr[i + 1]]
+        y = interpolated(values[indptr[i]:indptr[i + 1]])
         si, _ = deseasonalize(y, m, 1)
         if np.all(si == 1.0):
             continue

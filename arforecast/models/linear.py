@@ -61,6 +61,7 @@ from arforecast.exceptions import DataError
 from arforecast.models import ar_auto, ar_groups, ar_kernels as K
 from arforecast.models.differencing import difference, level_polynomial, loss
 from arforecast.rollout.engine import rollout
+from arforecast.rollout.missing import plan_replay, replay_lengths
 from arforecast.rollout.protocol import Context, State
 
 CRITERIA = ("aic", "aicc", "bic")
@@ -210,8 +211,8 @@ class AR(Forecaster):
             lags_of = [seasonal] * n
         if criterion is None:
             caps = np.full(n, max_p)
-        else:
-            caps = ar_auto.order_caps(lengths, K.deterministic_count(self.trend), np.array([len(s) for s in lags_of]),
+        else:                               # with missing values, the observed ones bound the order
+            caps = ar_auto.order_caps(ar_auto.observed_counts(values, indptr), K.deterministic_count(self.trend), np.array([len(s) for s in lags_of]),
                                       np.array([max(s, default=0) for s in lags_of]),
                                       None if auto and self.max_p is None else max_p,
                                       spare=2 if criterion == "aicc" else 1)
@@ -222,6 +223,11 @@ class AR(Forecaster):
                             f"seasonal_lags={self.seasonal_lags!r} after differencing")
         # 4. orders and coefficients
         est = ar_groups.estimate(values, indptr, self.trend, criterion, caps, lags_of)
+        empty = np.flatnonzero(est.nobs < 1)
+        if len(empty):
+            raise DataError(f"AR: series {[panel.ids[i] for i in empty[:5]]} have no row whose value and lags are "
+                            "all observed (too many missing values for the model's lags); fill some, or use "
+                            "fewer lags")
         if est.deficient.any():
             bad = [panel.ids[i] for i in np.flatnonzero(est.deficient)]
             warnings.warn(f"AR: the regressors of series {bad[:5]}{' and more' if len(bad) > 5 else ''} are "
@@ -261,8 +267,10 @@ class AR(Forecaster):
         return {**self.__dict__, "_tensors": None}
 
     def _kept_history(self, panel: Panel) -> Panel:
-        """Only the values ``predict()`` reads (each series' last ``max(lags)``), not the training panel."""
-        return panel.tail(max(int(self.level_lags_.max()) if len(self.level_lags_) else 0, 1))
+        """Only the values ``predict()`` reads (each series' last ``max(lags)``, more where holes among
+        them need earlier values to be filled), not the training panel."""
+        width = max(int(self.level_lags_.max()) if len(self.level_lags_) else 0, 1)
+        return panel.tail(replay_lengths(panel.values, panel.indptr, width))
 
     def summary(self) -> pd.DataFrame:
         """What was chosen for each series: differencing, seasonal adjustment, lags, order, fit."""
@@ -376,6 +384,9 @@ class AR(Forecaster):
         if not self.bootstrap:
             psi = K.psi_weights(self.level_coef_[rows], self.level_lags_, h)
             sd = np.sqrt(self.sigma2_[rows, None] * np.cumsum(psi ** 2, axis=1))
+            replay = plan_replay(context)
+            if replay is not None and replay.width:     # holes filled by the model add their own error
+                sd = _replayed_sd(self.level_coef_[rows], self.level_lags_, self.sigma2_[rows], replay, h, sd)
             if self.adjusted_[rows].any():               # the index of each future value's phase
                 future = panel.next_positions()[:, None] + np.arange(h)[None, :]
                 sd = sd * self.seasonal_index_[rows[:, None], future % self.season_length_]
@@ -383,11 +394,48 @@ class AR(Forecaster):
         return Forecast(panel, h, point, samples=samples, marginals=marginals, model="AR")
 
     def _context(self, panel: Panel, rows: np.ndarray) -> Context:
-        """The last ``max(lags)`` values of each series, with the calendar position of the next value."""
+        """The last ``max(lags)`` values of each series, with the calendar position of the next value
+        (more where holes among them are filled from earlier values: :mod:`arforecast.rollout.missing`)."""
         width = max(int(self.level_lags_.max()) if len(self.level_lags_) else 0, 1)
-        values = torch.from_numpy(panel.padded(width))
-        lengths = torch.from_numpy(np.minimum(panel.lengths, width))
+        need = replay_lengths(panel.values, panel.indptr, width)
+        values = torch.from_numpy(panel.padded(int(need.max(initial=width))))
+        lengths = torch.from_numpy(need.astype(np.int64))
         return Context(values, lengths, torch.from_numpy(rows), torch.from_numpy(panel.next_positions()))
+
+
+def _replayed_sd(coef: np.ndarray, lags: np.ndarray, sigma2: np.ndarray, replay: Any, h: int,
+                 sd: np.ndarray) -> np.ndarray:
+    """Forecast standard deviations (adjusted units) of the rows whose context holes are filled by
+    the model: the error of a filled value (an innovation drawn there) propagates like a future
+    innovation, an observed value after it carries none. Exact for the linear Gaussian model:
+    the covariance of the window of errors is stepped through the replay and the horizon."""
+    rows = np.flatnonzero(replay.steps.numpy() > 0)
+    if not len(rows):
+        return sd
+    P = max(int(lags.max()) if len(lags) else 0, 1)
+    w = np.zeros((len(rows), P))                                   # weights on the window, oldest first
+    w[:, P - lags] = coef[rows]
+    teacher, steps = replay.teacher.numpy()[rows], replay.steps.numpy()[rows]
+    Kw = teacher.shape[1]
+    cov = np.zeros((len(rows), P, P))
+    out = np.empty((len(rows), h))
+    for t in range(Kw + h):
+        cw = np.einsum("rij,rj->ri", cov, w)
+        var = np.einsum("ri,ri->r", cw, w)
+        observed = (t < steps) & ~np.isnan(teacher[:, min(t, Kw - 1)]) if Kw else np.zeros(len(rows), bool)
+        var = np.where(observed, 0.0, var + sigma2[rows])
+        cw = np.where(observed[:, None], 0.0, cw)
+        new = np.empty_like(cov)
+        new[:, :-1, :-1] = cov[:, 1:, 1:]
+        new[:, :-1, -1] = new[:, -1, :-1] = cw[:, 1:]
+        new[:, -1, -1] = var
+        cov = new
+        k = t - steps
+        hit = (k >= 0) & (k < h)
+        out[hit, k[hit]] = var[hit]
+    sd = sd.copy()
+    sd[rows] = np.sqrt(np.maximum(out, 0.0))
+    return sd
 
 
 def _warn_if_thin(panel: Panel, nobs: np.ndarray, n_regressors: np.ndarray) -> None:
