@@ -31,7 +31,7 @@ from sklearn.base import BaseEstimator, clone
 
 from arforecast.anomaly.scores import CALIBRATION_MODES, CalibrationLaw, DistributionPredictive, Recalibrated
 from arforecast.anomaly.sources import Group, PredictSource, Source, StepperSource
-from arforecast.data.frames import to_panel
+from arforecast.data.frames import check_data_options, split_data_options, tidy, to_panel
 from arforecast.data.panel import Panel, rows_of_ids
 from arforecast.exceptions import DataError, NotFittedError
 from arforecast.levels import as_level
@@ -140,7 +140,8 @@ class AnomalyDetector(BaseEstimator):
         """
         self._check_fitted()
         lay = self.panel_.layout
-        cols = {"id_col": lay.id_col, "time_col": lay.time_col, "target_col": lay.target_col, **columns}
+        cols = {"id_col": lay.id_col, "time_col": lay.time_col, "target_col": lay.target_col, **dict(lay.options),
+                **columns}
         panel, missing = panel_with_missing(new_points, freq=self.panel_.freq, fill="mark_all", **cols)
         return self._update_panel(panel, missing)
 
@@ -458,9 +459,16 @@ def panel_with_missing(y: Any, *, freq: Any = None, fill: str = "interpolate",
         raise ValueError(f"fill must be 'interpolate', 'mark' or 'mark_all', got {fill!r}")
     if isinstance(y, Panel):
         return y, Panel(np.zeros_like(y.values), y.indptr, y.ids, y.starts, y.freq, y.step, y.layout)
+    data_options, columns = split_data_options(columns)
     id_col = columns.get("id_col", "unique_id")
     time_col = columns.get("time_col", "ds")
     target_col = columns.get("target_col", "y")
+    missing_option = data_options.pop("missing", "allow")
+    check_data_options(missing=missing_option, **data_options)
+    # messy timestamps: sorted, and fixed as the options say (docs/data.md), before the holes are handled
+    y = tidy(y, freq, id_col=id_col, time_col=time_col, target_col=target_col, **data_options)
+    if missing_option == "raise":
+        to_panel(y, freq=freq, missing="raise", **columns)
     is_long = isinstance(y, pd.DataFrame) and {id_col, time_col, target_col}.issubset(y.columns)
     if not isinstance(y, (pd.Series, pd.DataFrame)) or not _numeric_frame(y[[target_col]] if is_long else y):
         panel = to_panel(y, freq=freq, **columns)  # reports the problem, or has no NaN to handle

@@ -204,7 +204,8 @@ def backtest(model: Any, y: Any, h: int, n_windows: int | None = None, step: int
              quantiles: Sequence[float] = (), levels: Sequence[float] = (), season_length: int | None = None,
              n_jobs: int | None = None, backend: str | None = None, chunk_size: int | None = None,
              progress: bool = True, predict_options: dict | None = None, freq: Any = None,
-             id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y") -> "BacktestResult | BacktestComparison":
+             id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y",
+             **data_options: str) -> "BacktestResult | BacktestComparison":
     """Rolling-origin backtest of ``model`` on ``y``: forecast ``h`` steps from many cut-offs.
 
     Args:
@@ -241,6 +242,9 @@ def backtest(model: Any, y: Any, h: int, n_windows: int | None = None, step: int
         predict_options: extra keyword arguments for ``model.predict`` (e.g. a decoding strategy).
         freq: frequency for ``y`` when it cannot be inferred.
         id_col, time_col, target_col: column names of a long ``y``; the forecasts keep them.
+        data_options: ``duplicates=``, ``off_grid=``, ``gaps=``, ``missing=`` as
+            :func:`arforecast.to_panel` takes them (messy timestamps, missing values: docs/data.md).
+            Missing values of a test window are not scored.
 
     Example:
         >>> import numpy as np, pandas as pd
@@ -260,6 +264,8 @@ def backtest(model: Any, y: Any, h: int, n_windows: int | None = None, step: int
                     target_col=target_col)
         return per_partition(lambda part: backtest(model, part, h, **args).forecasts, model, y, id_col, time_col,
                              "backtest")
+    if data_options:                   # messy timestamps fixed (and checked) once, for every window and model
+        y = to_panel(y, freq=freq, id_col=id_col, time_col=time_col, target_col=target_col, **data_options)
     if several(model):
         from arforecast.evaluation.compare import backtest_models
         return backtest_models(model, y, h, n_windows, step, start=start, window=window, window_size=window_size,
@@ -469,7 +475,7 @@ class BacktestResult:
             out = {"MAE": M.mae(y, f), "RMSE": M.rmse(y, f), "sMAPE": M.smape(y, f),
                    "MASE": M.mae(y / scale, f / scale)}      # = M.mase with the window's own scale
             if crps is not None:
-                out["CRPS"] = crps.mean(axis=1)
+                out["CRPS"] = M._nanmean(crps, axis=1)
             unit = [np.array([0.0, 1.0])] * len(y)       # scale 1: values are already scaled
             for lv in self.levels:
                 lo = qv[self._qs.index(round((1 - lv) / 2, 10))]

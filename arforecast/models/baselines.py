@@ -91,7 +91,18 @@ def _season_arg(m: Any) -> int:
 
 
 def _last_values(panel: Panel) -> np.ndarray:
-    return panel.values[panel.indptr[1:] - 1]
+    """Each series' last observed value (a cut of a series, e.g. a backtest window, may end on a hole)."""
+    return panel.values[panel.indptr[1:] - 1 - _trailing_gaps(panel)]
+
+
+def _trailing_gaps(panel: Panel) -> np.ndarray:
+    """Missing values after each series' last observation (0 for a series as ``to_panel`` gives it)."""
+    out = np.zeros(panel.n_series, dtype=np.int64)
+    last = panel.values[panel.indptr[1:] - 1] if panel.n_series else np.zeros(0)
+    for i in np.flatnonzero(np.isnan(last)):
+        seen = np.flatnonzero(~np.isnan(panel.series(i)))
+        out[i] = panel.lengths[i] - 1 - (seen[-1] if len(seen) else 0)
+    return out
 
 
 class Naive(_Baseline):
@@ -112,12 +123,14 @@ class Naive(_Baseline):
 
     def _point_and_sd(self, panel: Panel, h: int) -> tuple[np.ndarray, np.ndarray]:
         point = np.repeat(_last_values(panel)[:, None], h, axis=1)
-        sd = self._sigma(panel)[:, None] * np.sqrt(np.arange(1, h + 1))[None, :]
+        gap = _trailing_gaps(panel)[:, None]                     # steps since the last observation
+        sd = self._sigma(panel)[:, None] * np.sqrt(np.arange(1, h + 1)[None, :] + gap)
         return point, sd
 
     def _sample(self, panel: Panel, h: int, num_samples: int, rng: np.random.Generator) -> np.ndarray:
         sigma = self._sigma(panel)
         steps = rng.standard_normal((panel.n_series, num_samples, h)) * sigma[:, None, None]
+        steps[:, :, 0] *= np.sqrt(1 + _trailing_gaps(panel))[:, None]
         return _last_values(panel)[:, None, None] + np.cumsum(steps, axis=2)
 
 
@@ -263,7 +276,7 @@ class Naive2(_Baseline):
 
     def _point_and_sd(self, panel: Panel, h: int) -> tuple[np.ndarray, np.ndarray]:
         adjusted, si_out = self._adjusted(panel, h)
-        last = np.array([a[-1] for a in adjusted])          # a series ends on an observation
+        last = np.array([a[~np.isnan(a)][-1] for a in adjusted])          # the last observed
         sigma = _residual_sigma([np.diff(a) for a in adjusted], 0)
         point = last[:, None] * si_out
         sd = sigma[:, None] * np.sqrt(np.arange(1, h + 1))[None, :] * si_out
@@ -271,7 +284,7 @@ class Naive2(_Baseline):
 
     def _sample(self, panel: Panel, h: int, num_samples: int, rng: np.random.Generator) -> np.ndarray:
         adjusted, si_out = self._adjusted(panel, h)
-        last = np.array([a[-1] for a in adjusted])
+        last = np.array([a[~np.isnan(a)][-1] for a in adjusted])
         sigma = _residual_sigma([np.diff(a) for a in adjusted], 0)
         steps = rng.standard_normal((panel.n_series, num_samples, h)) * sigma[:, None, None]
         return (last[:, None, None] + np.cumsum(steps, axis=2)) * si_out[:, None, :]
@@ -328,23 +341,26 @@ class Drift(_Baseline):
 
     def _slopes(self, panel: Panel) -> np.ndarray:
         first = panel.values[panel.indptr[:-1]]
-        return (_last_values(panel) - first) / (panel.lengths - 1)
+        return (_last_values(panel) - first) / (panel.lengths - 1 - _trailing_gaps(panel))
 
     def _sigma(self, panel: Panel) -> np.ndarray:
         slopes = self._slopes(panel)
         return _residual_sigma([np.diff(panel.series(i)) - slopes[i] for i in range(panel.n_series)], 1)
 
     def _point_and_sd(self, panel: Panel, h: int) -> tuple[np.ndarray, np.ndarray]:
-        steps = np.arange(1, h + 1)[None, :]
+        steps = np.arange(1, h + 1)[None, :] + _trailing_gaps(panel)[:, None]
         point = _last_values(panel)[:, None] + steps * self._slopes(panel)[:, None]
-        T = panel.lengths[:, None]
+        T = (panel.lengths - _trailing_gaps(panel))[:, None]
         sd = self._sigma(panel)[:, None] * np.sqrt(steps * (1 + steps / (T - 1)))
         return point, sd
 
     def _sample(self, panel: Panel, h: int, num_samples: int, rng: np.random.Generator) -> np.ndarray:
         point, _ = self._point_and_sd(panel, h)
-        sigma, T = self._sigma(panel), panel.lengths
-        steps = np.arange(1, h + 1)
+        gap = _trailing_gaps(panel)
+        sigma, T = self._sigma(panel), panel.lengths - gap
+        steps = np.arange(1, h + 1)[None, None, :] + gap[:, None, None]
         slope_err = (sigma / np.sqrt(T - 1))[:, None, None] * rng.standard_normal((panel.n_series, num_samples, 1))
-        walk = np.cumsum(rng.standard_normal((panel.n_series, num_samples, h)), axis=2) * sigma[:, None, None]
-        return point[:, None, :] + steps[None, None, :] * slope_err + walk
+        noise = rng.standard_normal((panel.n_series, num_samples, h))
+        noise[:, :, 0] *= np.sqrt(1 + gap)[:, None]
+        walk = np.cumsum(noise, axis=2) * sigma[:, None, None]
+        return point[:, None, :] + steps * slope_err + walk
