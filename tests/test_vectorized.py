@@ -72,7 +72,7 @@ def test_fast_path_equals_the_per_series_path(freq, lengths, lead_nan, shuffle_s
 
 
 @pytest.mark.parametrize("mutate,match", [
-    (lambda d: d.drop(index=5), "cannot be inferred"),
+    (lambda d: d.drop(index=5), "has a gap"),
     (lambda d: d.assign(y=d["y"].replace(d["y"].iloc[7], np.inf)), "inf value"),
     (lambda d: pd.concat([d, d.iloc[[3]]]).sort_values(["unique_id", "ds"], kind="stable"), "duplicate"),
     (lambda d: d.assign(y=d["y"].astype(object).where(d.index != 2, "x")), "non-numeric"),

@@ -310,7 +310,7 @@ def _numeric(values: np.ndarray, name: Any) -> np.ndarray:
 def _build(items: list, freq: Any, layout: Layout, missing: str = "allow") -> Panel:
     """items: (id, index, values) per series -> validated Panel with one shared frequency."""
     arrays, ids, starts = [], [], []
-    panel_freq = pd.tseries.frequencies.to_offset(freq) if freq is not None else None
+    panel_freq = pd.tseries.frequencies.to_offset(freq) if freq is not None else _first_inferable(items)
     step = None
     datetime_kind = None
     for uid, index, raw in items:
@@ -364,6 +364,20 @@ def _build(items: list, freq: Any, layout: Layout, missing: str = "allow") -> Pa
     panel = Panel.from_arrays(arrays, ids=ids, starts=starts, layout=layout)
     return Panel(panel.values, panel.indptr, panel.ids, panel.starts,
                  panel_freq if datetime_kind else None, step or 1, layout)
+
+
+def _first_inferable(items: list) -> Any:
+    """The frequency of the first series whose timestamps give one (so that a series with a gap or
+    an off-grid stamp is measured against it and its error says which), or ``None``."""
+    for _, index, _ in items:
+        if isinstance(index, pd.DatetimeIndex) and len(index) >= 3 and index.is_monotonic_increasing:
+            try:
+                inferred = index.freq or pd.infer_freq(index)
+            except (ValueError, TypeError):
+                continue
+            if inferred:
+                return pd.tseries.frequencies.to_offset(inferred)
+    return None
 
 
 def _check_magnitude(uid: Any, values: np.ndarray) -> None:
