@@ -12,7 +12,7 @@ import pytest
 import arforecast as af
 from arforecast.cli.main import main
 from arforecast.datasets import simulate_ar
-from tests.conftest import requires_nab
+from conftest import requires_nab
 
 T = pd.Timestamp
 
