@@ -177,6 +177,45 @@ def order_caps(lengths: np.ndarray, n_deterministic: int, n_seasonal: np.ndarray
     return caps
 
 
+def complete_row_caps(values: np.ndarray, indptr: np.ndarray, caps: np.ndarray, seasonal: list[tuple[int, ...]],
+                      n_deterministic: int, spare: int, length_rule: bool) -> np.ndarray:
+    """``caps`` lowered for series with missing values: order ``k`` is estimated on the rows whose
+    target and lags ``1..k`` (and seasonal lags) are all observed, so the length rule and the
+    degrees of freedom of :func:`order_caps` count those rows, not timestamps.
+
+    Example:
+        >>> y = np.ones(200); y[::10] = np.nan           # a hole every 10 values: no row has 10 lags
+        >>> complete_row_caps(y, np.array([0, 200]), np.array([9]), [()], 1, 2, True).tolist()
+        [4]
+    """
+    caps = np.array(caps, dtype=np.int64)
+    if len(values) == 0 or not np.isnan(values).any():
+        return caps
+    for i in np.flatnonzero(np.isnan(np.add.reduceat(values, indptr[:-1]))):
+        observed = ~np.isnan(values[indptr[i]:indptr[i + 1]])
+        n = len(observed)
+        run = np.zeros(n, dtype=np.int64)                  # observed values in a row ending at t
+        count = 0
+        for t in range(n):
+            count = count + 1 if observed[t] else 0
+            run[t] = count
+        extra = np.ones(n, dtype=bool)
+        for lag in seasonal[i]:
+            extra[lag:] &= observed[:-lag]
+            extra[:lag] = False
+        reach = max(seasonal[i], default=0)
+        for k in range(int(caps[i]), -1, -1):
+            rows = int(np.sum((run[max(k, reach):] > k) & extra[max(k, reach):]))
+            regressors = k + len(seasonal[i]) + n_deterministic
+            rule = max(1, (rows - 2) // LENGTH_PER_LAG) if length_rule else k
+            if rows >= regressors + spare and rows >= 2 * regressors and k <= rule:
+                break
+        else:
+            k = -1
+        caps[i] = min(caps[i], k)
+    return caps
+
+
 def seasonal_lags_for(periods: tuple[int, ...], lengths: np.ndarray) -> list[tuple[int, ...]]:
     """Per series, the seasonal AR lags of the automatic model: the periods after the main one that
     the series covers ``MIN_CYCLES`` times."""

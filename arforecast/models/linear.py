@@ -216,6 +216,9 @@ class AR(Forecaster):
                                       np.array([max(s, default=0) for s in lags_of]),
                                       None if auto and self.max_p is None else max_p,
                                       spare=2 if criterion == "aicc" else 1)
+        if criterion is not None:           # missing values: count the rows an order is estimated on
+            caps = ar_auto.complete_row_caps(values, indptr, caps, lags_of, K.deterministic_count(self.trend),
+                                             2 if criterion == "aicc" else 1, auto and self.max_p is None)
         too_short = np.flatnonzero(lengths - np.array([max(s, default=0) for s in lags_of])
                                    < np.maximum(caps, 0) + K.deterministic_count(self.trend) + 1)
         if len(too_short):                   # only seasonal lags given explicitly can cause this
@@ -406,35 +409,38 @@ class AR(Forecaster):
 def _replayed_sd(coef: np.ndarray, lags: np.ndarray, sigma2: np.ndarray, replay: Any, h: int,
                  sd: np.ndarray) -> np.ndarray:
     """Forecast standard deviations (adjusted units) of the rows whose context holes are filled by
-    the model: the error of a filled value (an innovation drawn there) propagates like a future
-    innovation, an observed value after it carries none. Exact for the linear Gaussian model:
-    the covariance of the window of errors is stepped through the replay and the horizon."""
-    rows = np.flatnonzero(replay.steps.numpy() > 0)
+    the model. Exact for the linear Gaussian model: a filled value carries an innovation drawn at
+    its step, which reaches step ``j`` of the forecast through the model's recursion (an observed
+    value after it is fed as it is, so it stops nothing but adds no error); its impulse response
+    ``g_j`` adds ``sigma2 g_j^2`` to the ``psi``-weight variance of the future innovations."""
+    steps = replay.steps.numpy()
+    rows = np.flatnonzero(steps > 0)
     if not len(rows):
         return sd
+    teacher, steps = replay.teacher.numpy()[rows], steps[rows]
+    Kw = teacher.shape[1]
+    holes = np.isnan(teacher) & (np.arange(Kw)[None, :] < steps[:, None])          # [r, K] drawn fills
+    n_holes = holes.sum(axis=1)
+    H = int(n_holes.max())
+    times = np.full((len(rows), H), -1)
+    for j, r in enumerate(holes):
+        times[j, :n_holes[j]] = np.flatnonzero(r)
     P = max(int(lags.max()) if len(lags) else 0, 1)
     w = np.zeros((len(rows), P))                                   # weights on the window, oldest first
     w[:, P - lags] = coef[rows]
-    teacher, steps = replay.teacher.numpy()[rows], replay.steps.numpy()[rows]
-    Kw = teacher.shape[1]
-    cov = np.zeros((len(rows), P, P))
-    out = np.empty((len(rows), h))
+    window = np.zeros((len(rows), H, P))                           # one impulse per fill
+    extra = np.zeros((len(rows), h))
     for t in range(Kw + h):
-        cw = np.einsum("rij,rj->ri", cov, w)
-        var = np.einsum("ri,ri->r", cw, w)
-        observed = (t < steps) & ~np.isnan(teacher[:, min(t, Kw - 1)]) if Kw else np.zeros(len(rows), bool)
-        var = np.where(observed, 0.0, var + sigma2[rows])
-        cw = np.where(observed[:, None], 0.0, cw)
-        new = np.empty_like(cov)
-        new[:, :-1, :-1] = cov[:, 1:, 1:]
-        new[:, :-1, -1] = new[:, -1, :-1] = cw[:, 1:]
-        new[:, -1, -1] = var
-        cov = new
+        new = np.einsum("rhp,rp->rh", window, w)
+        observed = (t < steps) & ~holes[:, min(t, Kw - 1)]
+        new = np.where(observed[:, None] | (t < times), 0.0, new)
+        new = np.where(t == times, 1.0, new)
+        window = np.concatenate([window[:, :, 1:], new[:, :, None]], axis=2)
         k = t - steps
         hit = (k >= 0) & (k < h)
-        out[hit, k[hit]] = var[hit]
+        extra[hit, k[hit]] = np.sum(new[hit] ** 2, axis=1)
     sd = sd.copy()
-    sd[rows] = np.sqrt(np.maximum(out, 0.0))
+    sd[rows] = np.sqrt(sd[rows] ** 2 + sigma2[rows, None] * extra)
     return sd
 
 
