@@ -46,6 +46,7 @@ Example:
 """
 from __future__ import annotations
 
+import dataclasses
 import warnings
 from typing import Any
 
@@ -218,14 +219,22 @@ class AR(Forecaster):
                                       spare=2 if criterion == "aicc" else 1)
         if criterion is not None:           # missing values: count the rows an order is estimated on
             caps = ar_auto.complete_row_caps(values, indptr, caps, lags_of, K.deterministic_count(self.trend),
-                                             2 if criterion == "aicc" else 1, auto and self.max_p is None)
+                                             2 if criterion == "aicc" else 1, False)
         too_short = np.flatnonzero(lengths - np.array([max(s, default=0) for s in lags_of])
                                    < np.maximum(caps, 0) + K.deterministic_count(self.trend) + 1)
         if len(too_short):                   # only seasonal lags given explicitly can cause this
             raise DataError(f"AR: series {[panel.ids[i] for i in too_short[:5]]} are too short for "
                             f"seasonal_lags={self.seasonal_lags!r} after differencing")
         # 4. orders and coefficients
-        est = ar_groups.estimate(values, indptr, self.trend, criterion, caps, lags_of)
+        if criterion is not None and np.isnan(values).any():
+            # missing values: the order is a choice, made on the series with its holes interpolated (as
+            # the tests are); the coefficients of that order come from the complete rows alone
+            chosen = ar_groups.estimate(ar_auto.interpolated_panel(values, indptr), indptr, self.trend, criterion,
+                                        caps, lags_of)
+            est = ar_groups.estimate(values, indptr, self.trend, None, chosen.orders, lags_of)
+            est = dataclasses.replace(est, criteria=chosen.criteria)
+        else:
+            est = ar_groups.estimate(values, indptr, self.trend, criterion, caps, lags_of)
         empty = np.flatnonzero(est.nobs < 1)
         if len(empty):
             raise DataError(f"AR: series {[panel.ids[i] for i in empty[:5]]} have no row whose value and lags are "
