@@ -194,3 +194,19 @@ def test_a_context_hole_is_filled_by_the_mean_path_and_by_each_sample_path():
     lo, hi = fc.interval_values(0.9)
     np.testing.assert_allclose((hi[0, 0] - lo[0, 0]) / (2 * 1.6448536269514722), sd4, rtol=1e-9)
     assert abs(fc.samples[0, :, 0].std() / sd4 - 1) < 0.03
+
+
+def test_neural_ar_masks_holes_in_its_loss_and_marks_them_in_its_inputs():
+    y = holey(n_series=2, length=120)
+    model = af.NeuralAR("conv", "continuous", **NEURAL).fit(y)
+    values = torch.tensor([[1.0, np.nan, 3.0, 4.0, np.nan, 6.0]], dtype=torch.float64)
+    z, observed, _ = model._encode(values, torch.ones(1, dtype=torch.float64))
+    assert observed.tolist() == [[1.0, 0.0, 1.0, 1.0, 0.0, 1.0]] and z[0, 1] == 0 and z[0, 4] == 0
+    # a missing target adds nothing to the loss: whatever stands in for it, the masked loss is the same
+    from arforecast.nn.training import WindowSampler
+    sampler = WindowSampler([np.r_[np.arange(1.0, 40.0), np.nan, np.arange(41.0, 60.0)]], context=24, targets=8)
+    batch = sampler._batch(np.array([0]), np.array([35]), 8)
+    assert batch["mask"].tolist() == [[True] * 4 + [False] + [True] * 3]
+    with torch.no_grad():
+        nll, _ = model._window_nll(torch.from_numpy(batch["values"]), torch.from_numpy(batch["positions"]), 24)
+    assert torch.isfinite(nll).all()
