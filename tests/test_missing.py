@@ -118,14 +118,18 @@ def test_ar_with_holes_after_differencing_is_least_squares_on_the_differenced_co
         np.testing.assert_allclose(model.coef_[i], ref.params[1:], atol=1e-8)
 
 
-def test_order_selection_with_holes_chooses_on_the_interpolated_series_and_estimates_on_complete_rows():
+def test_order_selection_with_holes_compares_orders_on_the_common_complete_rows():
     df = holey(n_series=2, length=300, seed=7, share=0.05)
     model = af.AR(p="aic", max_p=5).fit(df)
-    filled = df.assign(y=df.groupby("unique_id")["y"].transform(lambda v: v.interpolate()))
-    np.testing.assert_array_equal(model.order_, af.AR(p="aic", max_p=5).fit(filled).order_)
     for i, uid in enumerate(model.ids_):
         y = df.loc[df["unique_id"] == uid, "y"].to_numpy()
-        p = int(model.order_[i])
+        t = np.arange(5, len(y))
+        full = np.column_stack([y[t - lag] for lag in range(1, 6)] + [y[t]])
+        ok = ~np.isnan(full).any(axis=1)
+        aic = [sm.OLS(y[t][ok], np.column_stack([np.ones(ok.sum())] + [y[t - lag][ok] for lag in range(1, p + 1)]))
+               .fit().aic for p in range(6)]
+        assert model.order_[i] == int(np.argmin(aic))
+        p = int(model.order_[i])                 # then refitted on its own complete rows
         ref, nobs = _complete_rows_ols(y, list(range(1, p + 1)), "c", p)
         np.testing.assert_allclose(model.coef_[i, :p], ref.params[1:], atol=1e-8)
         assert model.nobs_[i] == nobs

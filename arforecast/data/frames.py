@@ -146,7 +146,7 @@ def tidy(y: Any, freq: Any = None, *, id_col: str = "unique_id", time_col: str =
             return regularize(y, freq, sort=True, duplicates=duplicates, gaps=gaps, off_grid=off_grid,
                               id_col=id_col, time_col=time_col, target_col=target_col)
         if long:
-            return y
+            return _sorted_long(y, id_col, time_col)
         if _sortable(y.index) and not y.index.is_monotonic_increasing:
             return y.sort_index(kind="stable")
         return y
@@ -156,6 +156,24 @@ def tidy(y: Any, freq: Any = None, *, id_col: str = "unique_id", time_col: str =
         if _sortable(y.index) and not y.index.is_monotonic_increasing:
             return y.sort_index(kind="stable")
     return y
+
+
+def _sorted_long(y: pd.DataFrame, id_col: str, time_col: str) -> pd.DataFrame:
+    """A long frame with each series' rows in time order (``y`` itself when they already are)."""
+    times = y[time_col]
+    if not (pd.api.types.is_datetime64_any_dtype(times) or pd.api.types.is_integer_dtype(times)):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                times = pd.to_datetime(times)
+        except (ValueError, TypeError):
+            return y                                 # to_panel reports the column
+    codes, _ = pd.factorize(y[id_col], sort=False)
+    order = np.argsort(codes, kind="stable")
+    new = _time_order(order, codes[order], times.to_numpy() if hasattr(times, "to_numpy") else times)
+    if new is order and np.array_equal(order, np.arange(len(order))):
+        return y
+    return y.iloc[new]
 
 
 def _sortable(index: pd.Index) -> bool:

@@ -46,7 +46,6 @@ Example:
 """
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from typing import Any
 
@@ -226,15 +225,9 @@ class AR(Forecaster):
             raise DataError(f"AR: series {[panel.ids[i] for i in too_short[:5]]} are too short for "
                             f"seasonal_lags={self.seasonal_lags!r} after differencing")
         # 4. orders and coefficients
-        if criterion is not None and np.isnan(values).any():
-            # missing values: the order is a choice, made on the series with its holes interpolated (as
-            # the tests are); the coefficients of that order come from the complete rows alone
-            chosen = ar_groups.estimate(ar_auto.interpolated_panel(values, indptr), indptr, self.trend, criterion,
-                                        caps, lags_of)
-            est = ar_groups.estimate(values, indptr, self.trend, None, chosen.orders, lags_of)
-            est = dataclasses.replace(est, criteria=chosen.criteria)
-        else:
-            est = ar_groups.estimate(values, indptr, self.trend, criterion, caps, lags_of)
+        # with missing values, orders are compared on the rows complete for the largest one (one common
+        # sample, as ar_select_order); chosen on validation windows over interpolated-series selection
+        est = ar_groups.estimate(values, indptr, self.trend, criterion, caps, lags_of)
         empty = np.flatnonzero(est.nobs < 1)
         if len(empty):
             raise DataError(f"AR: series {[panel.ids[i] for i in empty[:5]]} have no row whose value and lags are "
