@@ -261,7 +261,7 @@ def backtest(model: Any, y: Any, h: int, n_windows: int | None = None, step: int
                     refit=refit, num_samples=num_samples, seed=seed, quantiles=quantiles, levels=levels,
                     season_length=season_length, chunk_size=chunk_size, progress=False,
                     predict_options=predict_options, freq=freq, id_col=id_col, time_col=time_col,
-                    target_col=target_col)
+                    target_col=target_col, **data_options)
         return per_partition(lambda part: backtest(model, part, h, **args).forecasts, model, y, id_col, time_col,
                              "backtest")
     if data_options:                   # messy timestamps fixed (and checked) once, for every window and model
