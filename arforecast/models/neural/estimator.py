@@ -148,7 +148,8 @@ class NeuralAR(NeuralStepper, Forecaster):
         return 2
 
     # ------------------------------------------------------------------ fit / predict
-    def fit(self, y: Any, *, freq: Any = None, **columns: str) -> "NeuralAR":
+    def fit(self, y: Any, X: Any = None, *, static: Any = None, past_only: Any = (), freq: Any = None,
+            **columns: str) -> "NeuralAR":
         """Fit to ``y``, transactionally.
 
         ``fit`` either completes and replaces the fitted state, or leaves the previous fitted state
@@ -162,7 +163,7 @@ class NeuralAR(NeuralStepper, Forecaster):
         first = not hasattr(self, "panel_")
         self.__dict__.pop("_partial_", None)
         try:
-            return super().fit(y, freq=freq, **columns)
+            return super().fit(y, X, static=static, past_only=past_only, freq=freq, **columns)
         except BaseException as err:
             partial = self.__dict__.pop("_partial_", None)
             if first and partial is not None:
