@@ -190,6 +190,10 @@ def build_covariates(panel: Panel, X: Any = None, *, X_future: Any = None, h: in
         if unknown:
             raise DataError(f"past_only names {unknown} are not columns of X (it has {list(names)})")
         is_past = np.array([c in set(past_only) for c in names], dtype=bool)
+        for source in (X, X_future):                      # a Covariates knows its own kinds
+            if isinstance(source, Covariates):
+                is_past |= np.array([c in {m for m, p in zip(source.names, source.past_only) if p} for c in names],
+                                    dtype=bool)
     else:
         is_past = np.asarray(spec["past_only"], dtype=bool)
     k = len(names)
