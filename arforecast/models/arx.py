@@ -71,8 +71,10 @@ class ARX(AR):
         p: order of the target's lags ``1..p`` (a non-negative integer).
         trend: ``"n"``, ``"c"`` (default), ``"t"`` or ``"ct"``, as statsmodels ``AutoReg``.
         seasonal_lags: extra target lags, e.g. ``(24, 168)`` for hourly data.
-        x_lags: lags of every future-known covariate (default ``(0,) + seasonal_lags``).
-        past_lags: lags of every past-only covariate, each at least 1 (default ``(1,) + seasonal_lags``).
+        x_lags: lags of every future-known covariate (default ``(0,) + seasonal_lags``), or a dict
+            ``{covariate: lags}`` (the others get the default; ``()`` leaves one out).
+        past_lags: lags of every past-only covariate, each at least 1 (default ``(1,) + seasonal_lags``),
+            or a dict as ``x_lags``.
         bootstrap: sample paths from the series' own residuals instead of Gaussian innovations.
 
     Without covariates ``ARX(p, trend, seasonal_lags)`` is ``AR(p, trend, seasonal_lags, d=0)``.
@@ -110,9 +112,11 @@ class ARX(AR):
         seasonal = {_positive_int(s, "seasonal_lags entries") for s in self.seasonal_lags or ()}
         return np.array(sorted(set(range(1, p + 1)) | seasonal), dtype=np.int64)
 
-    def _term_lags(self, past: bool) -> tuple[int, ...]:
+    def _term_lags(self, past: bool, name: Any = None) -> tuple[int, ...]:
         seasonal = tuple(sorted({int(s) for s in self.seasonal_lags or ()}))
         given = self.past_lags if past else self.x_lags
+        if isinstance(given, dict):                      # per covariate; the others get the default
+            given = given.get(name)
         lags = ((1,) if past else (0,)) + seasonal if given is None else tuple(given)
         out = []
         for lag in lags:
@@ -125,7 +129,9 @@ class ARX(AR):
     @property
     def min_length(self) -> int:
         lags = self._lags()
-        hold = max([int(lags.max()) if len(lags) else 0, *self._term_lags(False), *self._term_lags(True)])
+        deepest = [int(m) for given in (self.x_lags, self.past_lags) if isinstance(given, dict)
+                   for lags_of_one in given.values() for m in lags_of_one]
+        hold = max([int(lags.max()) if len(lags) else 0, *self._term_lags(False), *self._term_lags(True), *deepest])
         return hold + K.deterministic_count(self.trend) + len(lags) + 1
 
     def _describe_need(self) -> str:
@@ -138,7 +144,7 @@ class ARX(AR):
         terms: list[tuple[int, int]] = []
         if covariates is not None:
             for j, past in enumerate(covariates.past_only):
-                terms += [(j, m) for m in self._term_lags(bool(past))]
+                terms += [(j, m) for m in self._term_lags(bool(past), covariates.names[j])]
         names = () if covariates is None else covariates.names
         hold = max([int(lags.max()) if len(lags) else 0] + [m for _, m in terms])
         short = np.flatnonzero(panel.lengths <= hold)
