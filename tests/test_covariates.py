@@ -297,3 +297,34 @@ def test_neural_ar_learns_from_a_future_known_covariate():
     without = neural().fit(train_y).predict(24).point
     err_with, err_without = np.abs(with_x - truth).mean(), np.abs(without - truth).mean()
     assert err_with < 0.6 * err_without, (err_with, err_without)
+
+
+# ---------------------------------------------------------------------- anomaly detection
+@pytest.mark.parametrize("calibrate", [False, True])
+def test_anomaly_detection_reads_covariates_window_by_window_without_leaks(calibrate):
+    y, X = simulated(n=400)
+    run = lambda X_: af.detect_anomalies(ARX(p=1), y, X=X_, past_only=["z"], start=200, calibrate=calibrate)
+    base = run(X)["mean"].to_numpy()
+    t = 300
+    past = X.copy()
+    past.iloc[t, 1] += 50.0                      # a past-only value at t: read by the forecast of t + 1 on
+    moved = run(past)["mean"].to_numpy()
+    np.testing.assert_array_equal(base[:t + 1], moved[:t + 1])
+    assert moved[t + 1] != base[t + 1]
+    known = X.copy()
+    known.iloc[t, 0] += 50.0                     # a future-known value at t: read by the forecast of t
+    moved = run(known)["mean"].to_numpy()
+    np.testing.assert_array_equal(base[:t], moved[:t])
+    assert moved[t] != base[t]
+    # the covariate explains y: far fewer false alarms than the same AR without it
+    plain = af.detect_anomalies(ARX(p=1), y, start=200, calibrate=calibrate)
+    with_x = run(X)
+    assert np.nanmean(np.abs(with_x["y"] - with_x["mean"])) < 0.7 * np.nanmean(np.abs(plain["y"] - plain["mean"]))
+
+
+def test_anomaly_detection_refuses_past_only_covariates_beyond_one_step():
+    y, X = simulated(n=300)
+    with pytest.raises(DataError, match="h=1"):
+        af.detect_anomalies(ARX(p=1), y, X=X, past_only=["z"], h=3, start=150)
+    out = af.detect_anomalies(ARX(p=1), y, X=X, h=3, start=150, num_samples=50)     # future-known only: fine
+    assert out["mean"].notna().sum() == 150

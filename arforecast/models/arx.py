@@ -193,6 +193,12 @@ class ARX(AR):
     def _kept_history(self, panel: Panel) -> Panel:
         return panel.tail(self._width())
 
+    @property
+    def context_width(self) -> int:
+        """Values (and covariate rows) the rollout state reads: the largest lag of the target or a covariate."""
+        self._check_fitted()
+        return self._width()
+
     def _width(self) -> int:
         """Values (and covariate rows) before the origin that a forecast reads."""
         lags = [int(self.level_lags_.max())] if len(self.level_lags_) else []
@@ -220,6 +226,9 @@ class ARX(AR):
         if cov is None:
             raise ValueError("ARX fitted with covariates needs context.covariates")
         T = context.values.shape[1]
+        if T < int(self._exog_lags.max()):
+            raise ValueError(f"ARX reads covariates {int(self._exog_lags.max())} steps back: give contexts of at "
+                             f"least that many columns (got {T})")
         F = max(cov.shape[1] - T, 1)
         coef = self._exog_tensor().index_select(0, context.series)               # [B, terms]
         exo = torch.zeros(B, F, dtype=torch.float64)
