@@ -6,7 +6,8 @@ up to and including that day. The last 728 days of each market are the test peri
 runs through :func:`arforecast.backtest` (``h=24``, ``step=24``, cut-offs at 23:00 of each day):
 it is **re-conditioned every day** on the newest prices and **refitted every 7 days** on all the
 data before that week (expanding window; ``refit=7``). NeuralAR is fitted once, on the data
-before the test period, and only re-conditioned (``refit=False``), within ``--neural-time`` seconds.
+before the test period, within ``--neural-time`` seconds of training, and re-conditioned on every
+day's history (all days in one batched ``predict``: :func:`day_ahead_global`).
 
 Scores: MAE, RMSE (pooled over all test hours) and rMAE = MAE / MAE of the weekly seasonal naive
 (the price 168 hours earlier), measured in the same run.
@@ -91,6 +92,35 @@ def day_ahead(model: af.Forecaster, y: pd.Series, X: pd.DataFrame | None, days: 
     return fc["y"].to_numpy(), fc["mean"].to_numpy(), seconds
 
 
+def day_ahead_global(model: af.NeuralAR, y: pd.Series, X: pd.DataFrame | None, days: int
+                     ) -> tuple[np.ndarray, np.ndarray, float]:
+    """A global model fitted once on the data before the last ``days`` days, then re-conditioned
+    on every day's history: all days in one ``predict``, one series per day (its last
+    ``context_length_`` values before that day's midnight, and the covariates beside them and on
+    the day forecast). The same forecasts as a backtest with ``refit=False``, in one batch."""
+    cut = len(y) - days * H
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        model.fit(y.iloc[:cut], X=None if X is None else X.iloc[:cut])
+    width = int(model.context_length_)
+    ends = cut + H * np.arange(days)                                  # each day's first hour
+    take = ends[:, None] + np.arange(-width, 0)[None, :]
+    ids = np.repeat(np.arange(days), width)
+    hist = pd.DataFrame({"unique_id": ids, "ds": y.index[take.ravel()], "y": y.to_numpy()[take.ravel()]})
+    extra = {}
+    if X is not None:
+        full = ends[:, None] + np.arange(-width, H)[None, :]
+        frame = X.iloc[full.ravel()].reset_index(drop=True)
+        frame.insert(0, "ds", X.index[full.ravel()])
+        frame.insert(0, "unique_id", np.repeat(np.arange(days), width + H))
+        extra = {"X": frame}                                          # history and the day ahead
+    point = model.predict(H, y=hist, **extra).point                   # [days, 24]
+    seconds = time.perf_counter() - t0
+    actual = y.to_numpy()[ends[:, None] + np.arange(H)[None, :]]
+    return actual.ravel(), point.ravel(), seconds
+
+
 def scores(actual: np.ndarray, forecast: np.ndarray, reference_mae: float) -> dict:
     err = actual - forecast
     mae = float(np.mean(np.abs(err)))
@@ -103,15 +133,18 @@ def arx_candidate(name: str, X: pd.DataFrame) -> tuple[ARX, pd.DataFrame, int | 
 
 
 def neural(covariates: bool, seconds: float, seed: int = 0) -> af.NeuralAR:
+    """A small conv NeuralAR; the same settings with and without covariates (X decides)."""
     return af.NeuralAR("conv", "continuous", context_length=336, max_steps=100_000, time_limit=seconds, seed=seed,
                        device="cpu", progress=False, architecture=dict(d_model=32, n_layers=6),
                        inputs=dict(lags=(168,), periods=(24, 168), ar_lags=(1, 2, 24)),
                        training=dict(window_length=48, batch_size=64))
 
 
-def run_market(market: str, neural_time: float | None) -> dict:
+def run_market(market: str, neural_time: float | None, linear: bool = True) -> dict:
     y, X = load(market)
     out: dict = {"market": market, "test_start": str(y.index[-TEST_DAYS * H]), "validation": {}, "test": {}}
+    if not linear:
+        return run_neural(market, y, X, neural_time, out)
     # 1. choose the ARX settings on the 364 days before the test period (test data cut off)
     y_train, X_train = y.iloc[:-TEST_DAYS * H], X.iloc[:-TEST_DAYS * H]
     actual, ref, _ = day_ahead(af.SeasonalNaive(168), y_train, None, VALIDATION_DAYS, refit=False)
@@ -133,14 +166,31 @@ def run_market(market: str, neural_time: float | None) -> dict:
     a, f, sec = day_ahead(model, y, Xc, TEST_DAYS, REFIT_EVERY, window)
     out["test"][f"ARX ({chosen})"] = {**scores(a, f, ref_mae), "seconds": sec}
     if neural_time:
-        for cov in (False, True):
-            a, f, sec = day_ahead(neural(cov, neural_time), y, X.join(weekdays(X.index)) if cov else None,
-                                  TEST_DAYS, refit=False)
-            out["test"]["NeuralAR" + (" + covariates" if cov else "")] = {**scores(a, f, ref_mae), "seconds": sec}
+        run_neural(market, y, X, neural_time, out, ref_mae)
+    report(out)
+    return out
+
+
+def run_neural(market: str, y: pd.Series, X: pd.DataFrame, seconds: float, out: dict,
+               ref_mae: float | None = None) -> dict:
+    """NeuralAR without and with the two covariates: fitted once on the data before the test
+    period (``seconds`` of training each), re-conditioned every day."""
+    if ref_mae is None:
+        actual, ref, sec = day_ahead(af.SeasonalNaive(168), y, None, TEST_DAYS, refit=False)
+        ref_mae = float(np.mean(np.abs(actual - ref)))
+        out["test"]["SeasonalNaive(168)"] = {**scores(actual, ref, ref_mae), "seconds": sec}
+    for cov in (False, True):
+        a, f, sec = day_ahead_global(neural(cov, seconds), y, X if cov else None, TEST_DAYS)
+        out["test"]["NeuralAR" + (" + covariates" if cov else "")] = {**scores(a, f, ref_mae), "seconds": sec}
+    report(out)
+    return out
+
+
+def report(out: dict) -> None:
+    market = out["market"]
     for name, s in out["test"].items():
         print(f"  {market} test {name:50s} MAE {s['MAE']:7.3f} RMSE {s['RMSE']:7.3f} rMAE {s['rMAE']:.3f} "
               f"({s['seconds']:.0f} s)", flush=True)
-    return out
 
 
 def main() -> None:
@@ -148,13 +198,16 @@ def main() -> None:
     parser.add_argument("--markets", nargs="*", default=list(MARKETS))
     parser.add_argument("--neural-time", type=float, default=None,
                         help="seconds of NeuralAR training per model and market (omit: no NeuralAR)")
+    parser.add_argument("--neural-only", action="store_true", help="only the reference and NeuralAR")
     parser.add_argument("--out", default=None, help="write the results as JSON here")
     args = parser.parse_args()
     import torch
     torch.set_num_threads(1)
-    results = [run_market(m, args.neural_time) for m in args.markets]
+    results = [run_market(m, args.neural_time, linear=not args.neural_only) for m in args.markets]
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1))
+    if args.neural_only:
+        return
     print("\nmarket  " + "  ".join(f"{k:>22s}" for k in ("AR rMAE", "ARX rMAE", "ARX MAE")))
     for r in results:
         arx = next(v for k, v in r["test"].items() if k.startswith("ARX"))

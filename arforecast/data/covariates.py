@@ -198,9 +198,12 @@ def build_covariates(panel: Panel, X: Any = None, *, X_future: Any = None, h: in
         is_past = np.asarray(spec["past_only"], dtype=bool)
     k = len(names)
     out = np.full((n, count, k), np.nan)
-    if fallback is not None and k:
-        out = fallback.for_ids(panel.ids, "the covariates kept at fit").block(first, count)[:, :, _column_order(
-            fallback.names, names, "the covariates kept at fit")]
+    if fallback is not None and k:                       # series seen in fit: what was kept of them
+        rows, _ = rows_of_ids(fallback.ids, panel.ids)
+        known = rows >= 0
+        if known.any():
+            kept = fallback.block(first[known], count, rows=rows[known])
+            out[known] = kept[:, :, _column_order(fallback.names, names, "the covariates kept at fit")]
     step = np.arange(count)[None, :]
     for got, role in sources:
         optional = set(np.asarray(names)[is_past]) if role == "X_future" else set()   # never read there

@@ -96,8 +96,10 @@ def fit_network(model: Any, panel: Panel, covariates: list[np.ndarray] | None = 
     def batch_loss(batch: dict[str, np.ndarray]) -> torch.Tensor:
         values = torch.from_numpy(batch["values"]).to(device)
         positions = torch.from_numpy(batch["positions"]).to(device)
-        cov = torch.from_numpy(batch["covariates"]) if "covariates" in batch else None
-        nll, _ = model._window_nll(values, positions, F, cov)
+        if "covariates" in batch:
+            nll, _ = model._window_nll(values, positions, F, torch.from_numpy(batch["covariates"]))
+        else:
+            nll, _ = model._window_nll(values, positions, F)
         mask = torch.from_numpy(batch["mask"]).to(device)
         return (nll * mask).sum() / mask.sum().clamp_min(1)
 
