@@ -328,3 +328,30 @@ def test_anomaly_detection_refuses_past_only_covariates_beyond_one_step():
         af.detect_anomalies(ARX(p=1), y, X=X, past_only=["z"], h=3, start=150)
     out = af.detect_anomalies(ARX(p=1), y, X=X, h=3, start=150, num_samples=50)     # future-known only: fine
     assert out["mean"].notna().sum() == 150
+
+
+# ---------------------------------------------------------------------- property: any lags, same as OLS
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=15, deadline=None)
+@given(p=st.integers(0, 4), x_lags=st.sets(st.integers(0, 6), min_size=1, max_size=3),
+       past_lags=st.sets(st.integers(1, 6), min_size=1, max_size=2), trend=st.sampled_from(["n", "c", "t", "ct"]),
+       seed=st.integers(0, 1000))
+def test_arx_equals_ols_on_its_design_for_any_lags(p, x_lags, past_lags, trend, seed):
+    import statsmodels.api as sm
+    y, X = simulated(n=200, seed=seed)
+    model = ARX(p=p, trend=trend, x_lags=tuple(x_lags), past_lags=tuple(past_lags)).fit(y, X=X, past_only=["z"])
+    hold = max([p] + list(x_lags) + list(past_lags))
+    v = y.to_numpy()
+    cols = []
+    if "c" in trend:
+        cols.append(np.ones(len(v)))
+    if "t" in trend:
+        cols.append(np.arange(1.0, len(v) + 1))
+    cols += [np.roll(v, lag) for lag in range(1, p + 1)]
+    design = np.column_stack(cols + [lagged_exog(X, model.exog_terms_, hold)])[hold:] if cols else \
+        lagged_exog(X, model.exog_terms_, hold)[hold:]
+    ref = sm.OLS(v[hold:], design).fit()
+    ours = model.coefficients().iloc[0].drop("sigma2").to_numpy()
+    np.testing.assert_allclose(ours, ref.params, rtol=1e-7, atol=1e-9)
