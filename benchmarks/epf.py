@@ -47,11 +47,14 @@ VALIDATION_DAYS = 364
 REFIT_EVERY = 7
 TARGET = dict(p=24, seasonal_lags=(48, 168))
 #: ARX candidates compared on the validation windows: name -> (ARX options, day-of-week dummies, window days)
+LAGGED = dict(x_lags={"c1": (0, 24, 168), "c2": (0, 24, 168)})     # calendar dummies at lag 0 only
 CANDIDATES = {
-    "x lag 0": (dict(x_lags=(0,)), False, None),
-    "x lags 0,24,168": (dict(x_lags=(0, 24, 168)), False, None),
-    "x lags 0,24,168 + weekday": (dict(x_lags={"c1": (0, 24, 168), "c2": (0, 24, 168)}), True, None),
-    "x lags 0,24,168 + weekday, 2-year window": (dict(x_lags={"c1": (0, 24, 168), "c2": (0, 24, 168)}), True, 728),
+    "x lag 0": (dict(x_lags=(0,)), "", None),
+    "x lags 0,24,168": (dict(x_lags=(0, 24, 168)), "", None),
+    "x lags 0,24,168 + weekday": (LAGGED, "weekday", None),
+    "x lags 0,24,168 + weekday, 2-year window": (LAGGED, "weekday", 728),
+    "x lags 0,24,168 + weekday, 1-year window": (LAGGED, "weekday", 364),
+    "x lags 0,24,168 + weekday + hour, 2-year window": (LAGGED, "weekday hour", 728),
 }
 
 
@@ -74,6 +77,13 @@ def weekdays(index: pd.DatetimeIndex) -> pd.DataFrame:
     """Six day-of-week indicators (Monday is the baseline): calendar, known for any future day."""
     dow = index.dayofweek.to_numpy()
     return pd.DataFrame({f"dow{d}": (dow == d).astype(float) for d in range(1, 7)}, index=index)
+
+
+def hours(index: pd.DatetimeIndex) -> pd.DataFrame:
+    """23 hour-of-day indicators (midnight is the baseline): an intercept per hour, as LEAR's
+    per-hour models have."""
+    hour = index.hour.to_numpy()
+    return pd.DataFrame({f"hour{k}": (hour == k).astype(float) for k in range(1, 24)}, index=index)
 
 
 def day_ahead(model: af.Forecaster, y: pd.Series, X: pd.DataFrame | None, days: int, refit, window_days=None
@@ -128,8 +138,12 @@ def scores(actual: np.ndarray, forecast: np.ndarray, reference_mae: float) -> di
 
 
 def arx_candidate(name: str, X: pd.DataFrame) -> tuple[ARX, pd.DataFrame, int | None]:
-    options, dummies, window = CANDIDATES[name]
-    return ARX(**TARGET, **options), (X.join(weekdays(X.index)) if dummies else X), window
+    options, calendar, window = CANDIDATES[name]
+    if "weekday" in calendar:
+        X = X.join(weekdays(X.index))
+    if "hour" in calendar:
+        X = X.join(hours(X.index))
+    return ARX(**TARGET, **options), X, window
 
 
 def neural(covariates: bool, seconds: float, seed: int = 0) -> af.NeuralAR:
