@@ -194,10 +194,23 @@ def run_neural(market: str, y: pd.Series, X: pd.DataFrame, seconds: float, out: 
         ref_mae = float(np.mean(np.abs(actual - ref)))
         out["test"]["SeasonalNaive(168)"] = {**scores(actual, ref, ref_mae), "seconds": sec}
     for cov in (False, True):
-        a, f, sec = day_ahead_global(neural(cov, seconds), y, X if cov else None, TEST_DAYS)
-        out["test"]["NeuralAR" + (" + covariates" if cov else "")] = {**scores(a, f, ref_mae), "seconds": sec}
+        model = neural(cov, seconds)
+        a, f, sec = day_ahead_global(model, y, X if cov else None, TEST_DAYS)
+        out["test"]["NeuralAR" + (" + covariates" if cov else "")] = {
+            **scores(a, f, ref_mae), "seconds": sec, "steps": int(model.training_.steps),
+            "best_step": int(model.training_.best_step)}
     report(out)
     return out
+
+
+def markdown(results: list[dict]) -> str:
+    """One table row per market and model (MAE, RMSE, rMAE), from the JSON this script writes."""
+    lines = ["| market | model | MAE | RMSE | rMAE | seconds |", "| --- | --- | --- | --- | --- | --- |"]
+    for r in results:
+        for name, s in r["test"].items():
+            lines.append(f"| {r['market']} | {name} | {s['MAE']:.3f} | {s['RMSE']:.3f} | {s['rMAE']:.3f} "
+                         f"| {s['seconds']:.0f} |")
+    return "\n".join(lines)
 
 
 def report(out: dict) -> None:
