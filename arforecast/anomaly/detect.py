@@ -84,6 +84,9 @@ def detect_anomalies(model: Any, y: Any, level: float = 0.99, h: int = 1,
     """
     from arforecast.distributed import is_dask_frame
     if is_dask_frame(y):               # a Dask DataFrame: the same frame, per partition of whole series
+        if X is not None or static is not None:
+            raise NotImplementedError("detect_anomalies on a Dask DataFrame with covariates is not supported yet: "
+                                      "compute() it, or leave X out")
         from arforecast.distributed import per_partition
         args = dict(level=level, h=h, num_samples=num_samples, refit=refit, start=start, robust=robust,
                     calibrate=calibrate, replace_with=replace_with, seed=seed, progress=False, freq=freq, **columns)

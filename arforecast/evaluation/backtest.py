@@ -277,6 +277,9 @@ def backtest(model: Any, y: Any, h: int, n_windows: int | None = None, step: int
     """
     from arforecast.distributed import is_dask_frame
     if is_dask_frame(y):               # a Dask DataFrame: the forecasts frame, per partition of whole series
+        if X is not None or static is not None:
+            raise NotImplementedError("backtest of a Dask DataFrame with covariates is not supported yet: "
+                                      "compute() it, or backtest without X")
         from arforecast.distributed import per_partition
         args = dict(n_windows=n_windows, step=step, start=start, window=window, window_size=window_size,
                     refit=refit, num_samples=num_samples, seed=seed, quantiles=quantiles, levels=levels,
