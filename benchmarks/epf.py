@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 import warnings
 from pathlib import Path
@@ -59,7 +58,9 @@ CANDIDATES = {
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("ARFORECAST_DATA", Path(__file__).resolve().parents[2] / "shared" / "datasets")) / "epf"
+    """The EPF folder: ``$ARFORECAST_DATA/epf`` or ``../shared/datasets/epf`` (:func:`arforecast.datasets.find_data`)."""
+    from arforecast.datasets import find_data
+    return find_data("epf/NP.csv").parent
 
 
 def load(market: str) -> tuple[pd.Series, pd.DataFrame]:

@@ -355,3 +355,22 @@ def test_arx_equals_ols_on_its_design_for_any_lags(p, x_lags, past_lags, trend, 
     ref = sm.OLS(v[hold:], design).fit()
     ours = model.coefficients().iloc[0].drop("sigma2").to_numpy()
     np.testing.assert_allclose(ours, ref.params, rtol=1e-7, atol=1e-9)
+
+
+# ---------------------------------------------------------------------- the EPF benchmark's protocol
+from conftest import _have  # noqa: E402
+
+
+@pytest.mark.skipif(not _have("epf/NP.csv"), reason="EPF data not found (../shared/datasets/epf or $ARFORECAST_DATA)")
+def test_epf_day_ahead_protocol_on_a_short_slice():
+    import benchmarks.epf as E
+    y, X = E.load("NP")
+    assert len(y) == 52416 and list(X.columns) == ["c1", "c2"] and y.index.freq == "h"
+    y, X = y.iloc[:24 * 400], X.iloc[:24 * 400]
+    actual, point, _ = E.day_ahead(ARX(**E.TARGET, x_lags=(0,)), y, X, 7, refit=7)
+    assert actual.shape == point.shape == (7 * 24,)
+    np.testing.assert_array_equal(actual, y.to_numpy()[-7 * 24:])     # the last 7 days, midnight to 23:00
+    # the first day's forecast is a model fitted on the data before it, with that day's covariates
+    model = ARX(**E.TARGET, x_lags=(0,)).fit(y.iloc[:-7 * 24], X=X.iloc[:-7 * 24])
+    first = model.predict(24, X_future=X.iloc[-7 * 24:-6 * 24]).point[0]
+    np.testing.assert_allclose(point[:24], first, rtol=1e-9)
