@@ -27,7 +27,8 @@ def detect_anomalies(model: Any, y: Any, level: float = 0.99, h: int = 1,
                      num_samples: int = 200, refit: bool | int = False, *,
                      start: int | float | None = None, robust: bool | int = True, calibrate: bool | str = True,
                      replace_with: str = "bound", seed: int = 0,
-                     progress: bool = False, freq: Any = None, **columns: str) -> pd.DataFrame:
+                     progress: bool = False, freq: Any = None, X: Any = None, static: Any = None,
+                     past_only: Any = (), **columns: str) -> pd.DataFrame:
     """Rolling ``h``-step-ahead forecasts over ``y`` and a verdict for every observation.
 
     Args:
@@ -59,6 +60,11 @@ def detect_anomalies(model: Any, y: Any, level: float = 0.99, h: int = 1,
             ``"mean"`` (the forecast mean); see :class:`AnomalyDetector`.
         seed: seed of the sample paths.
         progress: show a progress bar.
+        X, static, past_only: covariates on every timestamp of ``y`` (in ``y``'s layout), per-series
+            ones and the names of the past-only ones (docs/covariates.md), for models that use
+            them (ARX, NeuralAR). Each point is forecast with the future-known covariates of its
+            own time and the past-only ones up to the time before it (past-only covariates need
+            ``h=1``).
 
     Returns:
         A long frame, one row per observation: ``unique_id, ds, y, mean, lower, upper, score,
@@ -78,6 +84,9 @@ def detect_anomalies(model: Any, y: Any, level: float = 0.99, h: int = 1,
     """
     from arforecast.distributed import is_dask_frame
     if is_dask_frame(y):               # a Dask DataFrame: the same frame, per partition of whole series
+        if X is not None or static is not None:
+            raise NotImplementedError("detect_anomalies on a Dask DataFrame with covariates is not supported yet: "
+                                      "compute() it, or leave X out")
         from arforecast.distributed import per_partition
         args = dict(level=level, h=h, num_samples=num_samples, refit=refit, start=start, robust=robust,
                     calibrate=calibrate, replace_with=replace_with, seed=seed, progress=False, freq=freq, **columns)
@@ -86,12 +95,16 @@ def detect_anomalies(model: Any, y: Any, level: float = 0.99, h: int = 1,
     if several(model):
         return _detect_with_models(model, y, level=level, h=h, num_samples=num_samples, refit=refit, start=start,
                                    robust=robust, calibrate=calibrate, replace_with=replace_with, seed=seed,
-                                   progress=progress, freq=freq, **columns)
+                                   progress=progress, freq=freq, X=X, static=static, past_only=past_only, **columns)
     detector = AnomalyDetector(model, level=level, h=h, num_samples=num_samples,
                                robust=robust, refit=refit, calibrate=calibrate, replace_with=replace_with,
                                seed=seed, progress=progress)
     detector._check_params()
     panel, missing = panel_with_missing(y, freq=freq, fill="mark", **columns)
+    if X is not None or static is not None:
+        from arforecast.data.covariates import build_covariates
+        detector.covariates_ = build_covariates(panel, X, static=static,
+                                                past_only=(past_only,) if isinstance(past_only, str) else tuple(past_only))
     heads = _start_lengths(panel, start, detector)
     head = _slice(panel, 0, heads)
     head_missing = _slice(missing, 0, heads)
