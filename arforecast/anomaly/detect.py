@@ -30,7 +30,8 @@ def detect_anomalies(y: Any, model: Any = None, level: float = 0.99, h: int = 1,
                      start: int | float | None = None, robust: bool | int = True, calibrate: bool | str = True,
                      replace_with: str = "bound", bounds: tuple[float | None, float | None] | None = None,
                      incidents: bool = True, seed: int = 0,
-                     progress: bool = False, freq: Any = None, **columns: str) -> pd.DataFrame:
+                     progress: bool = False, freq: Any = None, X: Any = None, static: Any = None,
+                     past_only: Any = (), **columns: str) -> pd.DataFrame:
     """Rolling ``h``-step-ahead forecasts over ``y`` and a verdict for every observation.
 
     The default setting (``detect_anomalies(y)``) is the documented detector of docs/anomaly.md:
@@ -77,6 +78,11 @@ def detect_anomalies(y: Any, model: Any = None, level: float = 0.99, h: int = 1,
             one flag per point); see :mod:`arforecast.anomaly.incidents`.
         seed: seed of the sample paths.
         progress: show a progress bar.
+        X, static, past_only: covariates on every timestamp of ``y`` (in ``y``'s layout), per-series
+            ones and the names of the past-only ones (docs/covariates.md), for models that use
+            them (ARX, NeuralAR). Each point is forecast with the future-known covariates of its
+            own time and the past-only ones up to the time before it (past-only covariates need
+            ``h=1``).
 
     Returns:
         A long frame, one row per observation: ``unique_id, ds, y, mean, lower, upper, score,
@@ -105,6 +111,9 @@ def detect_anomalies(y: Any, model: Any = None, level: float = 0.99, h: int = 1,
         raise DataError("detect_anomalies needs the series to score: detect_anomalies(y, model=None, ...)")
     from arforecast.distributed import is_dask_frame
     if is_dask_frame(y):               # a Dask DataFrame: the same frame, per partition of whole series
+        if X is not None or static is not None:
+            raise NotImplementedError("detect_anomalies on a Dask DataFrame with covariates is not supported yet: "
+                                      "compute() it, or leave X out")
         from arforecast.distributed import per_partition
         args = dict(level=level, h=h, num_samples=num_samples, refit=refit, start=start, robust=robust,
                     calibrate=calibrate, replace_with=replace_with, bounds=bounds, incidents=incidents, seed=seed,
@@ -114,7 +123,8 @@ def detect_anomalies(y: Any, model: Any = None, level: float = 0.99, h: int = 1,
     if several(model):
         return _detect_with_models(model, y, level=level, h=h, num_samples=num_samples, refit=refit, start=start,
                                    robust=robust, calibrate=calibrate, replace_with=replace_with, bounds=bounds,
-                                   incidents=incidents, seed=seed, progress=progress, freq=freq, **columns)
+                                   incidents=incidents, seed=seed, progress=progress, freq=freq, X=X, static=static,
+                                   past_only=past_only, **columns)
     low, high = _check_bounds(bounds)
     detector = AnomalyDetector(model, level=level, h=h, num_samples=num_samples,
                                robust=robust, refit=refit, calibrate=calibrate, replace_with=replace_with,
@@ -122,6 +132,10 @@ def detect_anomalies(y: Any, model: Any = None, level: float = 0.99, h: int = 1,
     detector._check_params()
     panel, missing = panel_with_missing(y, freq=freq, fill="mark", **columns)
     _check_range(panel, missing, low, high)
+    if X is not None or static is not None:
+        from arforecast.data.covariates import build_covariates
+        detector.covariates_ = build_covariates(panel, X, static=static,
+                                                past_only=(past_only,) if isinstance(past_only, str) else tuple(past_only))
     heads = _start_lengths(panel, start, detector)
     head = _slice(panel, 0, heads)
     head_missing = _slice(missing, 0, heads)

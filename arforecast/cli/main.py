@@ -63,14 +63,17 @@ def _add_io_options(p: argparse.ArgumentParser, output_help: str) -> None:
     g.add_argument("--time-col", default="ds", help="time column (default: ds)")
     g.add_argument("--target-col", default="y", help="value column of a long file (default: y)")
     g.add_argument("--freq", default=None, help="pandas frequency if it cannot be inferred, e.g. h, D, W-SUN")
-    r = p.add_argument_group("irregular time stamps (see arforecast.data.regularize; default: refuse them)")
-    r.add_argument("--sort", action="store_true", help="sort each series by time instead of refusing rows out of order")
+    r = p.add_argument_group("messy time stamps and missing values (docs/data.md; default: refuse messy stamps, "
+                             "keep missing values). Rows are always sorted by time")
+    r.add_argument("--sort", action="store_true", help=argparse.SUPPRESS)     # rows are always sorted now
     r.add_argument("--duplicates", choices=("raise", "first", "last", "mean"), default="raise",
                    help="several values at one time: keep the first, the last or their mean")
     r.add_argument("--gaps", choices=("raise", "mark", "ffill", "interpolate"), default="raise",
-                   help="missing time steps: mark them (detect only), carry the last value, interpolate")
+                   help="missing time steps: mark them as missing values, carry the last value, interpolate")
     r.add_argument("--off-grid", choices=("raise", "floor", "nearest"), default="raise",
                    help="time stamps between the steps of --freq: move them to the step before or the nearest")
+    r.add_argument("--missing", choices=("allow", "raise"), default="allow",
+                   help="empty values inside a series: keep them as missing values (every model handles them) or refuse")
     o = p.add_argument_group("output")
     o.add_argument("--output", default=STDOUT, help=output_help + " by extension: .csv, .parquet (needs pyarrow), "
                    ".json (records); - (default) writes CSV to standard output")
@@ -246,21 +249,20 @@ def _where(path: str) -> str:
 
 
 def _load(args: argparse.Namespace):
-    """The input as a long frame with the user's column names, regularized as the options say."""
-    df = read_series_csv(args.input, args.id_col, args.time_col, args.target_col)
-    options = {"sort": args.sort, "duplicates": args.duplicates, "gaps": args.gaps, "off_grid": args.off_grid}
-    if options != {"sort": False, "duplicates": "raise", "gaps": "raise", "off_grid": "raise"}:
-        from arforecast.data.regularize import regularize
-        df = regularize(df, freq=args.freq, id_col=args.id_col, time_col=args.time_col,
-                        target_col=args.target_col, **options)
-    return df
+    """The input as a long frame with the user's column names, as read (the data layer sorts and
+    fixes it as the options say: :func:`_data_options`)."""
+    return read_series_csv(args.input, args.id_col, args.time_col, args.target_col)
+
+
+def _data_options(args: argparse.Namespace) -> dict[str, str]:
+    """The data-layer options of the flags (the same names as ``to_panel``'s)."""
+    return {"duplicates": args.duplicates, "gaps": args.gaps, "off_grid": args.off_grid, "missing": args.missing}
 
 
 def _panel(args: argparse.Namespace, df: Any):
     import arforecast as af
-    if args.gaps == "mark":
-        raise CliError("--gaps mark leaves missing values, which only detect accepts; use --gaps ffill or interpolate")
-    return af.to_panel(df, freq=args.freq, id_col=args.id_col, time_col=args.time_col, target_col=args.target_col)
+    return af.to_panel(df, freq=args.freq, id_col=args.id_col, time_col=args.time_col, target_col=args.target_col,
+                       **_data_options(args))
 
 
 def _horizon(args: argparse.Namespace, panel) -> int:
@@ -356,7 +358,7 @@ def _detect(args: argparse.Namespace) -> int:
                                 refit=args.refit or False, robust=not args.no_robust,
                                 calibrate=False if args.calibrate == "no" else args.calibrate, replace_with=args.replace_with,
                                 seed=args.seed, progress=args.progress, freq=args.freq, id_col=args.id_col,
-                                time_col=args.time_col, target_col=args.target_col, **options)
+                                time_col=args.time_col, target_col=args.target_col, **_data_options(args), **options)
     outputs.add_table("anomalies", frame)
     id_col = frame.columns[0]
     if outputs.wants("plot"):
