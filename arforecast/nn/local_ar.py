@@ -123,30 +123,43 @@ class LocalAR:
         """Coefficients ``[B, k + 1]`` (last: intercept) from the observed values of ``z [B, N]``
         (``prior``, ``prior_weight``: instead of the instance's)."""
         prior, weight = self._prior_args(prior, prior_weight)
+        return self.fit_many(z, observed, prior, [weight])[0]
+
+    def fit_many(self, z: torch.Tensor, observed: torch.Tensor, prior: torch.Tensor | None,
+                 weights: list[float]) -> list[torch.Tensor]:
+        """:meth:`fit` for several prior weights at once (the least-squares sums computed once for
+        the weights that keep the same lags)."""
         z64, obs = z.double(), observed.double()
         B, k = z.shape[0], len(self.lags)
-        keep = self.usable(obs, weight)
-        ok = self._equations(obs, keep)
-        with_intercept = torch.cat([keep, torch.ones_like(keep[:, :1])], -1)
-        X = self._design(_previous(z64), 0)                              # predicts z
-        X = X * ok.unsqueeze(-1) * with_intercept.unsqueeze(1)
-        y = z64 * ok
-        n = ok.sum(-1)
-        pen = torch.eye(k + 1, dtype=torch.float64, device=z.device).expand(B, k + 1, k + 1).clone()
-        pen[:, -1, -1] = 1e-6
-        gram = X.transpose(1, 2) @ X + (self.ridge * n.clamp_min(1) + 1e-6)[:, None, None] * pen
-        rhs = X.transpose(1, 2) @ y.unsqueeze(-1)
-        if prior is not None:
-            cnt = obs.sum(-1).clamp_min(1)
-            mean = (z64 * obs).sum(-1) / cnt
-            var = (((z64 - mean[:, None]) * obs) ** 2).sum(-1) / cnt
-            lam = (weight * var.clamp_min(1e-8))[:, None] * torch.cat([keep, torch.zeros_like(keep[:, :1])], -1)
-            rows = (keep.sum(-1).long() - 1).clamp_min(0)                 # prior of the kept prefix
-            w0 = F.pad(prior.to(z.device)[rows], (0, 1)) * with_intercept
-            gram = gram + torch.diag_embed(lam)
-            rhs = rhs + (lam * w0).unsqueeze(-1)
-        coef = torch.linalg.solve(gram, rhs).squeeze(-1)
-        return coef.to(z.dtype)
+        cnt = obs.sum(-1).clamp_min(1)
+        mean = (z64 * obs).sum(-1) / cnt
+        var = (((z64 - mean[:, None]) * obs) ** 2).sum(-1) / cnt
+        systems: list[tuple[torch.Tensor, tuple]] = []
+        out = []
+        for weight in weights:
+            weight = float(weight) if prior is not None else 0.0
+            keep = self.usable(obs, weight)
+            found = [sys for kept, sys in systems if torch.equal(kept, keep)]
+            if found:
+                gram, rhs, with_intercept = found[0]
+            else:
+                ok = self._equations(obs, keep)
+                with_intercept = torch.cat([keep, torch.ones_like(keep[:, :1])], -1)
+                X = self._design(_previous(z64), 0)                      # predicts z
+                X = X * ok.unsqueeze(-1) * with_intercept.unsqueeze(1)
+                n = ok.sum(-1)
+                pen = torch.eye(k + 1, dtype=torch.float64, device=z.device).expand(B, k + 1, k + 1).clone()
+                pen[:, -1, -1] = 1e-6
+                gram = X.transpose(1, 2) @ X + (self.ridge * n.clamp_min(1) + 1e-6)[:, None, None] * pen
+                rhs = X.transpose(1, 2) @ (z64 * ok).unsqueeze(-1)
+                systems.append((keep, (gram, rhs, with_intercept)))
+            if weight > 0:
+                lam = (weight * var.clamp_min(1e-8))[:, None] * torch.cat([keep, torch.zeros_like(keep[:, :1])], -1)
+                rows = (keep.sum(-1).long() - 1).clamp_min(0)             # prior of the kept prefix
+                w0 = F.pad(prior.to(z.device)[rows], (0, 1)) * with_intercept
+                gram, rhs = gram + torch.diag_embed(lam), rhs + (lam * w0).unsqueeze(-1)
+            out.append(torch.linalg.solve(gram, rhs).squeeze(-1).to(z.dtype))
+        return out
 
     def residual_spread(self, z: torch.Tensor, observed: torch.Tensor, coef: torch.Tensor,
                         floor: float = 1e-3, prior_weight: float | None = None) -> torch.Tensor:
@@ -174,13 +187,16 @@ class LocalAR:
 
     def forecast(self, z: torch.Tensor, coef: torch.Tensor, h: int) -> torch.Tensor:
         """The AR's own recursive ``h``-step forecast ``[B, h]`` after the last column of ``z [B, N]``
-        (each prediction fed back as the next value)."""
-        out = []
-        for _ in range(int(h)):
-            nxt = self.predict(z, coef, z.shape[1] - 1)
-            z = torch.cat([z, nxt], 1)
-            out.append(nxt)
-        return torch.cat(out, 1)
+        (each prediction fed back as the next value; values before column 0 count as 0, as in
+        :meth:`predict`)."""
+        B, N = z.shape
+        buf = torch.cat([z.to(coef.dtype), coef.new_zeros(B, int(h))], 1)
+        lags = torch.tensor(self.lags, device=z.device)
+        for t in range(int(h)):
+            at = N + t - lags                                              # the lagged columns
+            past = torch.where(at >= 0, buf[:, at.clamp_min(0)], torch.zeros_like(buf[:, :1]))
+            buf[:, N + t] = (past * coef[:, :-1]).sum(-1) + coef[:, -1]
+        return buf[:, N:]
 
 
 def pooled_prior(series: Sequence[np.ndarray], lags: tuple[int, ...], ridge: float = 1e-6) -> torch.Tensor:
@@ -191,8 +207,9 @@ def pooled_prior(series: Sequence[np.ndarray], lags: tuple[int, ...], ridge: flo
     (:class:`LocalAR`). Each series (a 1-D array, NaN = missing) is divided by its mean absolute
     value, as a NeuralAR context is, and keeps its own intercept (equations are centred per
     series), so the coefficients describe the dynamics the series share, not their levels. The
-    equations of row ``r`` are the values whose ``r + 1`` lags are all observed; ``ridge`` (per
-    equation) keeps lags no series can estimate at 0.
+    equations of row ``r`` are the values whose ``r + 1`` lags are all observed (a value with a
+    missing value at a longer lag is left out of every row); ``ridge`` (per equation) keeps lags
+    no series can estimate at 0. One pass over each series' values for all rows.
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -205,31 +222,39 @@ def pooled_prior(series: Sequence[np.ndarray], lags: tuple[int, ...], ridge: flo
     """
     k = len(lags)
     order = _by_length(lags)
-    out = np.zeros((k, k))
-    scaled = []
+    tops = [lags[j] for j in order]                       # the lags from the shortest
+    moments = np.zeros((k, k + 1, k + 1))                  # per prefix: centred moments of [lags..., value]
+    n_eq = np.zeros(k)
     for s in series:
         v = np.asarray(s, dtype=np.float64)
         finite = np.isfinite(v)
         level = np.mean(np.abs(v[finite])) if finite.any() else 0.0
-        if level > 0:
-            scaled.append(v / level)
+        n = len(v)
+        if level <= 0 or n <= tops[0]:
+            continue
+        v = v / level
+        D = np.full((n, k + 1), np.nan)                    # row t: z_{t-lag} for the sorted lags, then z_t
+        for i, lag in enumerate(tops):
+            if lag < n:
+                D[lag:, i] = v[:n - lag]
+        D[:, k] = v
+        # rows from tops[b] to tops[b + 1] serve the prefixes 0..b: moments per block, summed from the end
+        S = np.zeros((k, k + 1, k + 1))
+        m = np.zeros((k, k + 1))
+        c = np.zeros(k)
+        for b in range(k):
+            block = D[tops[b]:(tops[b + 1] if b + 1 < k else n)]
+            ok = np.isfinite(block[:, k]) & np.isfinite(block[:, :b + 1]).all(1)
+            block = np.where(np.isfinite(block), block, 0.0) * ok[:, None]
+            S[b], m[b], c[b] = block.T @ block, block.sum(0), ok.sum()
+        S, m, c = (np.cumsum(x[::-1], 0)[::-1] for x in (S, m, c))
+        use = c >= 2
+        centred = S - m[:, :, None] * m[:, None, :] / np.maximum(c, 1)[:, None, None]
+        moments[use] += centred[use]
+        n_eq[use] += c[use]
+    out = np.zeros((k, k))
     for r in range(k):
-        cols = [order[i] for i in range(r + 1)]
-        use = [lags[j] for j in cols]
-        top = max(use)
-        gram, rhs, n_eq = np.zeros((r + 1, r + 1)), np.zeros(r + 1), 0
-        for v in scaled:
-            if len(v) <= top:
-                continue
-            X = np.stack([v[top - j:len(v) - j] for j in use], 1)
-            y = v[top:]
-            ok = np.isfinite(y) & np.isfinite(X).all(1)
-            if ok.sum() < 2:
-                continue
-            X, y = X[ok] - X[ok].mean(0), y[ok] - y[ok].mean()
-            gram += X.T @ X
-            rhs += X.T @ y
-            n_eq += len(y)
-        if n_eq:
-            out[r, cols] = np.linalg.solve(gram + (ridge * n_eq + 1e-9) * np.eye(r + 1), rhs)
+        if n_eq[r]:
+            gram, rhs = moments[r, :r + 1, :r + 1], moments[r, :r + 1, k]
+            out[r, order[:r + 1]] = np.linalg.solve(gram + (ridge * n_eq[r] + 1e-9) * np.eye(r + 1), rhs)
     return torch.from_numpy(out)

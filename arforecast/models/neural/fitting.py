@@ -44,11 +44,13 @@ def window_forecast(model: Any, batch: dict[str, np.ndarray], context: int
 
 
 def rollout_error(model: Any, batch: dict[str, np.ndarray], context: int) -> float:
-    """Mean-path forecast error ``mean |y - yhat| / scale`` of the windows' targets."""
+    """Mean-path forecast error ``mean |y - yhat| / scale`` of the windows' targets (windows whose
+    context holds fewer than two values are left out)."""
     from arforecast.rollout.engine import rollout
     ctx, target, scale = window_forecast(model, batch, context)
     point = rollout(model, ctx, target.shape[1], decoding="mean").point
     err = (point - target).abs() / scale
+    err[ctx.lengths < 2] = float("nan")          # a series with no context before its validation values
     return float(err[torch.isfinite(err)].mean())
 
 

@@ -6,7 +6,8 @@ once (:func:`~arforecast.nn.local_ar.pooled_prior`, validation values left out) 
 context's AR towards it with a weight in equations, ``ar_prior_``. The weight, and the local
 AR's lags when ``Inputs.ar_lags`` is ``None``, are those whose AR forecasts of the validation
 windows (the last ``validation_length_`` values of each series, from the context before them)
-have the lowest mean ``|y - yhat| / scale``. Candidates:
+have the lowest mean ``|y - yhat| / scale``, averaged over :data:`ORIGINS` forecast origins per
+series (the last ``validation_length_`` values, and those before them). Candidates:
 
 * weights :data:`PRIOR_WEIGHTS`: from 0 (each context alone: the local AR of earlier versions)
   to ``1e6`` (the pooled AR's dynamics, each context's own level);
@@ -46,6 +47,11 @@ from arforecast.nn.training import WindowSampler
 
 #: prior weights (equations) tried on the validation windows
 PRIOR_WEIGHTS = (0.0, 10.0, 30.0, 100.0, 300.0, 1000.0, 1e6)
+#: forecast origins per series the candidates are scored from: the last ``validation_length``
+#: values, and the ``validation_length`` before them (one origin alone chose differently from
+#: one period to the next on M3 quarterly; the earlier window's targets are also among the
+#: values the pooled prior is fitted to, one series among all)
+ORIGINS = 2
 
 
 class LocalChoice(NamedTuple):
@@ -57,14 +63,28 @@ class LocalChoice(NamedTuple):
     scores: dict[tuple[tuple[int, ...], float], float]
 
 
-def ar_forecast_error(local: LocalAR, z: torch.Tensor, obs: torch.Tensor, target: torch.Tensor,
-                      prior: torch.Tensor | None, weight: float) -> float:
-    """Mean ``|target - forecast|`` of the local AR's recursive forecasts from contexts ``z`` (scaled)."""
-    coef = local.fit(z, obs, prior, weight)
-    fc = local.forecast(z, coef, target.shape[1])
-    err = (fc - target).abs()
-    ok = torch.isfinite(err)
-    return float(err[ok].mean()) if ok.any() else float("inf")
+def _scaled(batch: dict[str, np.ndarray], context: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Scaled contexts (0 where missing), their observed flags and scaled targets of the rows whose
+    context holds at least two values (a forecast from nothing scores nothing)."""
+    values = torch.from_numpy(batch["values"])
+    ctx = values[:, :context]
+    obs = ~torch.isnan(ctx)
+    rows = obs.sum(1) >= 2
+    ctx, obs, values = ctx[rows], obs[rows].double(), values[rows]
+    scale = MeanScaler().scale(ctx)
+    return torch.nan_to_num(ctx / scale[:, None]) * obs, obs, values[:, context:] / scale[:, None]
+
+
+def ar_forecast_errors(local: LocalAR, z: torch.Tensor, obs: torch.Tensor, target: torch.Tensor,
+                       prior: torch.Tensor, weights: Sequence[float]) -> list[float]:
+    """Mean ``|target - forecast|`` of the local AR's recursive forecasts from contexts ``z`` (scaled),
+    for each prior weight."""
+    out = []
+    for coef in local.fit_many(z, obs, prior, list(weights)):
+        err = (local.forecast(z, coef, target.shape[1]) - target).abs()
+        ok = torch.isfinite(err)
+        out.append(float(err[ok].mean()) if ok.any() else float("inf"))
+    return out
 
 
 def choose_local_ar(panel: Panel, context: int, validation_length: int, candidates: Sequence[tuple[int, ...]],
@@ -83,21 +103,17 @@ def choose_local_ar(panel: Panel, context: int, validation_length: int, candidat
         lags = candidates[0]
         w = float(context) if weight is None else float(weight)
         return LocalChoice(lags, pooled_prior(kept, lags, ridge), w, {})
-    batch = WindowSampler(series, context=context, targets=v, validation_length=v,
-                          origins=panel.origins).validation()
-    values = torch.from_numpy(batch["values"])
-    ctx = values[:, :context]
-    scale = MeanScaler().scale(ctx)
-    obs = (~torch.isnan(ctx)).double()
-    z = torch.nan_to_num(ctx / scale[:, None]) * obs
-    target = values[:, context:] / scale[:, None]
+    sampler = WindowSampler(series, context=context, targets=v, validation_length=v, origins=panel.origins)
+    windows = [_scaled(sampler.validation(shift=v * j), context) for j in range(ORIGINS)]
     scores: dict[tuple[tuple[int, ...], float], float] = {}
     priors = {}
     for lags in candidates:
         local = LocalAR(lags, ridge)
         priors[lags] = pooled_prior(kept, lags, ridge)
-        for w in weights:
-            scores[(lags, w)] = ar_forecast_error(local, z, obs, target, priors[lags] if w > 0 else None, w)
+        errs = np.array([ar_forecast_errors(local, z, obs, target, priors[lags], weights)
+                         for z, obs, target in windows])
+        for w, e in zip(weights, errs.mean(0)):
+            scores[(lags, w)] = float(e)
     lags, w = min(scores, key=scores.get)
     return LocalChoice(lags, priors[lags], w, scores)
 
