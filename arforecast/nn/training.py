@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -74,7 +75,8 @@ class WindowSampler:
         values = self.flat[start[:, None] + np.arange(width)[None, :]]
         positions = (self.origins[rows] + origins - self.context + 1)[:, None] + np.arange(width - 1)[None, :]
         ctx = values[:, :self.context]
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)          # an all-padding context: scale 1 below
             scale = np.nanmean(np.abs(ctx), axis=1) if ctx.size else np.ones(len(rows))
         scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)     # relative: no absolute floor
         mask = ~np.isnan(values[:, self.context:])
