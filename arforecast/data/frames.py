@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from arforecast.data.panel import Layout, Panel
+from arforecast.data import vectorized
 from arforecast.data.vectorized import MAX_MAGNITUDE, panel_from_sorted
 from arforecast.exceptions import DataError
 
@@ -151,6 +152,10 @@ def _wide_fast(y: pd.DataFrame, freq: Any, layout: Layout) -> Panel | None:
     if not all(dtype.kind in "iuf" for dtype in y.dtypes) or y.columns.has_duplicates:
         return None
     matrix = y.to_numpy(dtype=np.float64).T                       # [series, time]
+    if np.isfinite(matrix).all():                 # complete columns share the index: check it once
+        panel = _wide_complete(matrix, index, is_dt, freq, layout, np.asarray(list(y.columns), dtype=object))
+        if panel is not None:
+            return panel
     observed = ~np.isnan(matrix)
     if not observed.any(axis=1).all():
         return None
@@ -169,6 +174,29 @@ def _wide_fast(y: pd.DataFrame, freq: Any, layout: Layout) -> Panel | None:
     ids = np.asarray(list(y.columns), dtype=object)
     times = index[pos] if is_dt else np.asarray(index, dtype=np.int64)[pos]
     return panel_from_sorted(codes, times, values, ids, freq, layout)
+
+
+def _wide_complete(matrix: np.ndarray, index: pd.Index, is_dt: bool, freq: Any, layout: Layout,
+                   ids: np.ndarray) -> Panel | None:
+    """A wide frame without any NaN: one frequency check on the shared index, one magnitude check
+    per column, no per-row timestamps (``None`` sends the frame down the general path)."""
+    n_series, length = matrix.shape
+    one = np.array([0, length])
+    if is_dt:
+        out_freq = vectorized._datetime_freq(index, one, np.array([length]), freq)
+        if out_freq is None:
+            return None
+        step, start = 1, index[0]
+    else:
+        step = vectorized._integer_step(np.asarray(index, dtype=np.int64), one)
+        if step is None:
+            return None
+        out_freq, start = None, int(index[0])
+    size = np.abs(matrix).max(axis=1)
+    if np.any((size > vectorized.MAX_MAGNITUDE) | ((size > 0) & (size < 1.0 / vectorized.MAX_MAGNITUDE))):
+        return None
+    indptr = np.arange(n_series + 1, dtype=np.int64) * length
+    return Panel(np.ascontiguousarray(matrix).reshape(-1), indptr, ids, (start,) * n_series, out_freq, step, layout)
 
 
 def _trim_trailing(values: np.ndarray, name: Any) -> np.ndarray:

@@ -372,15 +372,7 @@ class BacktestResult:
     @cached_property
     def _times(self) -> pd.Index:
         """Every observation's timestamp (time zone kept), aligned with ``panel.values``."""
-        p = self.panel
-        offsets = np.arange(len(p.values)) - np.repeat(p.indptr[:-1], p.lengths)
-        if p.freq is None:
-            return pd.Index(np.repeat(np.asarray(p.starts, dtype=np.int64), p.lengths) + offsets * p.step)
-        if isinstance(p.freq, pd.offsets.Tick) and pd.DatetimeIndex(p.starts[:1]).tz is None:
-            # fixed steps and no clock changes: no calendar needed
-            return pd.DatetimeIndex(p.starts).repeat(p.lengths) + pd.to_timedelta(offsets * pd.Timedelta(p.freq))
-        pieces = [p.time_index(i) for i in range(p.n_series)]
-        return pieces[0].append(pieces[1:]) if pieces else pd.DatetimeIndex([])
+        return self.panel.observed_times()
 
     @cached_property
     def forecasts(self) -> pd.DataFrame:
