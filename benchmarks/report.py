@@ -93,7 +93,7 @@ def _recorded_separately() -> str:
         parts += ["## Rollout: incremental vs naive recomputation (recorded separately)", "",
                   "Recorded by the command on the first line below (torch on 1 thread; the naive reference runs on a "
                   "subset of paths and is compared per sample-step).", "", "```", rollout.read_text().strip(), "```", ""]
-    for name in ("defaults", "simulated_panels"):   # issue 15: defaults from the data (their own headers)
+    for name in ("defaults", "simulated_panels", "neural_m3_defaults_60s"):   # issues 15, 24 (their own headers)
         recorded = folder / f"{name}.md"
         if recorded.exists():
             heading, _, body = recorded.read_text().strip().partition("\n")

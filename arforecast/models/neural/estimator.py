@@ -4,6 +4,7 @@ the sibling modules: settings in ``config``, choices from the data in ``defaults
 from __future__ import annotations
 
 import dataclasses
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from arforecast.data.panel import Panel
 from arforecast.data.scaling import MeanScaler, Quantizer
 from arforecast.exceptions import DataError, TrainingError
 from arforecast.forecasts import Forecast
-from arforecast.models.neural import config, defaults, persistence
+from arforecast.models.neural import config, defaults, persistence, prior
 from arforecast.models.neural.config import GROUPS, Architecture, Inputs, Output, Settings, Training
 from arforecast.models.neural.fitting import fit_network, seeded
 from arforecast.models.neural.stepping import NeuralStepper
@@ -54,7 +55,8 @@ class NeuralAR(NeuralStepper, Forecaster):
 
     Fitted attributes: the settings chosen from the data where left ``None`` (``d_model_``,
     ``context_length_``, ``lags_``, ``periods_``, ``ar_lags_``, ``validation_length_``,
-    ``window_length_``; rules in :mod:`arforecast.models.neural.defaults`), ``config_`` (the four
+    ``window_length_``; rules in :mod:`arforecast.models.neural.defaults`; ``ar_lags_`` and the
+    weight of the pooled AR prior ``ar_prior_`` on validation windows, :mod:`arforecast.models.neural.prior`), ``config_`` (the four
     groups as used), ``network_``, ``training_`` (steps, validation history) and ``spread_``.
 
     Example:
@@ -125,7 +127,8 @@ class NeuralAR(NeuralStepper, Forecaster):
         s = settings or self._settings()
         for name, value in chosen.items():
             setattr(self, name, value)
-        inputs = dataclasses.replace(s.inputs, lags=self.lags_, periods=self.periods_, ar_lags=self.ar_lags_)
+        inputs = dataclasses.replace(s.inputs, lags=self.lags_, periods=self.periods_, ar_lags=self.ar_lags_,
+                                     ar_prior=getattr(self, "ar_prior_", s.inputs.ar_prior))
         training = dataclasses.replace(s.training, window_length=self.window_length_,
                                        validation_length=self.validation_length_)
         architecture = dataclasses.replace(s.architecture, d_model=self.d_model_)
@@ -180,6 +183,7 @@ class NeuralAR(NeuralStepper, Forecaster):
             raise
 
     def _fit(self, panel: Panel, covariates: Any = None) -> None:
+        start = time.perf_counter()
         s = self._settings()
         _check_float32_range(panel)
         for stale in ("n_exog_", "exog_past_", "exog_mean_", "exog_scale_"):
@@ -197,9 +201,12 @@ class NeuralAR(NeuralStepper, Forecaster):
                 self.exog_scale_ = np.where(spread > 0, spread, 1.0)
             else:
                 per_series = None
-        self._setup(defaults.choose(panel, self.context_length, s.inputs, s.training, s.architecture), s)
+        chosen, local = prior.choose(panel, defaults.choose(panel, self.context_length, s.inputs, s.training,
+                                                            s.architecture), s.inputs)
+        self._setup(chosen, s)
+        prior.apply(self, local)
         try:
-            fit_network(self, panel, per_series)
+            fit_network(self, panel, per_series, time.perf_counter() - start)   # time spent choosing counts
         except (KeyboardInterrupt, TrainingError) as err:
             if getattr(err, "train_result", None) is not None:     # training had started
                 self._partial_ = panel
