@@ -61,6 +61,7 @@ from arforecast.exceptions import DataError
 from arforecast.models import ar_auto, ar_groups, ar_kernels as K
 from arforecast.models.differencing import difference, level_polynomial, loss
 from arforecast.rollout.engine import rollout
+from arforecast.rollout.missing import plan_replay, replay_lengths
 from arforecast.rollout.protocol import Context, State
 
 CRITERIA = ("aic", "aicc", "bic")
@@ -210,18 +211,28 @@ class AR(Forecaster):
             lags_of = [seasonal] * n
         if criterion is None:
             caps = np.full(n, max_p)
-        else:
-            caps = ar_auto.order_caps(lengths, K.deterministic_count(self.trend), np.array([len(s) for s in lags_of]),
+        else:                               # with missing values, the observed ones bound the order
+            caps = ar_auto.order_caps(ar_auto.observed_counts(values, indptr), K.deterministic_count(self.trend), np.array([len(s) for s in lags_of]),
                                       np.array([max(s, default=0) for s in lags_of]),
                                       None if auto and self.max_p is None else max_p,
                                       spare=2 if criterion == "aicc" else 1)
+        if criterion is not None:           # missing values: count the rows an order is estimated on
+            caps = ar_auto.complete_row_caps(values, indptr, caps, lags_of, K.deterministic_count(self.trend),
+                                             2 if criterion == "aicc" else 1, False)
         too_short = np.flatnonzero(lengths - np.array([max(s, default=0) for s in lags_of])
                                    < np.maximum(caps, 0) + K.deterministic_count(self.trend) + 1)
         if len(too_short):                   # only seasonal lags given explicitly can cause this
             raise DataError(f"AR: series {[panel.ids[i] for i in too_short[:5]]} are too short for "
                             f"seasonal_lags={self.seasonal_lags!r} after differencing")
         # 4. orders and coefficients
+        # with missing values, orders are compared on the rows complete for the largest one (one common
+        # sample, as ar_select_order); chosen on validation windows over interpolated-series selection
         est = ar_groups.estimate(values, indptr, self.trend, criterion, caps, lags_of)
+        empty = np.flatnonzero(est.nobs < 1)
+        if len(empty):
+            raise DataError(f"AR: series {[panel.ids[i] for i in empty[:5]]} have no row whose value and lags are "
+                            "all observed (too many missing values for the model's lags); fill some, or use "
+                            "fewer lags")
         if est.deficient.any():
             bad = [panel.ids[i] for i in np.flatnonzero(est.deficient)]
             warnings.warn(f"AR: the regressors of series {bad[:5]}{' and more' if len(bad) > 5 else ''} are "
@@ -261,8 +272,10 @@ class AR(Forecaster):
         return {**self.__dict__, "_tensors": None}
 
     def _kept_history(self, panel: Panel) -> Panel:
-        """Only the values ``predict()`` reads (each series' last ``max(lags)``), not the training panel."""
-        return panel.tail(max(int(self.level_lags_.max()) if len(self.level_lags_) else 0, 1))
+        """Only the values ``predict()`` reads (each series' last ``max(lags)``, more where holes among
+        them need earlier values to be filled), not the training panel."""
+        width = max(int(self.level_lags_.max()) if len(self.level_lags_) else 0, 1)
+        return panel.tail(replay_lengths(panel.values, panel.indptr, width))
 
     def summary(self) -> pd.DataFrame:
         """What was chosen for each series: differencing, seasonal adjustment, lags, order, fit."""
@@ -376,6 +389,9 @@ class AR(Forecaster):
         if not self.bootstrap:
             psi = K.psi_weights(self.level_coef_[rows], self.level_lags_, h)
             sd = np.sqrt(self.sigma2_[rows, None] * np.cumsum(psi ** 2, axis=1))
+            replay = plan_replay(context)
+            if replay is not None and replay.width:     # holes filled by the model add their own error
+                sd = _replayed_sd(self.level_coef_[rows], self.level_lags_, self.sigma2_[rows], replay, h, sd)
             if self.adjusted_[rows].any():               # the index of each future value's phase
                 future = panel.next_positions()[:, None] + np.arange(h)[None, :]
                 sd = sd * self.seasonal_index_[rows[:, None], future % self.season_length_]
@@ -383,11 +399,51 @@ class AR(Forecaster):
         return Forecast(panel, h, point, samples=samples, marginals=marginals, model="AR")
 
     def _context(self, panel: Panel, rows: np.ndarray) -> Context:
-        """The last ``max(lags)`` values of each series, with the calendar position of the next value."""
+        """The last ``max(lags)`` values of each series, with the calendar position of the next value
+        (more where holes among them are filled from earlier values: :mod:`arforecast.rollout.missing`)."""
         width = max(int(self.level_lags_.max()) if len(self.level_lags_) else 0, 1)
-        values = torch.from_numpy(panel.padded(width))
-        lengths = torch.from_numpy(np.minimum(panel.lengths, width))
+        need = replay_lengths(panel.values, panel.indptr, width)
+        values = torch.from_numpy(panel.padded(int(need.max(initial=width))))
+        lengths = torch.from_numpy(need.astype(np.int64))
         return Context(values, lengths, torch.from_numpy(rows), torch.from_numpy(panel.next_positions()))
+
+
+def _replayed_sd(coef: np.ndarray, lags: np.ndarray, sigma2: np.ndarray, replay: Any, h: int,
+                 sd: np.ndarray) -> np.ndarray:
+    """Forecast standard deviations (adjusted units) of the rows whose context holes are filled by
+    the model. Exact for the linear Gaussian model: a filled value carries an innovation drawn at
+    its step, which reaches step ``j`` of the forecast through the model's recursion (an observed
+    value after it is fed as it is, so it stops nothing but adds no error); its impulse response
+    ``g_j`` adds ``sigma2 g_j^2`` to the ``psi``-weight variance of the future innovations."""
+    steps = replay.steps.numpy()
+    rows = np.flatnonzero(steps > 0)
+    if not len(rows):
+        return sd
+    teacher, steps = replay.teacher.numpy()[rows], steps[rows]
+    Kw = teacher.shape[1]
+    holes = np.isnan(teacher) & (np.arange(Kw)[None, :] < steps[:, None])          # [r, K] drawn fills
+    n_holes = holes.sum(axis=1)
+    H = int(n_holes.max())
+    times = np.full((len(rows), H), -1)
+    for j, r in enumerate(holes):
+        times[j, :n_holes[j]] = np.flatnonzero(r)
+    P = max(int(lags.max()) if len(lags) else 0, 1)
+    w = np.zeros((len(rows), P))                                   # weights on the window, oldest first
+    w[:, P - lags] = coef[rows]
+    window = np.zeros((len(rows), H, P))                           # one impulse per fill
+    extra = np.zeros((len(rows), h))
+    for t in range(Kw + h):
+        new = np.einsum("rhp,rp->rh", window, w)
+        observed = (t < steps) & ~holes[:, min(t, Kw - 1)]
+        new = np.where(observed[:, None] | (t < times), 0.0, new)
+        new = np.where(t == times, 1.0, new)
+        window = np.concatenate([window[:, :, 1:], new[:, :, None]], axis=2)
+        k = t - steps
+        hit = (k >= 0) & (k < h)
+        extra[hit, k[hit]] = np.sum(new[hit] ** 2, axis=1)
+    sd = sd.copy()
+    sd[rows] = np.sqrt(sd[rows] ** 2 + sigma2[rows, None] * extra)
+    return sd
 
 
 def _warn_if_thin(panel: Panel, nobs: np.ndarray, n_regressors: np.ndarray) -> None:
