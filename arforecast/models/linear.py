@@ -47,6 +47,7 @@ Example:
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -58,12 +59,14 @@ from arforecast.data.panel import Panel
 from arforecast.distributions import Distribution, Normal
 from arforecast.forecasts import Forecast
 from arforecast.exceptions import DataError
-from arforecast.models import ar_auto, ar_groups, ar_kernels as K
+from arforecast.models import ar_auto, ar_groups, ar_kernels as K, transforms as T
+from arforecast.models.ar_combination import combined_sd, member_specs
 from arforecast.models.differencing import difference, level_polynomial, loss
 from arforecast.rollout.engine import rollout
 from arforecast.rollout.protocol import Context, State
 
 CRITERIA = ("aic", "aicc", "bic")
+TRANSFORMS = ("log", "boxcox")
 #: the automatic mode, ``AR()``'s default (docs/ar.md)
 AUTO = "auto"
 #: the criterion of the automatic mode (chosen on validation windows, docs/ar.md)
@@ -91,6 +94,14 @@ class AR(Forecaster):
         season_length: default the frequency's main season (``Panel.season_length``).
         deseasonalize: multiplicative seasonal adjustment where the seasonality test finds the
             season; default on with ``p="auto"``, off otherwise.
+        combine: forecast the mean of the automatic model and its ``d = 0``, ``d = 1`` with and
+            without drift variants (:mod:`arforecast.models.ar_combination`); default on with
+            ``p="auto"`` when ``d`` and ``trend`` are left at their defaults.
+        transform: ``None`` (default), ``"log"`` or ``"boxcox"`` (lambda per series by Guerrero's
+            method), applied to each series first; a series with a zero or negative value gets none,
+            with the reason in ``summary()`` (:mod:`arforecast.models.transforms`).
+        bias_adjust: with a transform, forecast the mean of the back-transformed distribution
+            instead of its median (the back-transformed mean path); intervals are unchanged.
 
     Fitted attributes (one row per series, in the order of ``ids_``):
         lags_: the lag of each column of ``coef_``; coef_: ``[n, len(lags_)]`` AR coefficients
@@ -116,7 +127,8 @@ class AR(Forecaster):
     def __init__(self, p: int | str = AUTO, trend: str = "c", max_p: int | None = None,
                  seasonal_lags: tuple[int, ...] | None = None, bootstrap: bool = False,
                  d: int | str | None = None, D: int = 0, season_length: int | None = None,
-                 deseasonalize: bool | None = None) -> None:
+                 deseasonalize: bool | None = None, combine: bool | None = None,
+                 transform: str | None = None, bias_adjust: bool = False) -> None:
         self.p = p
         self.trend = trend
         self.max_p = max_p
@@ -126,6 +138,9 @@ class AR(Forecaster):
         self.D = D
         self.season_length = season_length
         self.deseasonalize = deseasonalize
+        self.combine = combine
+        self.transform = transform
+        self.bias_adjust = bias_adjust
 
     # ------------------------------------------------------------------ parameters
     def _spec(self) -> tuple[int, str | None, tuple[int, ...]]:
@@ -181,8 +196,17 @@ class AR(Forecaster):
     def _fit(self, panel: Panel) -> None:
         max_p, criterion, seasonal = self._spec()
         d, D = self._differencing()
-        for stale in ("criteria_", "residuals_"):          # from an earlier fit with other options
+        combining = self._combining()
+        for stale in ("criteria_", "residuals_", "members_"):          # from an earlier fit with other options
             self.__dict__.pop(stale, None)
+        self.lambda_, self.transform_reason_ = np.full(panel.n_series, np.nan), [""] * panel.n_series
+        if self.transform is not None:
+            if self.transform not in TRANSFORMS:
+                raise ValueError(f"transform must be None or one of {TRANSFORMS}, got {self.transform!r}")
+            m0 = panel.season_length if self.season_length is None else int(self.season_length)
+            self.lambda_, self.transform_reason_ = T.choose_lambdas(panel.values, panel.indptr, self.transform, m0,
+                                                                      T.AR_LOWER, T.AR_UPPER)
+            panel = replace(panel, values=T.transform(panel.values, panel.indptr, self.lambda_))
         auto = self.p == AUTO
         m = panel.season_length if self.season_length is None else _positive_int(self.season_length, "season_length")
         n = panel.n_series
@@ -255,6 +279,28 @@ class AR(Forecaster):
                                    self.intercept_, self.trend_coef_)
             self.residuals_ = resid - np.nanmean(resid, axis=1, keepdims=True)
         self._tensors = None
+        if combining:
+            self._fit_members(panel)
+
+    def _combining(self) -> bool:
+        if self.combine is None:
+            return self.p == AUTO and self.d is None and self.trend == "c"
+        if self.combine and self.p != AUTO:
+            raise ValueError("combine=True averages variants of the automatic model: it needs p='auto'")
+        return bool(self.combine)
+
+    def _fit_members(self, panel: Panel) -> None:
+        """The variants of the combination, fitted to the same panel (each with its own ``d`` and trend)."""
+        self.members_ = []
+        for _, d, trend in member_specs():
+            member = AR(p=AUTO, trend=trend, max_p=self.max_p, seasonal_lags=self.seasonal_lags,
+                        bootstrap=self.bootstrap, d=d, D=self.D, season_length=self.season_length,
+                        deseasonalize=self.deseasonalize, combine=False)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)    # the automatic model has warned already
+                member._fit(panel)
+            member.ids_ = panel.ids
+            self.members_.append(member)
 
     def __getstate__(self) -> dict[str, Any]:
         # the tensors are a cache of the parameters (rebuilt on the next predict): not pickled
@@ -262,7 +308,9 @@ class AR(Forecaster):
 
     def _kept_history(self, panel: Panel) -> Panel:
         """Only the values ``predict()`` reads (each series' last ``max(lags)``), not the training panel."""
-        return panel.tail(max(int(self.level_lags_.max()) if len(self.level_lags_) else 0, 1))
+        widths = [int(m.level_lags_.max()) if len(m.level_lags_) else 0
+                  for m in [self] + list(getattr(self, "members_", []))]
+        return panel.tail(max(max(widths), 1))
 
     def summary(self) -> pd.DataFrame:
         """What was chosen for each series: differencing, seasonal adjustment, lags, order, fit."""
@@ -270,7 +318,11 @@ class AR(Forecaster):
         return pd.DataFrame({"d": self.d_, "D": self.D_, "season_length": self.season_length_,
                              "deseasonalized": self.adjusted_, "seasonal_lags": self.seasonal_lags_,
                              "max_order": self.max_order_, "order": self.order_, "nobs": self.nobs_,
-                             "sigma2": self.sigma2_}, index=pd.Index(self.ids_, name="unique_id"))
+                             "sigma2": self.sigma2_, "lambda": self.lambda_,
+                             "transform_reason": self.transform_reason_,
+                             "combined_with": "+".join(name for name, _, _ in member_specs())
+                             if getattr(self, "members_", None) else ""},
+                            index=pd.Index(self.ids_, name="unique_id"))
 
     def coefficients(self) -> pd.DataFrame:
         """The fitted parameters as a frame, one row per series, named as statsmodels names them."""
@@ -360,27 +412,65 @@ class AR(Forecaster):
             raise TypeError(f"AR.predict() got unexpected options {sorted(unknown)}; "
                             "it accepts chunk_size and progress")
         rows = self._series_rows(panel)
-        short = np.flatnonzero(panel.lengths < self.context_lengths_[rows])
-        if len(short):
-            raise DataError(f"AR: the histories of series {[panel.ids[i] for i in short[:5]]} are shorter than "
-                            f"the {self.context_lengths_[rows][short[:5]].tolist()} values their fitted models read")
-        context = self._context(panel, rows)
-        point = rollout(self, context, h, decoding="mean").paths[:, 0].numpy()
         if self.bootstrap and num_samples is None:
             num_samples = DEFAULT_BOOTSTRAP_SAMPLES
-        samples = None
-        if num_samples is not None:
-            samples = rollout(self, context, h, decoding="sample", num_samples=num_samples, seed=seed,
-                              **options).paths.numpy()
+        members = [self] + list(getattr(self, "members_", []))
+        for model in members:
+            short = np.flatnonzero(panel.lengths < model.context_lengths_[rows])
+            if len(short):
+                raise DataError(f"AR: the histories of series {[panel.ids[i] for i in short[:5]]} are shorter than "
+                                f"the {model.context_lengths_[rows][short[:5]].tolist()} values their fitted models "
+                                "read")
+        lambdas = self.lambda_[rows] if hasattr(self, "lambda_") else np.full(len(rows), np.nan)
+        original = panel
+        if np.isfinite(lambdas).any():                  # model the transformed history
+            bad = [panel.ids[i] for i in np.flatnonzero(np.isfinite(lambdas)) if np.any(panel.series(i) <= 0)]
+            if bad:
+                raise DataError(f"AR: the histories of series {bad[:5]} hold zero or negative values, which their "
+                                "fitted transform (summary()['lambda']) cannot take")
+            panel = replace(panel, values=T.transform(panel.values, panel.indptr, lambdas))
+        # a combination: the mean of its members' paths, every member driven by the same uniforms
+        # (one seed), so the averaged paths are exact draws of the combined model (ar_combination)
+        parts = [model._paths(panel, rows, h, num_samples, seed, **options) for model in members]
+        point = np.mean([p[0] for p in parts], axis=0)
+        samples = None if num_samples is None else np.mean([p[1] for p in parts], axis=0)
         marginals = None
         if not self.bootstrap:
-            psi = K.psi_weights(self.level_coef_[rows], self.level_lags_, h)
-            sd = np.sqrt(self.sigma2_[rows, None] * np.cumsum(psi ** 2, axis=1))
+            sd = combined_sd([model._error_weights(rows, h) for model in members])
             if self.adjusted_[rows].any():               # the index of each future value's phase
                 future = panel.next_positions()[:, None] + np.arange(h)[None, :]
                 sd = sd * self.seasonal_index_[rows[:, None], future % self.season_length_]
             marginals = Normal(torch.from_numpy(point), torch.from_numpy(sd))
-        return Forecast(panel, h, point, samples=samples, marginals=marginals, model="AR")
+        if np.isfinite(lambdas).any():                  # back: paths exactly, the point as median or mean
+            median = T.back_transform(point, lambdas)
+            center = median
+            if self.bias_adjust and marginals is not None:
+                center = T.bias_adjusted_mean(point, sd, lambdas)
+            elif self.bias_adjust and samples is not None:
+                center = T.back_transform(samples, lambdas).mean(axis=1)
+            if samples is not None:
+                samples = T.back_transform(samples, lambdas)
+            if marginals is not None:
+                marginals = T.BoxCoxNormal(marginals.loc, marginals.scale, lambdas, torch.from_numpy(center))
+            point = center
+        return Forecast(original, h, point, samples=samples, marginals=marginals, model="AR")
+
+    def _paths(self, panel: Panel, rows: np.ndarray, h: int, num_samples: int | None, seed: int | None,
+               **options: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """This model's mean path ``[n, h]`` and sample paths ``[n, S, h]`` (None without ``num_samples``)."""
+        context = self._context(panel, rows)
+        point = rollout(self, context, h, decoding="mean").paths[:, 0].numpy()
+        samples = None
+        if num_samples is not None:
+            samples = rollout(self, context, h, decoding="sample", num_samples=num_samples, seed=seed,
+                              **options).paths.numpy()
+        return point, samples
+
+    def _error_weights(self, rows: np.ndarray, h: int) -> np.ndarray:
+        """``sigma psi_j`` ``[n, h]``: the weight of the innovation ``j`` steps back in the ``h``-step
+        error (in the seasonally adjusted units)."""
+        psi = K.psi_weights(self.level_coef_[rows], self.level_lags_, h)
+        return np.sqrt(self.sigma2_[rows, None]) * psi
 
     def _context(self, panel: Panel, rows: np.ndarray) -> Context:
         """The last ``max(lags)`` values of each series, with the calendar position of the next value."""
