@@ -60,7 +60,7 @@ from arforecast.distributions import Distribution, Normal
 from arforecast.forecasts import Forecast
 from arforecast.exceptions import DataError
 from arforecast.models import ar_auto, ar_groups, ar_kernels as K, transforms as T
-from arforecast.models.ar_combination import combined_sd, member_specs
+from arforecast.models.ar_combination import StudentT, combined_sd, interval_scale, member_specs
 from arforecast.models.differencing import difference, level_polynomial, loss
 from arforecast.rollout.engine import rollout
 from arforecast.rollout.protocol import Context, State
@@ -257,6 +257,7 @@ class AR(Forecaster):
         if est.criteria is not None:
             self.criteria_ = est.criteria
         n_regressors = K.deterministic_count(self.trend) + est.n_regressors
+        self.n_coefficients_ = np.asarray(n_regressors, dtype=np.int64)
         self.aic_ = K.information_criterion(est.ssr, est.nobs, n_regressors + 1, "aic")
         self.bic_ = K.information_criterion(est.ssr, est.nobs, n_regressors + 1, "bic")
         _warn_if_thin(panel, est.nobs, n_regressors)
@@ -432,26 +433,38 @@ class AR(Forecaster):
         # a combination: the mean of its members' paths, every member driven by the same uniforms
         # (one seed), so the averaged paths are exact draws of the combined model (ar_combination)
         parts = [model._paths(panel, rows, h, num_samples, seed, **options) for model in members]
-        point = np.mean([p[0] for p in parts], axis=0)
+        points = np.stack([p[0] for p in parts])
+        point = points.mean(axis=0)
         samples = None if num_samples is None else np.mean([p[1] for p in parts], axis=0)
-        marginals = None
-        if not self.bootstrap:
-            sd = combined_sd([model._error_weights(rows, h) for model in members])
-            if self.adjusted_[rows].any():               # the index of each future value's phase
-                future = panel.next_positions()[:, None] + np.arange(h)[None, :]
-                sd = sd * self.seasonal_index_[rows[:, None], future % self.season_length_]
+        factor = np.ones((len(rows), h))
+        if self.adjusted_[rows].any():                   # the index of each future value's phase
+            future = panel.next_positions()[:, None] + np.arange(h)[None, :]
+            factor = self.seasonal_index_[rows[:, None], future % self.season_length_]
+        marginals, sd = None, None
+        if len(members) > 1:
+            sd, sd_paths, df = interval_scale(members, rows, h, points)
+            if samples is not None:                      # the uncertainties the paths lack, one draw per path
+                gen = torch.Generator()
+                gen.seed() if seed is None else gen.manual_seed(int(seed) + 1)
+                z = torch.randn((len(rows), num_samples, 1), generator=gen, dtype=torch.float64).numpy()
+                samples = samples + z * (np.sqrt(np.maximum(sd ** 2 - sd_paths ** 2, 0.0)) * factor)[:, None, :]
+            sd = sd * factor
+            if not self.bootstrap:
+                marginals = StudentT(torch.from_numpy(point), torch.from_numpy(sd), df)
+        elif not self.bootstrap:
+            sd = combined_sd([self._error_weights(rows, h)]) * factor
             marginals = Normal(torch.from_numpy(point), torch.from_numpy(sd))
         if np.isfinite(lambdas).any():                  # back: paths exactly, the point as median or mean
             median = T.back_transform(point, lambdas)
             center = median
-            if self.bias_adjust and marginals is not None:
+            if self.bias_adjust and sd is not None:
                 center = T.bias_adjusted_mean(point, sd, lambdas)
             elif self.bias_adjust and samples is not None:
                 center = T.back_transform(samples, lambdas).mean(axis=1)
             if samples is not None:
                 samples = T.back_transform(samples, lambdas)
             if marginals is not None:
-                marginals = T.BoxCoxNormal(marginals.loc, marginals.scale, lambdas, torch.from_numpy(center))
+                marginals = T.BackTransformed(marginals, lambdas, torch.from_numpy(center))
             point = center
         return Forecast(original, h, point, samples=samples, marginals=marginals, model="AR")
 

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from scipy.optimize import minimize_scalar
 
-from arforecast.distributions import Distribution, Normal
+from arforecast.distributions import Distribution
 
 #: default search range of lambda (R's forecast package)
 LOWER, UPPER = -0.9, 2.0
@@ -138,15 +138,16 @@ def bias_adjusted_mean(mu: np.ndarray, sd: np.ndarray, lambdas: np.ndarray) -> n
     return out
 
 
-class BoxCoxNormal(Distribution):
-    """``inv_boxcox(X)`` with ``X ~ Normal(loc, scale)``, row ``i`` by ``lambdas[i]`` (NaN: no transform).
+class BackTransformed(Distribution):
+    """``inv_boxcox(X)`` with ``X ~ base`` (a Normal or Student-t of batch ``[n, h]``), row ``i`` by
+    ``lambdas[i]`` (NaN: no transform).
 
     Quantiles are exact (the transform is monotone); ``mean`` is the point forecast the model chose
     (the median ``inv_boxcox(loc)``, or the bias-adjusted mean), given as ``center``.
     """
 
-    def __init__(self, loc: torch.Tensor, scale: torch.Tensor, lambdas: np.ndarray, center: torch.Tensor) -> None:
-        self.normal = Normal(loc, scale)
+    def __init__(self, base: Distribution, lambdas: np.ndarray, center: torch.Tensor) -> None:
+        self.normal = base
         self.lambdas = np.asarray(lambdas, dtype=np.float64)
         self.center = center
 
@@ -159,10 +160,10 @@ class BoxCoxNormal(Distribution):
 
     @property
     def mode(self) -> torch.Tensor:
-        return self.icdf(torch.full_like(self.normal.loc, 0.5))
+        return self.icdf(torch.full_like(self.center, 0.5))
 
     def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        """Density of the back-transformed Normal: the Normal's at ``boxcox(x)`` plus ``(lambda - 1) log x``."""
+        """Density of the back-transformed variable: the base density at ``boxcox(x)`` plus ``(lambda - 1) log x``."""
         x = x.to(torch.float64)
         lam = torch.from_numpy(np.nan_to_num(self.lambdas, nan=1.0)).reshape((-1,) + (1,) * (x.dim() - 1))
         raw = torch.from_numpy(np.isnan(self.lambdas)).reshape(lam.shape)
