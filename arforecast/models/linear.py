@@ -60,7 +60,7 @@ from arforecast.distributions import Distribution, Normal
 from arforecast.forecasts import Forecast
 from arforecast.exceptions import DataError
 from arforecast.models import ar_auto, ar_groups, ar_kernels as K, transforms as T
-from arforecast.models.ar_combination import StudentT, combined_sd, interval_scale, member_specs
+from arforecast.models.ar_combination import StudentT, combined_sd, interval_scale, member_specs, member_weights
 from arforecast.models.differencing import difference, level_polynomial, loss
 from arforecast.rollout.engine import rollout
 from arforecast.rollout.protocol import Context, State
@@ -197,7 +197,7 @@ class AR(Forecaster):
         max_p, criterion, seasonal = self._spec()
         d, D = self._differencing()
         combining = self._combining()
-        for stale in ("criteria_", "residuals_", "members_"):          # from an earlier fit with other options
+        for stale in ("criteria_", "residuals_", "members_", "member_weights_"):          # from an earlier fit with other options
             self.__dict__.pop(stale, None)
         self.lambda_, self.transform_reason_ = np.full(panel.n_series, np.nan), [""] * panel.n_series
         if self.transform is not None:
@@ -302,6 +302,10 @@ class AR(Forecaster):
                 member._fit(panel)
             member.ids_ = panel.ids
             self.members_.append(member)
+        everyone = [self] + self.members_
+        self.member_weights_ = member_weights(np.stack([m.sigma2_ for m in everyone]),
+                                              np.stack([m.nobs_ for m in everyone]),
+                                              np.stack([m.n_coefficients_ for m in everyone]))
 
     def __getstate__(self) -> dict[str, Any]:
         # the tensors are a cache of the parameters (rebuilt on the next predict): not pickled
@@ -434,15 +438,16 @@ class AR(Forecaster):
         # (one seed), so the averaged paths are exact draws of the combined model (ar_combination)
         parts = [model._paths(panel, rows, h, num_samples, seed, **options) for model in members]
         points = np.stack([p[0] for p in parts])
-        point = points.mean(axis=0)
-        samples = None if num_samples is None else np.mean([p[1] for p in parts], axis=0)
+        w = self.member_weights_[:, rows] if len(members) > 1 else np.ones((1, len(rows)))
+        point = np.einsum("kn,knh->nh", w, points)
+        samples = None if num_samples is None else np.einsum("kn,knsh->nsh", w, np.stack([p[1] for p in parts]))
         factor = np.ones((len(rows), h))
         if self.adjusted_[rows].any():                   # the index of each future value's phase
             future = panel.next_positions()[:, None] + np.arange(h)[None, :]
             factor = self.seasonal_index_[rows[:, None], future % self.season_length_]
         marginals, sd = None, None
         if len(members) > 1:
-            sd, sd_paths, df = interval_scale(members, rows, h, points)
+            sd, sd_paths, df = interval_scale(members, w, rows, h, points)
             if samples is not None:                      # the uncertainties the paths lack, one draw per path
                 gen = torch.Generator()
                 gen.seed() if seed is None else gen.manual_seed(int(seed) + 1)
@@ -452,7 +457,7 @@ class AR(Forecaster):
             if not self.bootstrap:
                 marginals = StudentT(torch.from_numpy(point), torch.from_numpy(sd), df)
         elif not self.bootstrap:
-            sd = combined_sd([self._error_weights(rows, h)]) * factor
+            sd = combined_sd([self._error_weights(rows, h)], w) * factor
             marginals = Normal(torch.from_numpy(point), torch.from_numpy(sd))
         if np.isfinite(lambdas).any():                  # back: paths exactly, the point as median or mean
             median = T.back_transform(point, lambdas)
