@@ -43,7 +43,8 @@ AR_LOWER, AR_UPPER = 0.0, 1.0
 def boxcox(y: np.ndarray, lam: float) -> np.ndarray:
     """The Box-Cox transform of positive ``y`` (``log y`` at ``lam = 0``)."""
     y = np.asarray(y, dtype=np.float64)
-    return np.log(y) if lam == 0 else (np.power(y, lam) - 1.0) / lam
+    # expm1 keeps (y^lam - 1) / lam accurate as lam approaches 0 (the log)
+    return np.log(y) if lam == 0 else np.expm1(lam * np.log(y)) / lam
 
 
 def inv_boxcox(z: np.ndarray, lam: float) -> np.ndarray:
@@ -52,9 +53,9 @@ def inv_boxcox(z: np.ndarray, lam: float) -> np.ndarray:
     z = np.asarray(z, dtype=np.float64)
     if lam == 0:
         return np.exp(z)
-    base = np.maximum(lam * z + 1.0, 0.0)
+    base = np.maximum(lam * z, -1.0)
     with np.errstate(divide="ignore"):
-        return np.power(base, 1.0 / lam)
+        return np.exp(np.log1p(base) / lam)
 
 
 def guerrero_cv(y: np.ndarray, lam: float, season_length: int) -> float:
