@@ -318,16 +318,21 @@ class AR(Forecaster):
         return panel.tail(max(max(widths), 1))
 
     def summary(self) -> pd.DataFrame:
-        """What was chosen for each series: differencing, seasonal adjustment, lags, order, fit."""
+        """What was chosen for each series: transform, differencing, seasonal adjustment, lags, order,
+        fit, and in the automatic mode the weight of each member of the combination."""
         self._check_fitted()
-        return pd.DataFrame({"d": self.d_, "D": self.D_, "season_length": self.season_length_,
-                             "deseasonalized": self.adjusted_, "seasonal_lags": self.seasonal_lags_,
-                             "max_order": self.max_order_, "order": self.order_, "nobs": self.nobs_,
-                             "sigma2": self.sigma2_, "lambda": self.lambda_,
-                             "transform_reason": self.transform_reason_,
-                             "combined_with": "+".join(name for name, _, _ in member_specs())
-                             if getattr(self, "members_", None) else ""},
-                            index=pd.Index(self.ids_, name="unique_id"))
+        n = len(self.ids_)
+        out = pd.DataFrame({"lambda": getattr(self, "lambda_", np.full(n, np.nan)),
+                            "transform_reason": getattr(self, "transform_reason_", [""] * n),
+                            "d": self.d_, "D": self.D_, "season_length": self.season_length_,
+                            "deseasonalized": self.adjusted_, "seasonal_lags": self.seasonal_lags_,
+                            "max_order": self.max_order_, "order": self.order_, "nobs": self.nobs_,
+                            "sigma2": self.sigma2_}, index=pd.Index(self.ids_, name="unique_id"))
+        if getattr(self, "members_", None):
+            names = ["auto"] + [name for name, _, _ in member_specs()]
+            for k, name in enumerate(names):
+                out[f"weight_{name}"] = self.member_weights_[k]
+        return out
 
     def coefficients(self) -> pd.DataFrame:
         """The fitted parameters as a frame, one row per series, named as statsmodels names them."""
