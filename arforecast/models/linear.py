@@ -309,7 +309,7 @@ class AR(Forecaster):
 
     def __getstate__(self) -> dict[str, Any]:
         # the tensors are a cache of the parameters (rebuilt on the next predict): not pickled
-        return {**self.__dict__, "_tensors": None}
+        return {**self.__dict__, "_tensors": None, "_stepping_transformed": False}
 
     def _kept_history(self, panel: Panel) -> Panel:
         """Only the values ``predict()`` reads (each series' last ``max(lags)``), not the training panel."""
@@ -348,7 +348,15 @@ class AR(Forecaster):
 
     # ------------------------------------------------------------------ the Stepper protocol
     def start(self, context: Context) -> State:
-        """Per row: the last ``max(lags)`` values and its series' coefficients aligned with them."""
+        """Per row: the last ``max(lags)`` values and its series' coefficients aligned with them.
+
+        The stepping protocol runs the automatic member alone (``predict`` combines the members),
+        on the scale the model was fitted on: with a transform, only ``predict`` back-transforms.
+        """
+        if not getattr(self, "_stepping_transformed", False) and np.isfinite(getattr(self, "lambda_", [np.nan])).any():
+            raise NotImplementedError("AR with a transform forecasts through predict() (which back-transforms); "
+                                      "its stepping protocol would read untransformed values. Use predict(h, y=...) "
+                                      "or an AR without transform")
         par = self._params()
         width = par["width"]
         values = context.values
@@ -441,7 +449,11 @@ class AR(Forecaster):
             panel = replace(panel, values=T.transform(panel.values, panel.indptr, lambdas))
         # a combination: the mean of its members' paths, every member driven by the same uniforms
         # (one seed), so the averaged paths are exact draws of the combined model (ar_combination)
-        parts = [model._paths(panel, rows, h, num_samples, seed, **options) for model in members]
+        self._stepping_transformed = True         # the histories below are on the fitted scale
+        try:
+            parts = [model._paths(panel, rows, h, num_samples, seed, **options) for model in members]
+        finally:
+            self._stepping_transformed = False
         points = np.stack([p[0] for p in parts])
         w = self.member_weights_[:, rows] if len(members) > 1 else np.ones((1, len(rows)))
         point = np.einsum("kn,knh->nh", w, points)
