@@ -252,3 +252,30 @@ def test_any_integration_equals_autoreg_on_the_differenced_series(p, d, D, m, tr
             base.append(base[-m] + v)
         path = base[len(levels[D - 1 - k]):]
     _close(model.predict(H).point[0], path, 1e-6)
+
+
+@pytest.mark.parametrize("d, D", [(1, 0), (0, 1), (1, 1)])
+def test_seasonal_lags_with_differencing_equal_autoreg(walks, d, D):
+    """AR(p, d, D, seasonal_lags) = AutoReg(lags=[1..p, seasonal lags]) on the differenced series,
+    its forecasts integrated back."""
+    m, lags = 4, (4, 8)
+    model = af.AR(p=2, d=d, D=D, season_length=m, seasonal_lags=lags).fit(_frame(walks[:2], freq="QS"))
+    fc = model.predict(H)
+    for i, y in enumerate(walks[:2]):
+        w = y.copy()
+        for _ in range(D):
+            w = w[m:] - w[:-m]
+        w = np.diff(w, n=d)
+        res = AutoReg(w, lags=[1, 2, *lags], trend="c").fit()
+        _close(model.coefficients().iloc[i].drop("sigma2").to_numpy(), res.params)
+        _close(model.sigma2_[i], res.sigma2)
+        path = list(res.predict(start=len(w), end=len(w) + H - 1))
+        if d:
+            base = y if not D else y[m:] - y[:-m]
+            path = list(np.cumsum(path) + base[-1])
+        if D:
+            ext = list(y)
+            for v in path:
+                ext.append(ext[-m] + v)
+            path = ext[len(y):]
+        _close(fc.point[i], path, 1e-7)

@@ -27,10 +27,13 @@ def frame():
     return df.sample(frac=1.0, random_state=1).sort_values("ds", kind="stable")   # series interleaved
 
 
-def _same(got, want, key):
+def _same(got, want, key, rtol=None):
     got = got.sort_values(key).reset_index(drop=True)
     want = want.sort_values(key).reset_index(drop=True)
-    pd.testing.assert_frame_equal(got[want.columns], want, check_exact=True)
+    if rtol is None:
+        pd.testing.assert_frame_equal(got[want.columns], want, check_exact=True)
+    else:
+        pd.testing.assert_frame_equal(got[want.columns], want, check_exact=False, rtol=rtol, atol=0)
 
 
 def test_forecast_equals_pandas(client, frame):
@@ -39,8 +42,10 @@ def test_forecast_equals_pandas(client, frame):
     assert hasattr(out, "compute")                          # a Dask DataFrame comes back
     _same(out.compute(), af.forecast(af.AR(p=7), frame, h=14), ["unique_id", "ds"])
     models = [af.Naive(), af.SeasonalNaive(7), af.AR()]
+    # AR()'s combination weighs its members by their variances, which the batched kernels compute
+    # to the last bits differently for other batch compositions (a partition vs the whole panel)
     _same(af.forecast(models, ddf, h=5, levels=[80, 95]).compute(), af.forecast(models, frame, h=5, levels=[80, 95]),
-          ["unique_id", "ds"])
+          ["unique_id", "ds"], rtol=1e-12)
 
 
 def test_backtest_and_detection_equal_pandas(client, frame):

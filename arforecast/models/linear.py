@@ -47,6 +47,7 @@ Example:
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -58,13 +59,15 @@ from arforecast.data.panel import Panel
 from arforecast.distributions import Distribution, Normal
 from arforecast.forecasts import Forecast
 from arforecast.exceptions import DataError
-from arforecast.models import ar_auto, ar_groups, ar_kernels as K
+from arforecast.models import ar_auto, ar_groups, ar_kernels as K, transforms as T
+from arforecast.models.ar_combination import StudentT, combined_sd, interval_scale, member_specs, member_weights
 from arforecast.models.differencing import difference, level_polynomial, loss
 from arforecast.rollout.engine import rollout
 from arforecast.rollout.missing import plan_replay, replay_lengths
 from arforecast.rollout.protocol import Context, State
 
 CRITERIA = ("aic", "aicc", "bic")
+TRANSFORMS = ("log", "boxcox")
 #: the automatic mode, ``AR()``'s default (docs/ar.md)
 AUTO = "auto"
 #: the criterion of the automatic mode (chosen on validation windows, docs/ar.md)
@@ -92,6 +95,14 @@ class AR(Forecaster):
         season_length: default the frequency's main season (``Panel.season_length``).
         deseasonalize: multiplicative seasonal adjustment where the seasonality test finds the
             season; default on with ``p="auto"``, off otherwise.
+        combine: forecast the mean of the automatic model and its ``d = 0``, ``d = 1`` with and
+            without drift variants (:mod:`arforecast.models.ar_combination`); default on with
+            ``p="auto"`` when ``d`` and ``trend`` are left at their defaults.
+        transform: ``None`` (default), ``"log"`` or ``"boxcox"`` (lambda per series by Guerrero's
+            method), applied to each series first; a series with a zero or negative value gets none,
+            with the reason in ``summary()`` (:mod:`arforecast.models.transforms`).
+        bias_adjust: with a transform, forecast the mean of the back-transformed distribution
+            instead of its median (the back-transformed mean path); intervals are unchanged.
 
     Fitted attributes (one row per series, in the order of ``ids_``):
         lags_: the lag of each column of ``coef_``; coef_: ``[n, len(lags_)]`` AR coefficients
@@ -117,7 +128,8 @@ class AR(Forecaster):
     def __init__(self, p: int | str = AUTO, trend: str = "c", max_p: int | None = None,
                  seasonal_lags: tuple[int, ...] | None = None, bootstrap: bool = False,
                  d: int | str | None = None, D: int = 0, season_length: int | None = None,
-                 deseasonalize: bool | None = None) -> None:
+                 deseasonalize: bool | None = None, combine: bool | None = None,
+                 transform: str | None = None, bias_adjust: bool = False) -> None:
         self.p = p
         self.trend = trend
         self.max_p = max_p
@@ -127,6 +139,9 @@ class AR(Forecaster):
         self.D = D
         self.season_length = season_length
         self.deseasonalize = deseasonalize
+        self.combine = combine
+        self.transform = transform
+        self.bias_adjust = bias_adjust
 
     # ------------------------------------------------------------------ parameters
     def _spec(self) -> tuple[int, str | None, tuple[int, ...]]:
@@ -182,8 +197,17 @@ class AR(Forecaster):
     def _fit(self, panel: Panel) -> None:
         max_p, criterion, seasonal = self._spec()
         d, D = self._differencing()
-        for stale in ("criteria_", "residuals_"):          # from an earlier fit with other options
+        combining = self._combining()
+        for stale in ("criteria_", "residuals_", "members_", "member_weights_"):          # from an earlier fit with other options
             self.__dict__.pop(stale, None)
+        self.lambda_, self.transform_reason_ = np.full(panel.n_series, np.nan), [""] * panel.n_series
+        if self.transform is not None:
+            if self.transform not in TRANSFORMS:
+                raise ValueError(f"transform must be None or one of {TRANSFORMS}, got {self.transform!r}")
+            m0 = panel.season_length if self.season_length is None else int(self.season_length)
+            self.lambda_, self.transform_reason_ = T.choose_lambdas(panel.values, panel.indptr, self.transform, m0,
+                                                                      T.AR_LOWER, T.AR_UPPER)
+            panel = replace(panel, values=T.transform(panel.values, panel.indptr, self.lambda_))
         auto = self.p == AUTO
         m = panel.season_length if self.season_length is None else _positive_int(self.season_length, "season_length")
         n = panel.n_series
@@ -244,6 +268,7 @@ class AR(Forecaster):
         if est.criteria is not None:
             self.criteria_ = est.criteria
         n_regressors = K.deterministic_count(self.trend) + est.n_regressors
+        self.n_coefficients_ = np.asarray(n_regressors, dtype=np.int64)
         self.aic_ = K.information_criterion(est.ssr, est.nobs, n_regressors + 1, "aic")
         self.bic_ = K.information_criterion(est.ssr, est.nobs, n_regressors + 1, "bic")
         _warn_if_thin(panel, est.nobs, n_regressors)
@@ -266,24 +291,60 @@ class AR(Forecaster):
                                    self.intercept_, self.trend_coef_)
             self.residuals_ = resid - np.nanmean(resid, axis=1, keepdims=True)
         self._tensors = None
+        if combining:
+            self._fit_members(panel)
+
+    def _combining(self) -> bool:
+        if self.combine is None:
+            return self.p == AUTO and self.d is None and self.trend == "c"
+        if self.combine and self.p != AUTO:
+            raise ValueError("combine=True averages variants of the automatic model: it needs p='auto'")
+        return bool(self.combine)
+
+    def _fit_members(self, panel: Panel) -> None:
+        """The variants of the combination, fitted to the same panel (each with its own ``d`` and trend)."""
+        self.members_ = []
+        for _, d, trend in member_specs():
+            member = AR(p=AUTO, trend=trend, max_p=self.max_p, seasonal_lags=self.seasonal_lags,
+                        bootstrap=self.bootstrap, d=d, D=self.D, season_length=self.season_length,
+                        deseasonalize=self.deseasonalize, combine=False)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)    # the automatic model has warned already
+                member._fit(panel)
+            member.ids_ = panel.ids
+            self.members_.append(member)
+        everyone = [self] + self.members_
+        self.member_weights_ = member_weights(np.stack([m.sigma2_ for m in everyone]),
+                                              np.stack([m.nobs_ for m in everyone]),
+                                              np.stack([m.n_coefficients_ for m in everyone]))
 
     def __getstate__(self) -> dict[str, Any]:
         # the tensors are a cache of the parameters (rebuilt on the next predict): not pickled
-        return {**self.__dict__, "_tensors": None}
+        return {**self.__dict__, "_tensors": None, "_stepping_transformed": False}
 
     def _kept_history(self, panel: Panel) -> Panel:
-        """Only the values ``predict()`` reads (each series' last ``max(lags)``, more where holes among
-        them need earlier values to be filled), not the training panel."""
-        width = max(int(self.level_lags_.max()) if len(self.level_lags_) else 0, 1)
-        return panel.tail(replay_lengths(panel.values, panel.indptr, width))
+        """Only the values ``predict()`` reads (each series' last ``max(lags)`` over the combination's
+        members, more where holes among them need earlier values to be filled), not the training panel."""
+        widths = [int(m.level_lags_.max()) if len(m.level_lags_) else 0
+                  for m in [self] + list(getattr(self, "members_", []))]
+        return panel.tail(replay_lengths(panel.values, panel.indptr, max(max(widths), 1)))
 
     def summary(self) -> pd.DataFrame:
-        """What was chosen for each series: differencing, seasonal adjustment, lags, order, fit."""
+        """What was chosen for each series: transform, differencing, seasonal adjustment, lags, order,
+        fit, and in the automatic mode the weight of each member of the combination."""
         self._check_fitted()
-        return pd.DataFrame({"d": self.d_, "D": self.D_, "season_length": self.season_length_,
-                             "deseasonalized": self.adjusted_, "seasonal_lags": self.seasonal_lags_,
-                             "max_order": self.max_order_, "order": self.order_, "nobs": self.nobs_,
-                             "sigma2": self.sigma2_}, index=pd.Index(self.ids_, name="unique_id"))
+        n = len(self.ids_)
+        out = pd.DataFrame({"lambda": getattr(self, "lambda_", np.full(n, np.nan)),
+                            "transform_reason": getattr(self, "transform_reason_", [""] * n),
+                            "d": self.d_, "D": self.D_, "season_length": self.season_length_,
+                            "deseasonalized": self.adjusted_, "seasonal_lags": self.seasonal_lags_,
+                            "max_order": self.max_order_, "order": self.order_, "nobs": self.nobs_,
+                            "sigma2": self.sigma2_}, index=pd.Index(self.ids_, name="unique_id"))
+        if getattr(self, "members_", None):
+            names = ["auto"] + [name for name, _, _ in member_specs()]
+            for k, name in enumerate(names):
+                out[f"weight_{name}"] = self.member_weights_[k]
+        return out
 
     def coefficients(self) -> pd.DataFrame:
         """The fitted parameters as a frame, one row per series, named as statsmodels names them."""
@@ -299,7 +360,15 @@ class AR(Forecaster):
 
     # ------------------------------------------------------------------ the Stepper protocol
     def start(self, context: Context) -> State:
-        """Per row: the last ``max(lags)`` values and its series' coefficients aligned with them."""
+        """Per row: the last ``max(lags)`` values and its series' coefficients aligned with them.
+
+        The stepping protocol runs the automatic member alone (``predict`` combines the members),
+        on the scale the model was fitted on: with a transform, only ``predict`` back-transforms.
+        """
+        if not getattr(self, "_stepping_transformed", False) and np.isfinite(getattr(self, "lambda_", [np.nan])).any():
+            raise NotImplementedError("AR with a transform forecasts through predict() (which back-transforms); "
+                                      "its stepping protocol would read untransformed values. Use predict(h, y=...) "
+                                      "or an AR without transform")
         par = self._params()
         width = par["width"]
         values = context.values
@@ -373,30 +442,84 @@ class AR(Forecaster):
             raise TypeError(f"AR.predict() got unexpected options {sorted(unknown)}; "
                             "it accepts chunk_size and progress")
         rows = self._series_rows(panel)
-        short = np.flatnonzero(panel.lengths < self.context_lengths_[rows])
-        if len(short):
-            raise DataError(f"AR: the histories of series {[panel.ids[i] for i in short[:5]]} are shorter than "
-                            f"the {self.context_lengths_[rows][short[:5]].tolist()} values their fitted models read")
-        context = self._context(panel, rows)
-        point = rollout(self, context, h, decoding="mean").paths[:, 0].numpy()
         if self.bootstrap and num_samples is None:
             num_samples = DEFAULT_BOOTSTRAP_SAMPLES
+        members = [self] + list(getattr(self, "members_", []))
+        for model in members:
+            short = np.flatnonzero(panel.lengths < model.context_lengths_[rows])
+            if len(short):
+                raise DataError(f"AR: the histories of series {[panel.ids[i] for i in short[:5]]} are shorter than "
+                                f"the {model.context_lengths_[rows][short[:5]].tolist()} values their fitted models "
+                                "read")
+        lambdas = self.lambda_[rows] if hasattr(self, "lambda_") else np.full(len(rows), np.nan)
+        original = panel
+        if np.isfinite(lambdas).any():                  # model the transformed history
+            bad = [panel.ids[i] for i in np.flatnonzero(np.isfinite(lambdas)) if np.any(panel.series(i) <= 0)]
+            if bad:
+                raise DataError(f"AR: the histories of series {bad[:5]} hold zero or negative values, which their "
+                                "fitted transform (summary()['lambda']) cannot take")
+            panel = replace(panel, values=T.transform(panel.values, panel.indptr, lambdas))
+        # a combination: the mean of its members' paths, every member driven by the same uniforms
+        # (one seed), so the averaged paths are exact draws of the combined model (ar_combination)
+        self._stepping_transformed = True         # the histories below are on the fitted scale
+        try:
+            parts = [model._paths(panel, rows, h, num_samples, seed, **options) for model in members]
+        finally:
+            self._stepping_transformed = False
+        points = np.stack([p[0] for p in parts])
+        w = self.member_weights_[:, rows] if len(members) > 1 else np.ones((1, len(rows)))
+        point = np.einsum("kn,knh->nh", w, points)
+        samples = None if num_samples is None else np.einsum("kn,knsh->nsh", w, np.stack([p[1] for p in parts]))
+        factor = np.ones((len(rows), h))
+        if self.adjusted_[rows].any():                   # the index of each future value's phase
+            future = panel.next_positions()[:, None] + np.arange(h)[None, :]
+            factor = self.seasonal_index_[rows[:, None], future % self.season_length_]
+        marginals, sd = None, None
+        fills = _fill_inflation(self, panel, rows, h)    # holes in a context, filled by the model, add error
+        if len(members) > 1:
+            sd, sd_paths, df = interval_scale(members, w, rows, h, points)
+            sd, sd_paths = sd * fills, sd_paths * fills
+            if samples is not None:                      # the uncertainties the paths lack, one draw per path
+                gen = torch.Generator()
+                gen.seed() if seed is None else gen.manual_seed(int(seed) + 1)
+                z = torch.randn((len(rows), num_samples, 1), generator=gen, dtype=torch.float64).numpy()
+                samples = samples + z * (np.sqrt(np.maximum(sd ** 2 - sd_paths ** 2, 0.0)) * factor)[:, None, :]
+            sd = sd * factor
+            if not self.bootstrap:
+                marginals = StudentT(torch.from_numpy(point), torch.from_numpy(sd), df)
+        elif not self.bootstrap:
+            sd = combined_sd([self._error_weights(rows, h)], w) * fills * factor
+            marginals = Normal(torch.from_numpy(point), torch.from_numpy(sd))
+        if np.isfinite(lambdas).any():                  # back: paths exactly, the point as median or mean
+            median = T.back_transform(point, lambdas)
+            center = median
+            if self.bias_adjust and sd is not None:
+                center = T.bias_adjusted_mean(point, sd, lambdas)
+            elif self.bias_adjust and samples is not None:
+                center = T.back_transform(samples, lambdas).mean(axis=1)
+            if samples is not None:
+                samples = T.back_transform(samples, lambdas)
+            if marginals is not None:
+                marginals = T.BackTransformed(marginals, lambdas, torch.from_numpy(center))
+            point = center
+        return Forecast(original, h, point, samples=samples, marginals=marginals, model="AR")
+
+    def _paths(self, panel: Panel, rows: np.ndarray, h: int, num_samples: int | None, seed: int | None,
+               **options: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """This model's mean path ``[n, h]`` and sample paths ``[n, S, h]`` (None without ``num_samples``)."""
+        context = self._context(panel, rows)
+        point = rollout(self, context, h, decoding="mean").paths[:, 0].numpy()
         samples = None
         if num_samples is not None:
             samples = rollout(self, context, h, decoding="sample", num_samples=num_samples, seed=seed,
                               **options).paths.numpy()
-        marginals = None
-        if not self.bootstrap:
-            psi = K.psi_weights(self.level_coef_[rows], self.level_lags_, h)
-            sd = np.sqrt(self.sigma2_[rows, None] * np.cumsum(psi ** 2, axis=1))
-            replay = plan_replay(context)
-            if replay is not None and replay.width:     # holes filled by the model add their own error
-                sd = _replayed_sd(self.level_coef_[rows], self.level_lags_, self.sigma2_[rows], replay, h, sd)
-            if self.adjusted_[rows].any():               # the index of each future value's phase
-                future = panel.next_positions()[:, None] + np.arange(h)[None, :]
-                sd = sd * self.seasonal_index_[rows[:, None], future % self.season_length_]
-            marginals = Normal(torch.from_numpy(point), torch.from_numpy(sd))
-        return Forecast(panel, h, point, samples=samples, marginals=marginals, model="AR")
+        return point, samples
+
+    def _error_weights(self, rows: np.ndarray, h: int) -> np.ndarray:
+        """``sigma psi_j`` ``[n, h]``: the weight of the innovation ``j`` steps back in the ``h``-step
+        error (in the seasonally adjusted units)."""
+        psi = K.psi_weights(self.level_coef_[rows], self.level_lags_, h)
+        return np.sqrt(self.sigma2_[rows, None]) * psi
 
     def _context(self, panel: Panel, rows: np.ndarray) -> Context:
         """The last ``max(lags)`` values of each series, with the calendar position of the next value
@@ -406,6 +529,18 @@ class AR(Forecaster):
         values = torch.from_numpy(panel.padded(int(need.max(initial=width))))
         lengths = torch.from_numpy(need.astype(np.int64))
         return Context(values, lengths, torch.from_numpy(rows), torch.from_numpy(panel.next_positions()))
+
+
+def _fill_inflation(model: AR, panel: Panel, rows: np.ndarray, h: int) -> np.ndarray:
+    """``[n, h]`` factor by which holes in the forecast contexts, filled by ``model`` itself, widen its
+    forecast standard deviations (1 without holes): exact for a single AR; a combination's members
+    share the automatic model's factor (an approximation; their paths carry their own fills)."""
+    replay = plan_replay(model._context(panel, rows))
+    if replay is None or not replay.width:
+        return np.ones((len(rows), h))
+    base = np.sqrt(np.cumsum(model._error_weights(rows, h) ** 2, axis=1))
+    wide = _replayed_sd(model.level_coef_[rows], model.level_lags_, model.sigma2_[rows], replay, h, base)
+    return np.divide(wide, base, out=np.ones_like(base), where=base > 0)
 
 
 def _replayed_sd(coef: np.ndarray, lags: np.ndarray, sigma2: np.ndarray, replay: Any, h: int,
