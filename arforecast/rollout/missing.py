@@ -82,15 +82,26 @@ def plan_replay(context: Context) -> Replay | None:
     return Replay(ctx, teacher, steps)
 
 
-def replay_lengths(values: np.ndarray, indptr: np.ndarray, width: int) -> np.ndarray:
+#: a replay reaches back at most this many context widths: where no ``width`` observed values in a
+#: row precede the holes (frequent holes, long lags), the first fills start from a shorter prefix
+#: (its earliest value stands in for the values before it) and their error fades through the
+#: observed values of the next widths; an unbounded replay would run through the whole history
+MAX_REPLAY_WIDTHS = 4
+
+
+def replay_lengths(values: np.ndarray, indptr: np.ndarray, width: int,
+                   max_widths: int | None = MAX_REPLAY_WIDTHS) -> np.ndarray:
     """Values of each series' end a model reading its last ``width`` values needs so that every
     hole among them is filled from ``width`` observed values before the first one (all of the
-    series when it has too few); ``width`` for a series without holes there.
+    series when it has too few, at most ``max_widths * width``); ``width`` for a series without
+    holes there.
 
     Example:
         >>> y = np.array([1.0, 2.0, 3.0, np.nan, 5.0, 6.0, 7.0, 8.0])
         >>> [replay_lengths(y, np.array([0, 8]), w).tolist() for w in (2, 4, 5)]
         [[2], [4], [8]]
+        >>> replay_lengths(y, np.array([0, 8]), 2, max_widths=2).tolist()
+        [2]
     """
     width = max(int(width), 1)
     lengths = np.diff(indptr)
@@ -101,10 +112,11 @@ def replay_lengths(values: np.ndarray, indptr: np.ndarray, width: int) -> np.nda
         y = values[indptr[i]:indptr[i + 1]]
         n = len(y)
         start = max(n - width, 0)
+        floor = 0 if max_widths is None else max(n - max_widths * width, 0)
         holes = np.flatnonzero(np.isnan(y[start:]))
-        while len(holes) and start > 0:
+        while len(holes) and start > floor:
             first = start + int(holes[0])
-            start = max(first - width, 0)
+            start = max(first - width, floor)
             holes = np.flatnonzero(np.isnan(y[start:first]))
         out[i] = n - start
     return out
