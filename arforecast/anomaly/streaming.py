@@ -30,6 +30,7 @@ import torch
 from sklearn.base import BaseEstimator, clone
 
 from arforecast.anomaly.scores import CALIBRATION_MODES, CalibrationLaw, DistributionPredictive, Recalibrated
+from arforecast.anomaly.sources import stream_covariates
 from arforecast.anomaly.sources import Group, PredictSource, Source, StepperSource
 from arforecast.data.frames import check_data_options, split_data_options, tidy, to_panel
 from arforecast.data.panel import Panel, rows_of_ids
@@ -214,7 +215,8 @@ class AnomalyDetector(BaseEstimator):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                model = self._base_model().fit(self._panel_of(np.arange(len(heads)), heads))
+                head_panel = self._panel_of(np.arange(len(heads)), heads)
+                model = self._base_model().fit(head_panel, **self._covariates_for(head_panel))
         except DataError:
             return self._insample_normal_scores()
         saved = self.model_, self.source_
@@ -275,10 +277,15 @@ class AnomalyDetector(BaseEstimator):
             z = np.empty(k)
             for a in range(0, k, BATCHED_ROWS):
                 b = min(a + BATCHED_ROWS, k)
+                cov = getattr(self, "covariates_", None)
+                if cov is not None:       # each prefix's covariates and those of the step it forecasts
+                    first = targets[a:b].astype(np.int64) + int(origins[r]) - width
+                    cov = torch.from_numpy(stream_covariates(cov, np.full(b - a, r), first, width + 1))
                 ctx = Context(values=torch.from_numpy(np.ascontiguousarray(windows[a:b])),
                               lengths=torch.from_numpy(np.minimum(targets[a:b], width)),
                               series=torch.full((b - a,), r, dtype=torch.int64),
-                              positions=torch.from_numpy(targets[a:b].astype(np.int64) + int(origins[r])))
+                              positions=torch.from_numpy(targets[a:b].astype(np.int64) + int(origins[r])),
+                              covariates=cov)
                 dist = self.model_.distribution(self.model_.start(ctx))
                 y = o[targets[a:b]]
                 z[a:b] = DistributionPredictive(dist).normal_score(np.where(np.isnan(y), 0.0, y))
@@ -305,9 +312,17 @@ class AnomalyDetector(BaseEstimator):
         short = [self.ids_[i] for i, x in enumerate(self.history_) if len(x) < need]
         if short:
             raise DataError(f"series {short[:5]} are too short to start a horizon-{self.h} detector")
-        self.model_ = self._base_model().fit(panel)
+        self.model_ = self._base_model().fit(panel, **self._covariates_for(panel))
         self.source_ = self._make_source()
         self.groups_ = [self.source_.open(np.arange(len(histories)), histories)]
+
+    def _covariates_for(self, panel: Panel) -> dict:
+        """``fit`` keywords giving the covariates of ``panel``'s histories (none without covariates)."""
+        cov = getattr(self, "covariates_", None)
+        if cov is None:
+            return {}
+        return {"X": cov.masked_after(panel.next_positions()),
+                "static": cov if cov.static_names else None}
 
     def _base_model(self) -> Any:
         """A fresh, unfitted copy of the model to fit (the default one when none was given)."""
@@ -315,9 +330,10 @@ class AnomalyDetector(BaseEstimator):
 
     def _make_source(self) -> Source:
         args = (self.model_, int(self.h), int(self.num_samples), int(self.seed))
+        cov = getattr(self, "covariates_", None)
         if isinstance(self.model_, Stepper):
-            return StepperSource(*args, origins=self.panel_.origins)
-        return PredictSource(*args, make_panel=self._panel_of)
+            return StepperSource(*args, origins=self.panel_.origins, covariates=cov)
+        return PredictSource(*args, make_panel=self._panel_of, covariates=cov)
 
     def _panel_of(self, rows: np.ndarray, arrays: list[np.ndarray]) -> Panel:
         return self.panel_.with_values(rows, arrays)

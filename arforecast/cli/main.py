@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     dt = sub.add_parser("detect", help="flag anomalies from forecast intervals", formatter_class=fmt,
                         epilog=_epilog("detect"),
                         description="Score every observation against the forecast made before it arrived.")
-    _add_io_options(dt, "one row per observation: mean, lower, upper, score, is_anomaly")
+    _add_io_options(dt, "one row per observation: mean, lower, upper, score, is_anomaly, incident_score, alert")
     add_model_options(dt, neural_calibrate=False)
     d = dt.add_argument_group("detection")
     d.add_argument("--level", type=level_value, default=0.99,
@@ -157,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="feed flagged points to the model as they are (default: feed a replacement)")
     d.add_argument("--replace-with", choices=("bound", "mean"), default="bound",
                    help="what replaces a flagged point: the interval bound or the forecast mean (default: bound)")
+    d.add_argument("--lower-bound", type=float, default=None,
+                   help="the smallest value the series can take (0 for counts): intervals are clipped to it")
+    d.add_argument("--upper-bound", type=float, default=None,
+                   help="the largest value the series can take (100 for a percentage): intervals are clipped to it")
     dt.set_defaults(func=_detect)
 
     demo = sub.add_parser("demo", help="the end-to-end demo on the bundled M4 Hourly data", formatter_class=fmt,
@@ -348,7 +352,9 @@ def _detect(args: argparse.Namespace) -> int:
     outputs.figure("plot", args.plot)
     df = _load(args)
     options: dict[str, Any] = {} if args.samples is None else {"num_samples": args.samples}
-    frame = af.detect_anomalies(build_model(args), df, level=args.level, h=args.horizon, start=args.history,
+    bounds = None if args.lower_bound is None and args.upper_bound is None else (args.lower_bound, args.upper_bound)
+    frame = af.detect_anomalies(df, build_model(args), level=args.level, h=args.horizon, start=args.history,
+                                bounds=bounds,
                                 refit=args.refit or False, robust=not args.no_robust,
                                 calibrate=False if args.calibrate == "no" else args.calibrate, replace_with=args.replace_with,
                                 seed=args.seed, progress=args.progress, freq=args.freq, id_col=args.id_col,
@@ -362,10 +368,11 @@ def _detect(args: argparse.Namespace) -> int:
                             target_col=frame.columns[2])
         outputs.add_figure("plot", ax.figure)
     outputs.write()
-    flagged = frame.groupby(id_col, sort=False)["is_anomaly"].agg(["sum", "size"])
-    _say(args, outputs, f"{int(flagged['sum'].sum())} of {int(flagged['size'].sum())} points flagged at level "
-         f"{args.level:g} -> {_where(args.output)}",
-         flagged.rename(columns={"sum": "flagged", "size": "points"}).head(10).to_string())
+    flagged = frame.groupby(id_col, sort=False).agg(flagged=("is_anomaly", "sum"), alerts=("alert", "sum"),
+                                                    points=("is_anomaly", "size"))
+    _say(args, outputs, f"{int(flagged['flagged'].sum())} of {int(flagged['points'].sum())} points flagged at level "
+         f"{args.level:g}, {int(flagged['alerts'].sum())} incident alerts -> {_where(args.output)}",
+         flagged.head(10).to_string())
     return 0
 
 

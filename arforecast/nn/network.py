@@ -39,9 +39,12 @@ class ARNetwork(nn.Module):
     """
 
     def __init__(self, backbone: nn.Module, head: nn.Module, features: InputFeatures,
-                 local_ar: LocalAR | None, span: int, ar_scale: bool = False) -> None:
+                 local_ar: LocalAR | None, span: int, ar_scale: bool = False, n_exog: int = 0) -> None:
         super().__init__()
         self.features, self.backbone, self.head = features, backbone, head
+        # covariates of each input column (the forecast step's future-known values, the column's
+        # own past-only and static ones), projected and added to the input features
+        self.exog = nn.Linear(int(n_exog), features.proj.out_features) if n_exog else None
         self.local_ar, self.span = local_ar, int(span)
         self.ar_scale = bool(ar_scale) and local_ar is not None
         self.history = max(features.history, local_ar.order if local_ar is not None else 1)
@@ -66,27 +69,40 @@ class ARNetwork(nn.Module):
             return torch.zeros_like(z[:, first:])
         return self.local_ar.predict(z, self.split_ar(ar)[0], first)
 
-    def forward(self, z: torch.Tensor, observed: torch.Tensor, positions: torch.Tensor, first: int,
-                ar: torch.Tensor, tokens: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Head parameters for the targets of columns ``first .. N-1`` of ``z [B, N]``."""
-        base = self.base(z, ar, first)                                     # (B, T)
+    def _inputs(self, z: torch.Tensor, observed: torch.Tensor, base: torch.Tensor, positions: torch.Tensor,
+                first: int, tokens: torch.Tensor | None, exog: torch.Tensor | None) -> torch.Tensor:
         x = self.features(z, observed, base, positions, first, tokens)     # (B, T, C)
+        if self.exog is not None:
+            if exog is None:
+                raise ValueError("this network was built with covariates: pass exog")
+            x = x + self.exog(exog.to(x.dtype))
+        return x
+
+    def forward(self, z: torch.Tensor, observed: torch.Tensor, positions: torch.Tensor, first: int,
+                ar: torch.Tensor, tokens: torch.Tensor | None = None,
+                exog: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Head parameters for the targets of columns ``first .. N-1`` of ``z [B, N]`` (``exog
+        [B, N - first, n_exog]``: the covariate inputs of those columns)."""
+        base = self.base(z, ar, first)                                     # (B, T)
+        x = self._inputs(z, observed, base, positions, first, tokens, exog)
         spread = self.split_ar(ar)[1]
         return self.head(self.backbone(x), base, None if spread is None else spread[:, None])
 
     def start(self, z: torch.Tensor, observed: torch.Tensor, positions: torch.Tensor, first: int,
-              ar: torch.Tensor, tokens: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+              ar: torch.Tensor, tokens: torch.Tensor | None = None,
+              exog: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], dict]:
         base = self.base(z, ar, first)
-        x = self.features(z, observed, base, positions, first, tokens)
+        x = self._inputs(z, observed, base, positions, first, tokens, exog)
         h, state = self.backbone.start(x)
         return self.head(h, base[:, -1], self.split_ar(ar)[1]), state
 
     def step(self, z: torch.Tensor, observed: torch.Tensor, positions: torch.Tensor, backbone_state: dict,
-             ar: torch.Tensor, tokens: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+             ar: torch.Tensor, tokens: torch.Tensor | None = None,
+             exog: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], dict]:
         """One position: ``z, observed [B, history]`` end with the new value; ``positions [B, 1]``."""
         first = z.shape[1] - 1
         base = self.base(z, ar, first)
-        x = self.features(z, observed, base, positions, first, tokens)
+        x = self._inputs(z, observed, base, positions, first, tokens, exog)
         h, state = self.backbone.step(x[:, 0], backbone_state)
         return self.head(h, base[:, 0], self.split_ar(ar)[1]), state
 
@@ -100,7 +116,7 @@ def build_network(backbone: str, values: str, *, d_model: int, n_layers: int | N
                   attention_context: int = 128, lags: tuple[int, ...] = (), periods: tuple[int, ...] = (),
                   ar_lags: tuple[int, ...] = (), ar_ridge: float = 1e-6, ar_scale: bool = False,
                   likelihood: str = "student_t", quantizer: Quantizer | None = None,
-                  embed_tokens: bool = False) -> ARNetwork:
+                  embed_tokens: bool = False, n_exog: int = 0) -> ARNetwork:
     """An :class:`ARNetwork` from settings (``quantizer`` is required for ``values="quantized"``)."""
     if values == "quantized" and quantizer is None:
         raise ValueError("quantized values need a Quantizer")
@@ -116,4 +132,4 @@ def build_network(backbone: str, values: str, *, d_model: int, n_layers: int | N
         body = Transformer(C, layers, int(n_heads))
         span = int(attention_context)
     head = make_head("categorical" if q is not None else likelihood, C, q)
-    return ARNetwork(body, head, features, local_ar, span, ar_scale=bool(ar_scale))
+    return ARNetwork(body, head, features, local_ar, span, ar_scale=bool(ar_scale), n_exog=int(n_exog))

@@ -70,6 +70,7 @@ class NeuralAR(NeuralStepper, Forecaster):
     """
 
     is_global = True
+    supports_covariates = True
 
     def __init__(self, backbone: str = "conv", values: str = "quantized", context_length: int | None = None,
                  max_steps: int = 1000, time_limit: float | None = None, seed: int | None = None,
@@ -139,7 +140,7 @@ class NeuralAR(NeuralStepper, Forecaster):
         with seeded(self.seed):
             net = build_network(self.backbone, self.values, **dataclasses.asdict(architecture),
                                 **dataclasses.asdict(inputs), likelihood=o.likelihood, quantizer=self.quantizer_,
-                                embed_tokens=o.embed_tokens)
+                                embed_tokens=o.embed_tokens, n_exog=int(getattr(self, "n_exog_", 0)))
         self.network_ = net.to(self.device_)
         self.history_ = net.history
 
@@ -148,7 +149,8 @@ class NeuralAR(NeuralStepper, Forecaster):
         return 2
 
     # ------------------------------------------------------------------ fit / predict
-    def fit(self, y: Any, *, freq: Any = None, **columns: str) -> "NeuralAR":
+    def fit(self, y: Any, X: Any = None, *, static: Any = None, past_only: Any = (), freq: Any = None,
+            **columns: str) -> "NeuralAR":
         """Fit to ``y``, transactionally.
 
         ``fit`` either completes and replaces the fitted state, or leaves the previous fitted state
@@ -162,7 +164,7 @@ class NeuralAR(NeuralStepper, Forecaster):
         first = not hasattr(self, "panel_")
         self.__dict__.pop("_partial_", None)
         try:
-            return super().fit(y, freq=freq, **columns)
+            return super().fit(y, X, static=static, past_only=past_only, freq=freq, **columns)
         except BaseException as err:
             partial = self.__dict__.pop("_partial_", None)
             if first and partial is not None:
@@ -177,19 +179,34 @@ class NeuralAR(NeuralStepper, Forecaster):
                 self.__dict__.update(before)
             raise
 
-    def _fit(self, panel: Panel) -> None:
+    def _fit(self, panel: Panel, covariates: Any = None) -> None:
         s = self._settings()
         _check_float32_range(panel)
+        for stale in ("n_exog_", "exog_past_", "exog_mean_", "exog_scale_"):
+            self.__dict__.pop(stale, None)
+        per_series = None
+        if covariates is not None:
+            per_series = _exog_arrays(covariates)
+            if per_series[0].shape[1]:
+                rows = np.concatenate(per_series)
+                self.n_exog_ = rows.shape[1]
+                self.exog_past_ = np.concatenate([np.asarray(covariates.past_only, dtype=bool),
+                                                  np.ones(len(covariates.static_names), dtype=bool)])
+                self.exog_mean_ = np.nanmean(rows, axis=0)
+                spread = np.nanstd(rows, axis=0)
+                self.exog_scale_ = np.where(spread > 0, spread, 1.0)
+            else:
+                per_series = None
         self._setup(defaults.choose(panel, self.context_length, s.inputs, s.training, s.architecture), s)
         try:
-            fit_network(self, panel)
+            fit_network(self, panel, per_series)
         except (KeyboardInterrupt, TrainingError) as err:
             if getattr(err, "train_result", None) is not None:     # training had started
                 self._partial_ = panel
             raise
 
     def _predict(self, panel: Panel, h: int, num_samples: int | None, seed: int | None,
-                 **options: Any) -> Forecast:
+                 covariates: Any = None, **options: Any) -> Forecast:
         """Mean path without ``num_samples``; with it, sample paths whose mean is the point forecast.
 
         Options: ``decoding`` (default ``self.decoding`` for samples), ``temperature``, ``top_k``,
@@ -198,7 +215,9 @@ class NeuralAR(NeuralStepper, Forecaster):
         from arforecast.rollout.engine import rollout
         _check_float32_range(panel)
         self.network_.eval()
-        context = self._context(panel)
+        if getattr(self, "n_exog_", 0) and covariates is None:
+            raise DataError("NeuralAR was fitted with covariates: predict needs their future values (X_future=...)")
+        context = self._context(panel, covariates if getattr(self, "n_exog_", 0) else None, h)
         chunk = options.pop("chunk_size", self.chunk_size)
         if num_samples is None:
             decoding = options.pop("decoding", "mean")
@@ -254,12 +273,26 @@ class NeuralAR(NeuralStepper, Forecaster):
         """Write parameters, data-chosen settings, weights and the fitted series to ``path``
         (tensors, numbers and strings only: read with ``weights_only=True``)."""
         self._check_fitted()
+        if getattr(self, "n_exog_", 0):
+            raise NotImplementedError("saving a NeuralAR fitted with covariates is not supported yet; "
+                                      "pickle it (joblib.dump) instead")
         persistence.save(self, path)
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> "NeuralAR":
         """Read a model written by :meth:`save` (never unpickles arbitrary objects)."""
         return persistence.load(cls, path, device)
+
+
+def _exog_arrays(covariates: Any) -> list[np.ndarray]:
+    """Each series' covariates at its observations ``[length, k + s]``, static ones as constant columns."""
+    out = []
+    for i in range(covariates.n_series):
+        rows = covariates.series(i)
+        if covariates.static is not None and len(covariates.static_names):
+            rows = np.concatenate([rows, np.repeat(covariates.static[i:i + 1], len(rows), axis=0)], axis=1)
+        out.append(rows)
+    return out
 
 
 #: NeuralAR forecasts in float32 in the data's units; beyond these magnitudes they would underflow or overflow

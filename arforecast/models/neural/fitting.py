@@ -37,7 +37,13 @@ def window_forecast(model: Any, batch: dict[str, np.ndarray], context: int
     ctx_values = values[:, :context]
     lengths = (~torch.isnan(ctx_values)).sum(1)
     origins = torch.from_numpy(batch["positions"][:, context - 1]).to(torch.int64)
-    ctx = Context(ctx_values, lengths, torch.arange(len(values)), origins)
+    cov = None
+    if "covariates" in batch:               # past-only ones are not known after the origin: carried forward
+        cov = batch["covariates"].copy()
+        past = np.asarray(model.exog_past_, dtype=bool)
+        cov[:, context:, past] = cov[:, context - 1:context, past]
+        cov = torch.from_numpy(cov)
+    ctx = Context(ctx_values, lengths, torch.arange(len(values)), origins, cov)
     return ctx, values[:, context:], model.scaler_.scale(ctx_values)[:, None]
 
 
@@ -75,20 +81,25 @@ def init_scale(model: Any, sampler: WindowSampler, rng: np.random.Generator, n_w
     model.ar_residual_spread_ = spread
 
 
-def fit_network(model: Any, panel: Panel) -> None:
-    """Train ``model.network_`` on ``panel`` (sets ``training_``, and ``spread_`` when calibrating)."""
+def fit_network(model: Any, panel: Panel, covariates: list[np.ndarray] | None = None) -> None:
+    """Train ``model.network_`` on ``panel`` (sets ``training_``, and ``spread_`` when calibrating);
+    ``covariates``: each series' ``[length, k]`` covariates (static ones as constant columns)."""
     from arforecast.models.neural.calibration import calibrate_spread
     cfg, net, device = model.config_.training, model.network_, model.device_
     rng = np.random.default_rng(model.seed)
     F = int(model.context_length_)
     series = [panel.series(i) for i in range(panel.n_series)]
     sampler = WindowSampler(series, context=F, targets=int(model.window_length_),
-                            validation_length=int(model.validation_length_), origins=panel.origins)
+                            validation_length=int(model.validation_length_), origins=panel.origins,
+                            covariates=covariates)
 
     def batch_loss(batch: dict[str, np.ndarray]) -> torch.Tensor:
         values = torch.from_numpy(batch["values"]).to(device)
         positions = torch.from_numpy(batch["positions"]).to(device)
-        nll, _ = model._window_nll(values, positions, F)
+        if "covariates" in batch:
+            nll, _ = model._window_nll(values, positions, F, torch.from_numpy(batch["covariates"]))
+        else:
+            nll, _ = model._window_nll(values, positions, F)
         mask = torch.from_numpy(batch["mask"]).to(device)
         return (nll * mask).sum() / mask.sum().clamp_min(1)
 
