@@ -23,7 +23,7 @@ Example:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -63,8 +63,8 @@ def plan_replay(context: Context) -> Replay | None:
     if not bool(holes.any()):
         if torch.equal(lengths, context.lengths):
             return None
-        return Replay(Context(values, lengths, context.series, context.positions),
-                      torch.zeros(B, 0, dtype=values.dtype), torch.zeros(B, dtype=torch.int64))
+        return Replay(replace(context, lengths=lengths), torch.zeros(B, 0, dtype=values.dtype),
+                      torch.zeros(B, dtype=torch.int64))
     first_hole = torch.where(holes, cols[None, :], T).min(dim=1).values
     steps = T - first_hole                                              # [B] values to replay
     K = int(steps.max())
@@ -78,8 +78,22 @@ def plan_replay(context: Context) -> Replay | None:
     take = (first_hole[:, None] + k[None, :]).clamp_max(T - 1)
     teacher = torch.where(k[None, :] < steps[:, None], values.gather(1, take),
                           torch.full((B, K), float("nan"), dtype=values.dtype))
-    ctx = Context(start, start_lengths, context.series, context.positions - steps)
+    ctx = replace(context, values=start, lengths=start_lengths, positions=context.positions - steps,
+                  covariates=_shifted(context.covariates, steps, K))
     return Replay(ctx, teacher, steps)
+
+
+def _shifted(covariates: torch.Tensor | None, steps: torch.Tensor, K: int) -> torch.Tensor | None:
+    """Covariates ``[B, T + F, k]`` of a replayed context: ``K`` more future columns, each row moved
+    right by its replay length, so that column ``c`` of row ``r`` holds what column ``c - steps[r]``
+    held (the rollout starts ``steps[r]`` values earlier and runs ``K`` steps more)."""
+    if covariates is None:
+        return None
+    B, C = covariates.shape[:2]
+    cols = torch.arange(C + K)
+    src = (cols[None, :] - steps[:, None]).clamp(0, C - 1)                       # [B, C + K]
+    index = src[:, :, None].expand(B, C + K, covariates.shape[2])
+    return covariates.gather(1, index)
 
 
 #: a replay reaches back at most this many context widths: where no ``width`` observed values in a
