@@ -48,15 +48,29 @@ class ARNetwork(nn.Module):
         self.local_ar, self.span = local_ar, int(span)
         self.ar_scale = bool(ar_scale) and local_ar is not None
         self.history = max(features.history, local_ar.order if local_ar is not None else 1)
+        # the local AR's prior (a pooled AR of the training panel) and its weight in equations;
+        # weight 0: each context's own least squares alone
+        n_ar = len(local_ar.lags) if local_ar is not None else 0
+        self.register_buffer("ar_prior", torch.zeros(n_ar, n_ar, dtype=torch.float64))
+        self.register_buffer("ar_prior_weight", torch.zeros((), dtype=torch.float64))
+
+    def set_ar_prior(self, prior: torch.Tensor, weight: float) -> None:
+        """Pull every context's local AR towards ``prior`` (``[k, k]``, see
+        :func:`~arforecast.nn.local_ar.pooled_prior`) with the weight of ``weight`` equations."""
+        with torch.no_grad():
+            self.ar_prior.copy_(torch.as_tensor(prior, dtype=torch.float64))
+            self.ar_prior_weight.fill_(float(weight))
 
     def fit_ar(self, z: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
         """The local AR of each row of the context ``z [B, N]``: ``[B, k + 1]`` coefficients and
         intercept, then (with ``ar_scale``) its residual spread; ``[B, 0]`` without an AR path."""
         if self.local_ar is None:
             return z.new_zeros(z.shape[0], 0)
-        coef = self.local_ar.fit(z, observed)
+        weight = float(self.ar_prior_weight)
+        coef = self.local_ar.fit(z, observed, self.ar_prior if weight > 0 else None, weight)
         if self.ar_scale:
-            coef = torch.cat([coef, self.local_ar.residual_spread(z, observed, coef)[:, None]], 1)
+            spread = self.local_ar.residual_spread(z, observed, coef, prior_weight=weight)
+            coef = torch.cat([coef, spread[:, None]], 1)
         return coef
 
     def split_ar(self, ar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -115,9 +129,13 @@ def default_layers(backbone: str) -> int:
 def build_network(backbone: str, values: str, *, d_model: int, n_layers: int | None = None, n_heads: int = 4,
                   attention_context: int = 128, lags: tuple[int, ...] = (), periods: tuple[int, ...] = (),
                   ar_lags: tuple[int, ...] = (), ar_ridge: float = 1e-6, ar_scale: bool = False,
+                  ar_prior: float | None = None,
                   likelihood: str = "student_t", quantizer: Quantizer | None = None,
                   embed_tokens: bool = False, n_exog: int = 0) -> ARNetwork:
-    """An :class:`ARNetwork` from settings (``quantizer`` is required for ``values="quantized"``)."""
+    """An :class:`ARNetwork` from settings (``quantizer`` is required for ``values="quantized"``).
+
+    ``ar_prior`` is not used here: the prior and its weight come from the training data
+    (:meth:`ARNetwork.set_ar_prior`); the network starts without one."""
     if values == "quantized" and quantizer is None:
         raise ValueError("quantized values need a Quantizer")
     q = quantizer if values == "quantized" else None

@@ -96,12 +96,13 @@ class WindowSampler:
         origins = self.first_origin[rows] + (rng.random(batch_size) * self.n_windows[rows]).astype(np.int64)
         return self._batch(rows, origins, self.targets)
 
-    def validation(self) -> dict[str, np.ndarray]:
-        """One window per series whose targets are its last ``validation_length`` values."""
+    def validation(self, shift: int = 0) -> dict[str, np.ndarray]:
+        """One window per series whose targets are its last ``validation_length`` values (``shift``:
+        the window that many values earlier)."""
         if self.validation_length <= 0:
             raise ValueError("no validation split: validation_length is 0")
         rows = np.arange(len(self.lengths))
-        return self._batch(rows, self.lengths - self.validation_length, self.validation_length)
+        return self._batch(rows, self.lengths - self.validation_length - int(shift), self.validation_length)
 
 
 @dataclass

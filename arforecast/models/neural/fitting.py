@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ import torch
 from arforecast.data.panel import Panel
 from arforecast.nn.training import WindowSampler, train
 from arforecast.rollout.protocol import Context
+
 
 
 @contextlib.contextmanager
@@ -48,11 +50,13 @@ def window_forecast(model: Any, batch: dict[str, np.ndarray], context: int
 
 
 def rollout_error(model: Any, batch: dict[str, np.ndarray], context: int) -> float:
-    """Mean-path forecast error ``mean |y - yhat| / scale`` of the windows' targets."""
+    """Mean-path forecast error ``mean |y - yhat| / scale`` of the windows' targets (windows whose
+    context holds fewer than two values are left out)."""
     from arforecast.rollout.engine import rollout
     ctx, target, scale = window_forecast(model, batch, context)
     point = rollout(model, ctx, target.shape[1], decoding="mean").point
     err = (point - target).abs() / scale
+    err[ctx.lengths < 2] = float("nan")          # a series with no context before its validation values
     return float(err[torch.isfinite(err)].mean())
 
 
@@ -81,9 +85,10 @@ def init_scale(model: Any, sampler: WindowSampler, rng: np.random.Generator, n_w
     model.ar_residual_spread_ = spread
 
 
-def fit_network(model: Any, panel: Panel, covariates: list[np.ndarray] | None = None) -> None:
+def fit_network(model: Any, panel: Panel, covariates: list[np.ndarray] | None = None, spent: float = 0.0) -> None:
     """Train ``model.network_`` on ``panel`` (sets ``training_``, and ``spread_`` when calibrating);
-    ``covariates``: each series' ``[length, k]`` covariates (static ones as constant columns)."""
+    ``covariates``: each series' ``[length, k]`` covariates (static ones as constant columns);
+    ``spent``: seconds of ``time_limit`` already used choosing settings."""
     from arforecast.models.neural.calibration import calibrate_spread
     cfg, net, device = model.config_.training, model.network_, model.device_
     rng = np.random.default_rng(model.seed)
@@ -103,15 +108,17 @@ def fit_network(model: Any, panel: Panel, covariates: list[np.ndarray] | None = 
         mask = torch.from_numpy(batch["mask"]).to(device)
         return (nll * mask).sum() / mask.sum().clamp_min(1)
 
+    vbatch = sampler.validation() if model.validation_length_ > 0 else None
+    t0 = time.perf_counter()
     if net.local_ar is not None:
         init_scale(model, sampler, rng)
+    spent += time.perf_counter() - t0
 
     def loss_fn() -> torch.Tensor:
         return batch_loss(sampler.sample(int(cfg.batch_size), rng))
 
     val_fn = None
-    if model.validation_length_ > 0:
-        vbatch = sampler.validation()
+    if vbatch is not None:
 
         def val_fn() -> float:
             net.eval()
@@ -122,7 +129,8 @@ def fit_network(model: Any, panel: Panel, covariates: list[np.ndarray] | None = 
 
     with seeded(model.seed):
         model.training_ = train(
-            net, loss_fn, max_steps=int(model.max_steps), time_limit=model.time_limit,
+            net, loss_fn, max_steps=int(model.max_steps),
+            time_limit=None if model.time_limit is None else max(model.time_limit - spent, 1e-3),
             learning_rate=float(cfg.learning_rate), weight_decay=float(cfg.weight_decay),
             warmup_steps=int(cfg.warmup_steps), grad_clip=float(cfg.grad_clip), val_fn=val_fn,
             val_every=int(cfg.val_every), patience=cfg.patience, ema_decay=cfg.ema_decay,
