@@ -13,6 +13,7 @@ import torch
 import arforecast as af
 from arforecast.datasets import simulate_ar
 from arforecast.models import ar_kernels as K
+from arforecast.models.arx import ARX
 from arforecast.rollout.missing import plan_replay, replay_lengths
 from arforecast.rollout.protocol import Context
 from arforecast.testing import check_forecaster
@@ -43,7 +44,7 @@ NEURAL = dict(context_length=24, max_steps=15, seed=0, progress=False, architect
 MODELS = [
     af.Naive(), af.SeasonalNaive(), af.Naive2(), af.Mean(), af.Drift(),
     af.AR(), af.AR(p=2), af.AR(p="aic", max_p=6, trend="ct"), af.AR(p=2, seasonal_lags=(12,), bootstrap=True),
-    af.AR(p=1, d=1), af.AR(p=1, D=1),
+    af.AR(p=1, d=1), af.AR(p=1, D=1), ARX(p=2),
     af.NeuralAR("conv", "continuous", **NEURAL), af.NeuralAR("transformer", "quantized", **NEURAL),
     af.Conformal(af.AR(p=1), h=6, n_windows=3), af.WithFallback(af.AR(p=2), af.Naive()),
     af.Ensemble([af.AR(p=1), af.Naive()]),
@@ -214,3 +215,36 @@ def test_neural_ar_masks_holes_in_its_loss_and_marks_them_in_its_inputs():
     with torch.no_grad():
         nll, _ = model._window_nll(torch.from_numpy(batch["values"]), torch.from_numpy(batch["positions"]), 24)
     assert torch.isfinite(nll).all()
+
+
+def test_arx_with_holes_equals_least_squares_on_the_complete_rows_and_forecasts():
+    from arforecast.models.arx import ARX
+    rng = np.random.default_rng(4)
+    t = pd.date_range("2024-01-01", periods=400, freq="h")
+    x = pd.Series(rng.normal(size=400), index=t)
+    noise = np.zeros(400)
+    for k in range(1, 400):
+        noise[k] = 0.6 * noise[k - 1] + rng.normal()
+    y = pd.Series(2.0 * x.to_numpy() + noise + 5.0, index=t)
+    y.iloc[rng.choice(np.arange(1, 396), 30, replace=False)] = np.nan
+    y.iloc[-4] = np.nan                                        # a hole in the forecast's context
+    train, future = y.iloc[:-2], x.iloc[-2:].to_frame("x")
+    model = ARX(p=2).fit(train, X=x.iloc[:-2].to_frame("x"))
+    v, xv = train.to_numpy(), x.to_numpy()[:-2]
+    tt = np.arange(2, len(v))
+    X = np.column_stack([np.ones(len(tt)), v[tt - 1], v[tt - 2], xv[tt]])
+    ok = ~np.isnan(X).any(axis=1) & ~np.isnan(v[tt])
+    ref = sm.OLS(v[tt][ok], X[ok]).fit()
+    got = np.r_[model.intercept_[0], model.coef_[0], model.exog_coef_[0]]
+    np.testing.assert_allclose(got, ref.params, atol=1e-8)
+    assert model.nobs_[0] == ok.sum()
+    fc = model.predict(2, X_future=future, num_samples=4000, seed=0)
+    c, (p1, p2), b = model.intercept_[0], model.coef_[0], model.exog_coef_[0, 0]
+    n, xa = len(v), x.to_numpy()
+    fill = c + p1 * v[n - 3] + p2 * v[n - 4] + b * xa[n - 2]              # the hole, from the model's mean
+    f1 = c + p1 * v[n - 1] + p2 * fill + b * xa[n]
+    np.testing.assert_allclose(fc.point[0], [f1, c + p1 * f1 + p2 * v[n - 1] + b * xa[n + 1]], rtol=1e-12)
+    assert np.all(np.abs(fc.samples.mean(axis=1) - fc.point) < 5 * fc.samples.std(axis=1) / np.sqrt(4000) + 1e-9)
+    lo, hi = fc.interval_values(0.9)
+    sd = (hi - lo) / (2 * 1.6448536269514722)
+    np.testing.assert_allclose(sd[0], fc.samples[0].std(axis=0), rtol=0.05)   # the fill's error included

@@ -168,12 +168,11 @@ def _sorted_long(y: pd.DataFrame, id_col: str, time_col: str) -> pd.DataFrame:
                 times = pd.to_datetime(times)
         except (ValueError, TypeError):
             return y                                 # to_panel reports the column
-    codes, _ = pd.factorize(y[id_col], sort=False)
-    order = np.argsort(codes, kind="stable")
-    new = _time_order(order, codes[order], times.to_numpy() if hasattr(times, "to_numpy") else times)
-    if new is order and np.array_equal(order, np.arange(len(order))):
+    codes, uniques = pd.factorize(y[id_col], sort=False)
+    _, _, order = _long_order(y[id_col], codes, uniques, times)
+    if np.array_equal(order, np.arange(len(order))):
         return y
-    return y.iloc[new]
+    return y.iloc[order]
 
 
 def _sortable(index: pd.Index) -> bool:
@@ -244,10 +243,9 @@ def _from_long(df: pd.DataFrame, freq: Any, id_col: str, time_col: str, target_c
     codes, uniques = pd.factorize(df[id_col], sort=False)
     if (codes < 0).any():                      # factorize codes a missing id as -1
         raise DataError(f"column {id_col!r} has missing series ids")
+    codes, uniques, order = _long_order(df[id_col], codes, uniques, times)
     ids = np.asarray(uniques, dtype=object)
-    order = np.argsort(codes, kind="stable")
     sorted_codes = codes[order]
-    order = _time_order(order, sorted_codes, times)
     v_all = df[target_col].to_numpy()[order]
     if pd.api.types.is_datetime64_any_dtype(times):
         fast = panel_from_sorted(sorted_codes, pd.DatetimeIndex(times)[order], v_all, ids, freq, layout, missing)
@@ -261,6 +259,24 @@ def _from_long(df: pd.DataFrame, freq: Any, id_col: str, time_col: str, target_c
     items = [(uid, pd.Index(t_all[bounds[k]:bounds[k + 1]]), v_all[bounds[k]:bounds[k + 1]])
              for k, uid in enumerate(ids)]
     return _build(items, freq, layout, missing)
+
+
+def _long_order(id_values: pd.Series, codes: np.ndarray, uniques: Any, times: Any) -> tuple[np.ndarray, Any, np.ndarray]:
+    """Series codes, their ids and the row order (grouped by series, time order within each).
+
+    Series come in order of first appearance; when rows were out of time order (a shuffled
+    frame), in sorted id order instead (where ids sort), so that the panel does not depend on how
+    the rows were shuffled."""
+    order = np.argsort(codes, kind="stable")
+    resorted = _time_order(order, codes[order], times)
+    if resorted is order:
+        return codes, uniques, order
+    try:
+        codes, uniques = pd.factorize(id_values, sort=True)
+    except TypeError:                          # ids of mixed types: first appearance
+        return codes, uniques, resorted
+    order = np.argsort(codes, kind="stable")
+    return codes, uniques, _time_order(order, codes[order], times)
 
 
 def _time_order(order: np.ndarray, sorted_codes: np.ndarray, times: Any) -> np.ndarray:

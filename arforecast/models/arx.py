@@ -54,8 +54,10 @@ from arforecast.distributions import Distribution, Normal
 from arforecast.exceptions import DataError
 from arforecast.forecasts import Forecast
 from arforecast.models import ar_kernels as K
-from arforecast.models.linear import AR, DEFAULT_BOOTSTRAP_SAMPLES, _non_negative_int, _positive_int, _warn_if_thin
+from arforecast.models.linear import (AR, DEFAULT_BOOTSTRAP_SAMPLES, _non_negative_int, _positive_int, _replayed_sd,
+                                       _warn_if_thin)
 from arforecast.rollout.engine import rollout
+from arforecast.rollout.missing import plan_replay, replay_lengths
 from arforecast.rollout.protocol import Context, State
 
 #: elements of the padded designs solved at once (bounds memory on long panels)
@@ -169,7 +171,7 @@ class ARX(AR):
         self._exog_lags = np.array([m for _, m in terms], dtype=np.int64)
         self.exog_coef_ = beta[:, n_det + len(lags):]
         self.bse_ = est["bse"]
-        self.nobs_ = panel.lengths - hold
+        self.nobs_ = est["nobs"]                 # complete rows (fewer than lengths - hold with missing values)
         self.hold_back_ = np.full(n, hold, dtype=np.int64)
         self.sigma2_ = est["ssr"] / self.nobs_
         n_regressors = beta.shape[1]
@@ -191,7 +193,8 @@ class ARX(AR):
         self._tensors = None
 
     def _kept_history(self, panel: Panel) -> Panel:
-        return panel.tail(self._width())
+        # more than the largest lag where holes among the last values need earlier ones (rollout.missing)
+        return panel.tail(replay_lengths(panel.values, panel.indptr, self._width()))
 
     @property
     def context_width(self) -> int:
@@ -262,8 +265,9 @@ class ARX(AR):
         if len(short):
             raise DataError(f"ARX: the histories of series {[panel.ids[i] for i in short[:5]]} are shorter than "
                             f"the {self.context_lengths_[rows][short[:5]].tolist()} values their fitted models read")
-        width = self._width()
-        context = Context(torch.from_numpy(panel.padded(width)), torch.from_numpy(np.minimum(panel.lengths, width)),
+        need = replay_lengths(panel.values, panel.indptr, self._width())     # holes: filled from earlier values
+        width = int(need.max(initial=self._width()))
+        context = Context(torch.from_numpy(panel.padded(width)), torch.from_numpy(need.astype(np.int64)),
                           torch.from_numpy(rows), torch.from_numpy(panel.next_positions()))
         if len(self._exog_lags):
             context = replace(context, covariates=torch.from_numpy(self._covariate_block(panel, covariates, width, h)))
@@ -278,6 +282,9 @@ class ARX(AR):
         if not self.bootstrap:
             psi = K.psi_weights(self.level_coef_[rows], self.level_lags_, h)
             sd = np.sqrt(self.sigma2_[rows, None] * np.cumsum(psi ** 2, axis=1))
+            replay = plan_replay(context)
+            if replay is not None and replay.width:     # holes filled by the model add their own error
+                sd = _replayed_sd(self.level_coef_[rows], self.level_lags_, self.sigma2_[rows], replay, h, sd)
             marginals = Normal(torch.from_numpy(point), torch.from_numpy(sd))
         return Forecast(panel, h, point, samples=samples, marginals=marginals, model="ARX")
 
@@ -324,13 +331,16 @@ def _estimate(panel: Panel, covariates: Covariates | None, trend: str, lags: np.
         X = np.zeros((len(rows), T, k))
         Y = np.zeros((len(rows), T))
         for r, i in enumerate(rows):
-            X[r, :nobs[i]], Y[r, :nobs[i]] = _design(panel.series(i), None if covariates is None else
-                                                     covariates.series(i), trend, lags, terms, hold)
+            Xi, Yi = _design(panel.series(i), None if covariates is None else covariates.series(i), trend, lags,
+                             terms, hold)
+            complete = ~(np.isnan(Xi).any(axis=1) | np.isnan(Yi))    # missing values: the complete rows
+            nobs[i] = int(complete.sum())
+            X[r, :nobs[i]], Y[r, :nobs[i]] = Xi[complete], Yi[complete]
         b, e, s, bad, se = _solve(X, Y, nobs[rows])
         beta[rows], ssr[rows], deficient[rows], bse[rows] = b, s, bad, se
         for r, i in enumerate(rows):
             resid[i, :nobs[i]] = e[r, :nobs[i]]
-    return {"beta": beta, "ssr": ssr, "deficient": deficient, "bse": bse, "residuals": resid}
+    return {"beta": beta, "ssr": ssr, "deficient": deficient, "bse": bse, "residuals": resid, "nobs": nobs}
 
 
 def _design(y: np.ndarray, x: np.ndarray | None, trend: str, lags: np.ndarray, terms: list[tuple[int, int]],

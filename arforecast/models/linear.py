@@ -380,7 +380,14 @@ class AR(Forecaster):
             window = window / _season_factor(par["season"], s, context.positions[:, None] - width
                                              + torch.arange(width)[None, :])
         # index_select rather than fancy indexing: the latter is far slower on CPU
-        return {"window": torch.nan_to_num(window),
+        if bool(torch.isnan(window).any()):
+            # a replay prefix shorter than the lags (rollout.missing): its earliest value stands in for
+            # the values before it (zeros would be far off the series' level)
+            first = torch.where(torch.isnan(window), torch.full_like(window, float("inf")),
+                                torch.arange(width, dtype=window.dtype)[None, :].expand_as(window)).amin(dim=1)
+            lead = window.gather(1, first.clamp_max(width - 1).long()[:, None])
+            window = torch.where(torch.isnan(window), torch.nan_to_num(lead).expand_as(window), window)
+        return {"window": window,
                 "weights": par["weights"].index_select(0, s), "intercept": par["intercept"].index_select(0, s),
                 "trend": par["trend"].index_select(0, s), "scale": par["scale"].index_select(0, s),
                 "position": context.positions - par["origin"].index_select(0, s), "series": s.clone(),

@@ -23,7 +23,7 @@ Example:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -63,8 +63,8 @@ def plan_replay(context: Context) -> Replay | None:
     if not bool(holes.any()):
         if torch.equal(lengths, context.lengths):
             return None
-        return Replay(Context(values, lengths, context.series, context.positions),
-                      torch.zeros(B, 0, dtype=values.dtype), torch.zeros(B, dtype=torch.int64))
+        return Replay(replace(context, lengths=lengths), torch.zeros(B, 0, dtype=values.dtype),
+                      torch.zeros(B, dtype=torch.int64))
     first_hole = torch.where(holes, cols[None, :], T).min(dim=1).values
     steps = T - first_hole                                              # [B] values to replay
     K = int(steps.max())
@@ -78,19 +78,44 @@ def plan_replay(context: Context) -> Replay | None:
     take = (first_hole[:, None] + k[None, :]).clamp_max(T - 1)
     teacher = torch.where(k[None, :] < steps[:, None], values.gather(1, take),
                           torch.full((B, K), float("nan"), dtype=values.dtype))
-    ctx = Context(start, start_lengths, context.series, context.positions - steps)
+    ctx = replace(context, values=start, lengths=start_lengths, positions=context.positions - steps,
+                  covariates=_shifted(context.covariates, steps, K))
     return Replay(ctx, teacher, steps)
 
 
-def replay_lengths(values: np.ndarray, indptr: np.ndarray, width: int) -> np.ndarray:
+def _shifted(covariates: torch.Tensor | None, steps: torch.Tensor, K: int) -> torch.Tensor | None:
+    """Covariates ``[B, T + F, k]`` of a replayed context: ``K`` more future columns, each row moved
+    right by its replay length, so that column ``c`` of row ``r`` holds what column ``c - steps[r]``
+    held (the rollout starts ``steps[r]`` values earlier and runs ``K`` steps more)."""
+    if covariates is None:
+        return None
+    B, C = covariates.shape[:2]
+    cols = torch.arange(C + K)
+    src = (cols[None, :] - steps[:, None]).clamp(0, C - 1)                       # [B, C + K]
+    index = src[:, :, None].expand(B, C + K, covariates.shape[2])
+    return covariates.gather(1, index)
+
+
+#: a replay reaches back at most this many context widths: where no ``width`` observed values in a
+#: row precede the holes (frequent holes, long lags), the first fills start from a shorter prefix
+#: (its earliest value stands in for the values before it) and their error fades through the
+#: observed values of the next widths; an unbounded replay would run through the whole history
+MAX_REPLAY_WIDTHS = 4
+
+
+def replay_lengths(values: np.ndarray, indptr: np.ndarray, width: int,
+                   max_widths: int | None = MAX_REPLAY_WIDTHS) -> np.ndarray:
     """Values of each series' end a model reading its last ``width`` values needs so that every
     hole among them is filled from ``width`` observed values before the first one (all of the
-    series when it has too few); ``width`` for a series without holes there.
+    series when it has too few, at most ``max_widths * width``); ``width`` for a series without
+    holes there.
 
     Example:
         >>> y = np.array([1.0, 2.0, 3.0, np.nan, 5.0, 6.0, 7.0, 8.0])
         >>> [replay_lengths(y, np.array([0, 8]), w).tolist() for w in (2, 4, 5)]
         [[2], [4], [8]]
+        >>> replay_lengths(y, np.array([0, 8]), 2, max_widths=2).tolist()
+        [2]
     """
     width = max(int(width), 1)
     lengths = np.diff(indptr)
@@ -101,10 +126,11 @@ def replay_lengths(values: np.ndarray, indptr: np.ndarray, width: int) -> np.nda
         y = values[indptr[i]:indptr[i + 1]]
         n = len(y)
         start = max(n - width, 0)
+        floor = 0 if max_widths is None else max(n - max_widths * width, 0)
         holes = np.flatnonzero(np.isnan(y[start:]))
-        while len(holes) and start > 0:
+        while len(holes) and start > floor:
             first = start + int(holes[0])
-            start = max(first - width, 0)
+            start = max(first - width, floor)
             holes = np.flatnonzero(np.isnan(y[start:first]))
         out[i] = n - start
     return out
