@@ -78,6 +78,30 @@ class CausalSelfAttention(nn.Module):
         att = torch.softmax((q @ keys.transpose(-1, -2)) / math.sqrt(self.head_dim), dim=-1)  # (B, H, 1, n+1)
         return self.proj((att @ values).transpose(1, 2).reshape(B, 1, C))
 
+    def score_steps(self, x: torch.Tensor, cache: dict, pos: torch.Tensor) -> torch.Tensor:
+        """``m`` positions ``x (B, m, C)`` at cache indices ``pos (B, m)`` (one start per row);
+        writes their keys/values into ``cache`` and attends causally, slots past a row's own
+        positions (stale entries of rolled-back steps) masked out."""
+        B, m, C = x.shape
+        q, k, v = self.qkv(x).view(B, m, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        angles = (pos.float()[..., None] * self.rotary.inv_freq).unsqueeze(1)    # (B, 1, m, D/2)
+        cos, sin = angles.cos(), angles.sin()
+
+        def rotate(t: torch.Tensor) -> torch.Tensor:
+            t1, t2 = t.chunk(2, dim=-1)
+            return torch.cat([t1 * cos - t2 * sin, t1 * sin + t2 * cos], dim=-1)
+
+        q, k = rotate(q), rotate(k)
+        index = pos[:, None, :, None].expand(B, self.n_heads, m, self.head_dim)
+        cache["k"].scatter_(2, index, k)
+        cache["v"].scatter_(2, index, v)
+        L = int(pos.max()) + 1
+        keys, values = cache["k"][:, :, :L], cache["v"][:, :, :L]
+        scores = (q @ keys.transpose(-1, -2)) / math.sqrt(self.head_dim)             # (B, H, m, L)
+        allowed = torch.arange(L, device=x.device)[None, None, :] <= pos[:, :, None]  # (B, m, L)
+        att = torch.softmax(scores.masked_fill(~allowed.unsqueeze(1), float("-inf")), dim=-1)
+        return self.proj((att @ values).transpose(1, 2).reshape(B, m, C))
+
 
 class Block(nn.Module):
     def __init__(self, d_model: int, n_heads: int) -> None:
@@ -93,6 +117,10 @@ class Block(nn.Module):
 
     def step(self, x: torch.Tensor, cache: dict, n: int) -> torch.Tensor:
         x = x + self.attn.step(self.ln1(x), cache, n)
+        return x + self.mlp(self.ln2(x))
+
+    def score_steps(self, x: torch.Tensor, cache: dict, pos: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn.score_steps(self.ln1(x), cache, pos)
         return x + self.mlp(self.ln2(x))
 
 
@@ -132,3 +160,29 @@ class Transformer(nn.Module):
         for block, cache in zip(self.blocks, caches):
             h = block.step(h, cache, n)
         return self.ln_f(h[:, 0]), {"caches": caches, "n": state["n"] + 1}
+
+    def score_steps(self, x: torch.Tensor, state: dict) -> tuple[torch.Tensor, dict]:
+        """``m`` new positions ``x (B, m, C)`` per row, each row from its own cache length.
+
+        Returns ``(B, m, C)`` outputs and the state with all ``m`` keys/values written;
+        :meth:`truncate` then keeps the first ``keep`` of them per row (speculative decoding).
+        """
+        B, m, _ = x.shape
+        n = state["n"]
+        caches = state["caches"]
+        need = (int(n.max()) if n.numel() else 0) + m
+        if caches and need > caches[0]["k"].shape[2]:
+            cap = caches[0]["k"].shape[2]
+            grow = (0, 0, 0, max(cap, need - cap))
+            caches = [{"k": F.pad(c["k"], grow), "v": F.pad(c["v"], grow)} for c in caches]
+        pos = n[:, None] + torch.arange(m, device=x.device)[None, :]
+        h = x
+        for block, cache in zip(self.blocks, caches):
+            h = block.score_steps(h, cache, pos)
+        return self.ln_f(h), {"caches": caches, "n": n}
+
+    @staticmethod
+    def truncate(state: dict, keep: torch.Tensor) -> dict:
+        """Keep the first ``keep (B,)`` positions of the last :meth:`score_steps` per row: the cache
+        length moves; entries past it are masked out and overwritten later (an O(1) rollback)."""
+        return {"caches": state["caches"], "n": state["n"] + keep.to(state["n"].device)}

@@ -193,13 +193,20 @@ class NeuralAR(NeuralStepper, Forecaster):
         """Mean path without ``num_samples``; with it, sample paths whose mean is the point forecast.
 
         Options: ``decoding`` (default ``self.decoding`` for samples), ``temperature``, ``top_k``,
-        ``top_p``, ``chunk_size``, ``progress`` (see :func:`arforecast.rollout.rollout`).
+        ``top_p``, ``chunk_size``, ``progress``, ``draft`` and ``draft_steps`` (see
+        :func:`arforecast.rollout.rollout`; ``draft="local_ar"`` is this model's own local AR path,
+        :class:`~arforecast.models.neural.draft.LocalARDraft`).
         """
         from arforecast.rollout.engine import rollout
         _check_float32_range(panel)
         self.network_.eval()
         context = self._context(panel)
         chunk = options.pop("chunk_size", self.chunk_size)
+        if isinstance(options.get("draft"), str):
+            if options["draft"] != "local_ar":
+                raise ValueError(f"draft must be a Stepper or 'local_ar', got {options['draft']!r}")
+            from arforecast.models.neural.draft import LocalARDraft
+            options["draft"] = LocalARDraft(self)
         if num_samples is None:
             decoding = options.pop("decoding", "mean")
             res = rollout(self, context, h, decoding=decoding, seed=seed, chunk_size=chunk, **options)
