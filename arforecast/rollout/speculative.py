@@ -423,14 +423,12 @@ def speculative_steps(target_model: Any, target_state: State, draft_model: Any, 
                 y_new[rej] = vals
                 stats["residual_misses"] += misses
         y_new = y_new.to(x.dtype)
-        if want_log_prob:
-            if categorical:
-                step = (torch.where(ar[None, :k] < n[:, None], lp_x, 0.0).sum(1)
-                        + _log_softmax_at(logits[torch.arange(Bn, device=dev), n],
-                                          _bin_of(centers, y_new)))
-            else:
-                pn = _remap(P64, lambda v: v[torch.arange(Bn, device=dev), n])
-                step = torch.where(ar[None, :k] < n[:, None], lp_x, 0.0).sum(1) + pn.log_prob(y_new.to(torch.float64))
+        if want_log_prob:          # the log-probability of the values kept inside the horizon
+            kept = (ar[None, :k] < n[:, None]) & (pos < h)
+            lp_y = (_log_softmax_at(logits[torch.arange(Bn, device=dev), n], _bin_of(centers, y_new))
+                    if categorical else
+                    _remap(P64, lambda v: v[torch.arange(Bn, device=dev), n]).log_prob(y_new.to(torch.float64)))
+            step = torch.where(kept, lp_x, 0.0).sum(1) + torch.where(pos_n < h, lp_y, 0.0)
             lp[live[active]] += step[active]
         # write x_0 .. x_{n-1}, then the new value, at positions t .. t + n
         vals = torch.cat([x.to(torch.float64), torch.zeros_like(x[:, :1], dtype=torch.float64)], 1)
