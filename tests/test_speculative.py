@@ -189,3 +189,18 @@ def test_predict_with_local_ar_draft_and_clear_errors():
             return {"last": v}
     with pytest.raises(ValueError, match="vocabulary"):
         rollout(Walk(), ctx, 3, decoding="speculative", draft=draft)
+
+
+@pytest.mark.parametrize("backbone,values", [("conv", "continuous"), ("transformer", "quantized")])
+def test_int8_predict_follows_float32_and_leaves_the_model_alone(backbone, values):
+    model = _trained(backbone, values)
+    before = {k: v.clone() for k, v in model.network_.state_dict().items()}
+    f32 = model.predict(6)
+    q8 = model.predict(6, quantize="int8")
+    spread = np.abs(f32.point).mean()
+    assert np.abs(q8.point - f32.point).max() < 0.05 * spread     # int8 weights: a small change, not a new model
+    assert all(torch.equal(v, model.network_.state_dict()[k]) for k, v in before.items())
+    assert type(model.network_.head.proj) is torch.nn.Linear
+    np.testing.assert_array_equal(model.predict(6).point, f32.point)
+    with pytest.raises(ValueError, match="quantize"):
+        model.predict(3, quantize="int4")

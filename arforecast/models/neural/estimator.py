@@ -195,8 +195,15 @@ class NeuralAR(NeuralStepper, Forecaster):
         Options: ``decoding`` (default ``self.decoding`` for samples), ``temperature``, ``top_k``,
         ``top_p``, ``chunk_size``, ``progress``, ``draft`` and ``draft_steps`` (see
         :func:`arforecast.rollout.rollout`; ``draft="local_ar"`` is this model's own local AR path,
-        :class:`~arforecast.models.neural.draft.LocalARDraft`).
+        :class:`~arforecast.models.neural.draft.LocalARDraft`), ``quantize="int8"`` (the linear
+        layers in dynamic int8 on the CPU, :mod:`~arforecast.models.neural.quantization`).
         """
+        from arforecast.models.neural.quantization import quantized
+        with quantized(self, options.pop("quantize", None)):
+            return self._predict_float(panel, h, num_samples, seed, **options)
+
+    def _predict_float(self, panel: Panel, h: int, num_samples: int | None, seed: int | None,
+                       **options: Any) -> Forecast:
         from arforecast.rollout.engine import rollout
         _check_float32_range(panel)
         self.network_.eval()
