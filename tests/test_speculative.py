@@ -204,3 +204,21 @@ def test_int8_predict_follows_float32_and_leaves_the_model_alone(backbone, value
     np.testing.assert_array_equal(model.predict(6).point, f32.point)
     with pytest.raises(ValueError, match="quantize"):
         model.predict(3, quantize="int4")
+
+
+@pytest.mark.parametrize("rows", [[0, 0, 1, 1], [0, 0, 2, 2], [2, 0, 1], [1]])
+def test_transformer_shares_the_context_of_a_series_and_any_row_selection_steps_right(rows):
+    from arforecast.nn.transformer import Transformer
+    from arforecast.rollout.protocol import map_state
+    torch.manual_seed(0)
+    net = Transformer(d_model=16, n_layers=2, n_heads=2).eval()
+    x = torch.randn(3, 9, 16)
+    idx = torch.tensor(rows)
+    with torch.no_grad():
+        _, state = net.start(x[:, :6])
+        state = map_state(state, lambda t: t.index_select(0, idx))      # what the engine does per path
+        assert state["prefix"].layers[0][0].shape[0] == 3                # the context is not copied per path
+        full = net(x[idx])
+        for t in range(6, 9):
+            h, state = net.step(x[idx, t], state)
+            torch.testing.assert_close(h, full[:, t], atol=1e-5, rtol=1e-5)

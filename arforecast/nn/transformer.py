@@ -232,18 +232,24 @@ def _grouped(state: dict) -> tuple[dict, tuple[int, int, int]]:
     """``(state, (g0, ng, per))``: rows ``b`` read prefix row ``g0 + b // per``.
 
     The engine keeps the paths of a series together and equally many per series, so this holds
-    for the rows it passes; otherwise (any other selection of rows) each row gets its own copy
-    of its prefix first.
+    for the rows it passes. Rows whose series are not consecutive prefix rows (some series
+    dropped) get a compacted copy of their series' prefixes; any other selection of rows gets
+    one copy of its prefix per row.
     """
     row = state["row"]
     B = row.numel()
     if B:
-        g0, ng = int(row[0]), int(row[-1]) - int(row[0]) + 1
-        if B % ng == 0 and int(row[-1]) >= g0:
-            per = B // ng
-            expect = torch.arange(g0, g0 + ng, device=row.device).repeat_interleave(per)
-            if torch.equal(row, expect):
-                return state, (g0, ng, per)
+        first = int(row[0])
+        per = int((row == first).sum())
+        if B % per == 0:
+            groups = row[::per]
+            if torch.equal(row, groups.repeat_interleave(per)):
+                ng = groups.numel()
+                if int(groups[-1]) - first + 1 == ng and bool((groups[1:] > groups[:-1]).all()):
+                    return state, (first, ng, per)
+                layers = [(k.index_select(0, groups), v.index_select(0, groups)) for k, v in state["prefix"].layers]
+                new_row = torch.arange(ng, device=row.device).repeat_interleave(per)
+                return {**state, "prefix": SharedPrefix(layers), "row": new_row}, (0, ng, per)
     layers = [(k.index_select(0, row), v.index_select(0, row)) for k, v in state["prefix"].layers]
     state = {**state, "prefix": SharedPrefix(layers), "row": torch.arange(B, device=row.device)}
     return state, (0, B, 1)

@@ -220,7 +220,7 @@ def rollout(model: Stepper, context: Context, h: int, *, num_samples: int | None
                     out, lp, st = speculative_steps(model, base.fork(local).state, dec.draft,
                                                     _select(draft_base, local), h, dec.draft_steps,
                                                     uniforms.next(len(part)), spec_seed, part,
-                                                    log_prob is not None)
+                                                    log_prob is not None, local)
                     for key in stats:
                         stats[key] += st[key]
                     if bar is not None:

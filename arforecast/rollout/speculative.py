@@ -323,8 +323,8 @@ def _residual_continuous(p: Distribution, q: Distribution, seed: int, rows: torc
 
 # --------------------------------------------------------------------------- the rounds
 def speculative_steps(target_model: Any, target_state: State, draft_model: Any, draft_state: State, h: int,
-                      k: int, u: torch.Tensor, seed: int, rows: torch.Tensor, want_log_prob: bool
-                      ) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, int]]:
+                      k: int, u: torch.Tensor, seed: int, rows: torch.Tensor, want_log_prob: bool,
+                      groups: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, int]]:
     """``h`` steps of speculative sampling for the rows of one chunk.
 
     Args:
@@ -333,6 +333,8 @@ def speculative_steps(target_model: Any, target_state: State, draft_model: Any, 
         u: ``[B, h]`` the plain sampler's uniforms of these rows.
         seed: key of the counter-based uniforms.
         rows: ``[B]`` global path index of each row (the key of its counter-based uniforms).
+        groups: ``[B]`` series of each row: finished rows are dropped a whole series at a time,
+            which keeps the paths of a series together (a transformer shares their context).
 
     Returns:
         ``(paths [B, h] float64 CPU, log_prob [B] or None, stats)`` with ``stats`` counting
@@ -359,6 +361,7 @@ def speculative_steps(target_model: Any, target_state: State, draft_model: Any, 
     lp = p0.log_prob(y).to(torch.float64) if want_log_prob else None
     t = torch.ones(B, dtype=torch.int64, device=dev)
     live = torch.arange(B, device=dev)        # output row of each batch row
+    groups = (torch.zeros(B, dtype=torch.int64) if groups is None else groups).to(dev)
     draft.push(y)
     pending = y
     ar = torch.arange(k + 1, device=dev)
@@ -366,11 +369,12 @@ def speculative_steps(target_model: Any, target_state: State, draft_model: Any, 
         active = t < h
         if not bool(active.any()):
             break
-        if int(active.sum()) * 2 <= t.numel() and t.numel() > 1:   # drop finished rows
-            keep_rows = torch.nonzero(active).squeeze(1)
+        busy = torch.isin(groups, groups[active])       # rows of series with a path still going
+        if int(busy.sum()) * 2 <= t.numel():            # drop finished series
+            keep_rows = torch.nonzero(busy).squeeze(1)
             target.select(keep_rows)
             draft.select(keep_rows)
-            t, pending, live = t[keep_rows], pending[keep_rows], live[keep_rows]
+            t, pending, live, groups = t[keep_rows], pending[keep_rows], live[keep_rows], groups[keep_rows]
             centers = None if centers is None else centers[keep_rows]
             active = active[keep_rows]
         stats["rounds"] += 1
