@@ -72,7 +72,8 @@ class CausalSelfAttention(nn.Module):
                cache: dict, pos: torch.Tensor, synced: bool) -> torch.Tensor:
         """New positions ``x (B, m, C)`` attending to a shared prefix and to each row's own suffix.
 
-        ``prefix``: keys/values ``(G, H, T, D)`` of the context, one per series; row ``b`` of the
+        ``prefix``: keys ``(G, H, D, T)`` (stored transposed: a contiguous right operand is
+        about twice as fast on the CPU) and values ``(G, H, T, D)`` of the context; row ``b`` of the
         batch reads prefix ``g0 + b // per`` (``layout = (g0, ng, per)``), so the ``per`` paths of
         a series read its context's keys once, in one matrix product. ``cache``: the suffix
         keys/values ``(B, H, capacity, D)``; ``pos (B, m)``: suffix slots of the new positions
@@ -83,7 +84,7 @@ class CausalSelfAttention(nn.Module):
         B, m, C = x.shape
         H, D = self.n_heads, self.head_dim
         pk, pv = prefix
-        T = pk.shape[2]
+        T = pk.shape[3]
         g0, ng, per = layout
         q, k, v = self.qkv(x).view(B, m, 3, H, D).permute(2, 0, 3, 1, 4)       # (B, H, m, D)
         angles = ((T + pos).float()[..., None] * self.rotary.inv_freq).unsqueeze(1)   # (B, 1, m, D/2)
@@ -107,7 +108,7 @@ class CausalSelfAttention(nn.Module):
         scale = 1.0 / math.sqrt(D)
         # the context: queries of the `per` paths of a series against its keys, one product per series
         qg = q.permute(0, 2, 1, 3).reshape(ng, per * m, H, D).transpose(1, 2)      # (ng, H, per*m, D)
-        sp = (qg @ pk[g0:g0 + ng].transpose(-1, -2)) * scale                        # (ng, H, per*m, T)
+        sp = (qg @ pk[g0:g0 + ng]) * scale                                           # (ng, H, per*m, T)
         sp = sp.transpose(1, 2).reshape(B, m, H, T).transpose(1, 2)                  # (B, H, m, T)
         ss = (q @ keys.transpose(-1, -2)) * scale                                    # (B, H, m, L)
         if not synced or m > 1:
@@ -164,7 +165,7 @@ class Transformer(nn.Module):
         prefix, suffix = [], []
         for block in self.blocks:
             x, k, v = block(x)
-            prefix.append((k.contiguous(), v.contiguous()))
+            prefix.append((k.transpose(-1, -2).contiguous(), v.contiguous()))
             empty = k.new_zeros(B, k.shape[1], extra, k.shape[3])
             suffix.append({"k": empty, "v": empty.clone()})
         state = {"prefix": SharedPrefix(prefix), "row": torch.arange(B, device=x.device), "caches": suffix,
@@ -206,7 +207,8 @@ class Transformer(nn.Module):
 
 
 class SharedPrefix:
-    """The context's keys/values ``[(k, v)] * layers``, each ``(G, H, T, D)``, one row per series.
+    """The context's keys/values ``[(k, v)] * layers``, one row per series: keys ``(G, H, D, T)``
+    (transposed), values ``(G, H, T, D)``.
 
     Deliberately not a tensor: the rollout engine repeats and reorders the *tensors* of a state
     for every sample path, while all paths of a series share these; the state's ``row`` tensor
