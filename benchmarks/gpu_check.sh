@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # One short GPU check (under 6 minutes on an H200): tests/test_cuda.py, speculative vs plain
 # rollout and the throughput of the stand-ins on CUDA. Extra arguments go to gpu_check.py,
-# e.g. `bash benchmarks/gpu_check.sh --device cpu` for a dry run on the CPU.
+# e.g. `bash benchmarks/gpu_check.sh --device cpu` for a dry run on the CPU. PYTHON=... picks the
+# interpreter (default: .venv/bin/python if present, else python).
 set -u
 cd "$(dirname "$0")/.."
-PY=python
-[ -x .venv/bin/python ] && PY=.venv/bin/python
+PY="${PYTHON:-python}"
+[ -z "${PYTHON:-}" ] && [ -x .venv/bin/python ] && PY=.venv/bin/python
 if ! $PY -c "import torch" 2>/dev/null; then
     echo "no torch: pip install torch==2.13.0"
     $PY -m pip install -q torch==2.13.0 || { echo "could not install torch"; exit 1; }

@@ -69,7 +69,7 @@ class CausalSelfAttention(nn.Module):
         return self.proj(y.transpose(1, 2).reshape(B, T, C)), k, v
 
     def attend(self, x: torch.Tensor, prefix: tuple[torch.Tensor, torch.Tensor], layout: tuple[int, int, int],
-               cache: dict, pos: torch.Tensor, synced: bool) -> torch.Tensor:
+               cache: dict, pos: torch.Tensor, synced: int | None, L: int) -> torch.Tensor:
         """New positions ``x (B, m, C)`` attending to a shared prefix and to each row's own suffix.
 
         ``prefix``: keys ``(G, H, D, T)`` (stored transposed: a contiguous right operand is
@@ -77,9 +77,10 @@ class CausalSelfAttention(nn.Module):
         batch reads prefix ``g0 + b // per`` (``layout = (g0, ng, per)``), so the ``per`` paths of
         a series read its context's keys once, in one matrix product. ``cache``: the suffix
         keys/values ``(B, H, capacity, D)``; ``pos (B, m)``: suffix slots of the new positions
-        (their rotary position is ``T + pos``). With ``synced`` every row has the same slots and
-        no mask is needed; otherwise slots past a row's own positions (stale entries of
-        rolled-back steps) are masked out.
+        (their rotary position is ``T + pos``); ``L``: suffix slots to attend to (``pos.max() + 1``).
+        ``synced`` (an int) says that every row's slots start there and are written as a block
+        (stepping); otherwise slots past a row's own positions (stale entries of rolled-back
+        steps) are masked out.
         """
         B, m, C = x.shape
         H, D = self.n_heads, self.head_dim
@@ -95,15 +96,14 @@ class CausalSelfAttention(nn.Module):
             return torch.cat([t1 * cos - t2 * sin, t1 * sin + t2 * cos], dim=-1)
 
         q, k = rotate(q), rotate(k)
-        if synced:
-            n = int(pos[0, 0])
+        if synced is not None:
+            n = synced
             cache["k"][:, :, n:n + m] = k
             cache["v"][:, :, n:n + m] = v
         else:
             index = pos[:, None, :, None].expand(B, H, m, D)
             cache["k"].scatter_(2, index, k)
             cache["v"].scatter_(2, index, v)
-        L = int(pos.max()) + 1
         keys, values = cache["k"][:, :, :L], cache["v"][:, :, :L]
         scale = 1.0 / math.sqrt(D)
         # the context: queries of the `per` paths of a series against its keys, one product per series
@@ -111,7 +111,7 @@ class CausalSelfAttention(nn.Module):
         sp = (qg @ pk[g0:g0 + ng]) * scale                                           # (ng, H, per*m, T)
         sp = sp.transpose(1, 2).reshape(B, m, H, T).transpose(1, 2)                  # (B, H, m, T)
         ss = (q @ keys.transpose(-1, -2)) * scale                                    # (B, H, m, L)
-        if not synced or m > 1:
+        if synced is None or m > 1:
             allowed = torch.arange(L, device=x.device)[None, None, :] <= pos[:, :, None]
             ss = ss.masked_fill(~allowed.unsqueeze(1), float("-inf"))
         att = torch.softmax(torch.cat([sp, ss], -1), dim=-1)
@@ -135,8 +135,8 @@ class Block(nn.Module):
         return x + self.mlp(self.ln2(x)), k, v
 
     def attend(self, x: torch.Tensor, prefix: tuple, layout: tuple[int, int, int], cache: dict, pos: torch.Tensor,
-               synced: bool) -> torch.Tensor:
-        x = x + self.attn.attend(self.ln1(x), prefix, layout, cache, pos, synced)
+               synced: int | None, L: int) -> torch.Tensor:
+        x = x + self.attn.attend(self.ln1(x), prefix, layout, cache, pos, synced, L)
         return x + self.mlp(self.ln2(x))
 
 
@@ -180,7 +180,7 @@ class Transformer(nn.Module):
         pos = torch.full((x.shape[0], 1), n, dtype=torch.long, device=x.device)
         h = x.unsqueeze(1)
         for block, cache, prefix in zip(self.blocks, caches, state["prefix"].layers):
-            h = block.attend(h, prefix, layout, cache, pos, True)
+            h = block.attend(h, prefix, layout, cache, pos, n, n + 1)
         return self.ln_f(h[:, 0]), {**state, "caches": caches, "n": state["n"] + 1}
 
     def score_steps(self, x: torch.Tensor, state: dict) -> tuple[torch.Tensor, dict]:
@@ -192,11 +192,12 @@ class Transformer(nn.Module):
         B, m, _ = x.shape
         n = state["n"]
         state, layout = _grouped(state)
-        caches = _grown(state["caches"], (int(n.max()) if n.numel() else 0) + m)
+        L = (int(n.max()) if n.numel() else 0) + m
+        caches = _grown(state["caches"], L)
         pos = n[:, None] + torch.arange(m, device=x.device)[None, :]
         h = x
         for block, cache, prefix in zip(self.blocks, caches, state["prefix"].layers):
-            h = block.attend(h, prefix, layout, cache, pos, False)
+            h = block.attend(h, prefix, layout, cache, pos, None, L)
         return self.ln_f(h), {**state, "caches": caches}
 
     @staticmethod
