@@ -154,14 +154,23 @@ def benchmark(quick: bool = False, threads: int = 2, paths: int = 100, naive_ser
 
 
 # --------------------------------------------------------------------------- fast decoding
-def trained(backbone: str, train: Any, seconds: float, device: str = "auto", values: str = "continuous"
-            ) -> af.NeuralAR:
-    """A NeuralAR of the benchmark's size trained for ``seconds`` on the train part (no validation
-    split, no weight averaging: a short budget is spent on steps, and the last weights are kept)."""
+#: smaller networks for --spec-size small: a short CPU budget trains them for hundreds of steps
+SMALL: dict[str, dict[str, Any]] = {
+    "transformer": dict(backbone="transformer", d_model=32, n_layers=3, n_heads=4, attention_context=512),
+    "conv": dict(backbone="conv", d_model=32, n_layers=8),
+}
+
+
+def trained(backbone: str, train: Any, seconds: float, device: str = "auto", values: str = "continuous",
+            size: str = "full") -> af.NeuralAR:
+    """A NeuralAR trained for ``seconds`` on the train part (no validation split, no weight
+    averaging: a short budget is spent on steps, and the last weights are kept); ``size="full"``
+    is the benchmark's size, ``"small"`` a 32-wide network (for a CPU budget)."""
     head = HEADS["continuous" if values == "continuous" else "quantized-4096"]
+    arch = SIZES[backbone] if size == "full" else SMALL[backbone]
     return af.NeuralAR(**grouped(dict(context_length=512, max_steps=100_000, time_limit=seconds, progress=False,
                                       seed=0, device=device, validation_length=0, ema_decay=None,
-                                      **SIZES[backbone], **head))).fit(train)
+                                      batch_size=32 if size == "full" else 16, **arch, **head))).fit(train)
 
 
 def speculative_vs_plain(model: af.NeuralAR, stream_series: int, paths: int, h: int, k: int,
@@ -214,7 +223,8 @@ def int8_vs_float32(model: af.NeuralAR, test: Any, paths: int, h: int, chunk_siz
 
 def fast_decoding(threads: int = 2, paths: int = 10, stream_series: int = 20, k: int = 4, train_seconds: float = 120,
                   chunk_size: int = 8192, device: str = "auto", speculative: bool = True, int8: bool = True,
-                  backbones: tuple[str, ...] = ("transformer", "conv"), quick: bool = False) -> dict[str, Any]:
+                  backbones: tuple[str, ...] = ("transformer", "conv"), quick: bool = False,
+                  size: str = "full") -> dict[str, Any]:
     """Speculative vs plain sampling and int8 vs float32 on trained models; prints one block per backbone."""
     torch.set_num_threads(threads)
     n_series, h = (40, 12) if quick else (None, 48)
@@ -222,9 +232,10 @@ def fast_decoding(threads: int = 2, paths: int = 10, stream_series: int = 20, k:
     out: dict[str, Any] = {}
     for backbone in backbones:
         t0 = time.perf_counter()
-        model = trained(backbone, train, train_seconds, device)
+        model = trained(backbone, train, train_seconds, device, size=size)
         fit_s = time.perf_counter() - t0
-        print(f"{backbone}: trained {model.training_.steps} steps in {fit_s:.0f} s on {model.device_}", flush=True)
+        print(f"{backbone} ({size} size, d_model {model.d_model_}): trained {model.training_.steps} steps in "
+              f"{fit_s:.0f} s on {model.device_}", flush=True)
         r: dict[str, Any] = {"train_steps": model.training_.steps}
         if speculative:
             r["speculative"] = sp = speculative_vs_plain(model, stream_series, paths, h, k, chunk_size)
@@ -292,6 +303,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--stream-series", type=int, default=20)
     ap.add_argument("--draft-steps", type=int, default=4)
     ap.add_argument("--backbones", default="transformer,conv")
+    ap.add_argument("--spec-size", default="full", choices=("full", "small"),
+                    help="network size of the trained models (small: 32 wide, for a CPU budget)")
     args = ap.parse_args(argv)
     if not args.no_throughput:
         benchmark(args.quick, args.threads, args.paths, args.naive_series, args.naive_paths, args.chunk_size,
@@ -299,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.speculative or args.int8:
         fast_decoding(args.threads, 10 if args.quick else args.paths, args.stream_series, args.draft_steps,
                       args.train_seconds, args.chunk_size, args.device, args.speculative, args.int8,
-                      tuple(args.backbones.split(",")), args.quick)
+                      tuple(args.backbones.split(",")), args.quick, args.spec_size)
 
 
 if __name__ == "__main__":
