@@ -222,3 +222,15 @@ def test_transformer_shares_the_context_of_a_series_and_any_row_selection_steps_
         for t in range(6, 9):
             h, state = net.step(x[idx, t], state)
             torch.testing.assert_close(h, full[:, t], atol=1e-5, rtol=1e-5)
+
+
+def test_polar_student_t_draws_have_the_student_t_law():
+    from arforecast.distributions import StudentT
+    from arforecast.rollout.speculative import _polar_t
+    rows = torch.arange(50000)
+    u, v = (counter_uniforms(1, rows, torch.zeros_like(rows), s) for s in (5, 6))
+    p = StudentT(torch.tensor([1.0], dtype=torch.float64), torch.tensor([2.0], dtype=torch.float64),
+                 torch.tensor([3.5], dtype=torch.float64))
+    x, ok = _polar_t(u, v, p)
+    assert abs(float(ok.double().mean()) - np.pi / 4) < 0.01
+    assert st.kstest(x[ok].numpy(), "t", args=(3.5, 1.0, 2.0)).pvalue > 1e-3

@@ -44,7 +44,7 @@ from typing import Any, Callable
 
 import torch
 
-from arforecast.distributions import Categorical, Distribution, _inverse_cdf_index
+from arforecast.distributions import Categorical, Distribution, StudentT, _inverse_cdf_index
 from arforecast.rollout.protocol import State, map_state
 
 #: most rejection-sampling attempts for a continuous residual before falling back to ``p``
@@ -303,12 +303,18 @@ def _residual_continuous(p: Distribution, q: Distribution, seed: int, rows: torc
     while todo.numel() and attempt < RESIDUAL_ATTEMPTS:
         a = attempt + torch.arange(_BLOCK, device=dev)
         r, tt = rows[todo].to(dev)[:, None], t[todo].to(dev)[:, None]
-        u1 = counter_uniforms(seed, r, tt, 2 + 2 * a[None, :])
-        u2 = counter_uniforms(seed, r, tt, 3 + 2 * a[None, :])
+        u1 = counter_uniforms(seed, r, tt, 2 + 3 * a[None, :])
+        u2 = counter_uniforms(seed, r, tt, 3 + 3 * a[None, :])
         pw = _remap(p64, lambda v: v[todo].unsqueeze(-1))
         qw = _remap(q64, lambda v: v[todo].unsqueeze(-1))
-        x = pw.icdf(u1)
-        ok = u2 <= -torch.expm1(qw.log_prob(x) - pw.log_prob(x))
+        if isinstance(pw, StudentT):
+            # Bailey's (1994) polar method: an exact Student-t draw from a point of the unit disk,
+            # far cheaper than the quantile function (no incomplete beta); points outside the
+            # disk are rejected attempts like any other
+            x, inside = _polar_t(u1, counter_uniforms(seed, r, tt, 4 + 3 * a[None, :]), pw)
+        else:
+            x, inside = pw.icdf(u1), torch.ones_like(u1, dtype=torch.bool)
+        ok = inside & (u2 <= -torch.expm1(qw.log_prob(x) - pw.log_prob(x)))
         hit = ok.any(1)
         first = ok.to(torch.int8).argmax(1)
         out[todo[hit]] = x[hit, first[hit]]
@@ -319,6 +325,21 @@ def _residual_continuous(p: Distribution, q: Distribution, seed: int, rows: torc
         pw = _remap(p64, lambda v: v[todo])
         out[todo] = pw.icdf(counter_uniforms(seed, rows[todo].to(dev), t[todo].to(dev), 1))
     return out, misses
+
+
+def _polar_t(u: torch.Tensor, v: torch.Tensor, p: "StudentT") -> tuple[torch.Tensor, torch.Tensor]:
+    """Student-t draws by Bailey's polar method from uniforms ``u, v`` (and whether each was usable).
+
+    ``(U, V) = (2u - 1, 2v - 1)`` is kept when ``W = U^2 + V^2 <= 1``; then
+    ``U * sqrt(df * (W^(-2/df) - 1) / W)`` is exactly Student-t with ``df`` degrees of freedom.
+    """
+    U, V = 2 * u - 1, 2 * v - 1
+    W = U * U + V * V
+    inside = (W <= 1) & (W > 0)
+    Ws = torch.where(inside, W, torch.full_like(W, 0.5))
+    df = p.df.expand_as(Ws)
+    z = U * torch.sqrt(df * torch.expm1(-2 / df * torch.log(Ws)) / Ws)
+    return p.loc + p.scale * z, inside
 
 
 # --------------------------------------------------------------------------- the rounds
