@@ -174,7 +174,7 @@ def trained(backbone: str, train: Any, seconds: float, device: str = "auto", val
 
 
 def speculative_vs_plain(model: af.NeuralAR, stream_series: int, paths: int, h: int, k: int,
-                         chunk_size: int) -> dict[str, float]:
+                         chunk_size: int, cases: str = "ab") -> dict[str, float]:
     """(a) one series x one path, each of ``stream_series`` series alone; (b) all series x ``paths``."""
     from arforecast.models.neural.draft import LocalARDraft
     ctx = model._context(model.panel_)
@@ -183,6 +183,8 @@ def speculative_vs_plain(model: af.NeuralAR, stream_series: int, paths: int, h: 
     spec_kw = dict(decoding="speculative", draft=draft, draft_steps=k)
     for case, rows, S in (("a", [torch.tensor([i]) for i in range(min(stream_series, ctx.batch_size))], 1),
                           ("b", [torch.arange(ctx.batch_size)], paths)):
+        if case not in cases:
+            continue
         times = {"plain": 0.0, "speculative": 0.0}
         accepted = proposed = 0
         for r in rows:
@@ -224,7 +226,7 @@ def int8_vs_float32(model: af.NeuralAR, test: Any, paths: int, h: int, chunk_siz
 def fast_decoding(threads: int = 2, paths: int = 10, stream_series: int = 20, k: int = 4, train_seconds: float = 120,
                   chunk_size: int = 8192, device: str = "auto", speculative: bool = True, int8: bool = True,
                   backbones: tuple[str, ...] = ("transformer", "conv"), quick: bool = False,
-                  size: str = "full") -> dict[str, Any]:
+                  size: str = "full", cases: str = "ab") -> dict[str, Any]:
     """Speculative vs plain sampling and int8 vs float32 on trained models; prints one block per backbone."""
     torch.set_num_threads(threads)
     n_series, h = (40, 12) if quick else (None, 48)
@@ -238,8 +240,10 @@ def fast_decoding(threads: int = 2, paths: int = 10, stream_series: int = 20, k:
               f"{fit_s:.0f} s on {model.device_}", flush=True)
         r: dict[str, Any] = {"train_steps": model.training_.steps}
         if speculative:
-            r["speculative"] = sp = speculative_vs_plain(model, stream_series, paths, h, k, chunk_size)
-            for case, label in (("a", "one series x one path"), ("b", f"{sp['b']['series']} series x {paths} paths")):
+            r["speculative"] = sp = speculative_vs_plain(model, stream_series, paths, h, k, chunk_size, cases)
+            for case, label in (("a", "one series x one path"), ("b", f"{model.n_series_} series x {paths} paths")):
+                if case not in sp:
+                    continue
                 c = sp[case]
                 print(f"  speculative (k={k}, local AR draft) vs plain, {label}: acceptance {c['acceptance']:.2f}, "
                       f"plain {c['plain_steps_per_s']:8.0f} / speculative {c['spec_steps_per_s']:8.0f} "
@@ -303,6 +307,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--stream-series", type=int, default=20)
     ap.add_argument("--draft-steps", type=int, default=4)
     ap.add_argument("--backbones", default="transformer,conv")
+    ap.add_argument("--spec-cases", default="ab", help="a: one series x one path, b: all series x --paths")
     ap.add_argument("--spec-size", default="full", choices=("full", "small"),
                     help="network size of the trained models (small: 32 wide, for a CPU budget)")
     args = ap.parse_args(argv)
@@ -312,7 +317,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.speculative or args.int8:
         fast_decoding(args.threads, 10 if args.quick else args.paths, args.stream_series, args.draft_steps,
                       args.train_seconds, args.chunk_size, args.device, args.speculative, args.int8,
-                      tuple(args.backbones.split(",")), args.quick, args.spec_size)
+                      tuple(args.backbones.split(",")), args.quick, args.spec_size, args.spec_cases)
 
 
 if __name__ == "__main__":
