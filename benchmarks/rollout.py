@@ -223,6 +223,27 @@ def int8_vs_float32(model: af.NeuralAR, test: Any, paths: int, h: int, chunk_siz
     return out
 
 
+def int8_stand_in_speed(threads: int = 2, n_series: int = 100, paths: int = 10, h: int = 48,
+                        heads: tuple[str, ...] = ("continuous", "quantized-4096")) -> dict[str, Any]:
+    """Int8 vs float32 rollout speed of the full-size transformer stand-ins (``n_series`` x ``paths``)."""
+    torch.set_num_threads(threads)
+    train, _ = load_m4_hourly(n_series)
+    out: dict[str, Any] = {}
+    for head in heads:
+        model = stand_in("transformer", head, train, "cpu")
+        t = {}
+        for q in (None, "int8"):
+            model.predict(2, num_samples=paths, seed=0, quantize=q)                      # warm-up
+            t[q or "float32"] = cpu_timed(lambda: model.predict(h, num_samples=paths, seed=0, quantize=q))
+        steps = model.n_series_ * paths * h
+        out[head] = t
+        print(f"transformer {head:15s} int8 vs float32, {model.n_series_}x{paths} paths, h={h}: "
+              f"{steps / t['float32'][0]:.0f} -> {steps / t['int8'][0]:.0f} sample-steps/s "
+              f"({t['float32'][0] / t['int8'][0]:.2f}x wall, {t['float32'][1] / t['int8'][1]:.2f}x CPU seconds)",
+              flush=True)
+    return out
+
+
 def fast_decoding(threads: int = 2, paths: int = 10, stream_series: int = 20, k: int = 4, train_seconds: float = 120,
                   chunk_size: int = 8192, device: str = "auto", speculative: bool = True, int8: bool = True,
                   backbones: tuple[str, ...] = ("transformer", "conv"), quick: bool = False,
@@ -307,6 +328,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--stream-series", type=int, default=20)
     ap.add_argument("--draft-steps", type=int, default=4)
     ap.add_argument("--backbones", default="transformer,conv")
+    ap.add_argument("--int8-stand-ins", type=int, default=0, metavar="N",
+                    help="int8 vs float32 speed of the full-size transformer stand-ins on N series")
     ap.add_argument("--spec-cases", default="ab", help="a: one series x one path, b: all series x --paths")
     ap.add_argument("--spec-size", default="full", choices=("full", "small"),
                     help="network size of the trained models (small: 32 wide, for a CPU budget)")
@@ -314,6 +337,8 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_throughput:
         benchmark(args.quick, args.threads, args.paths, args.naive_series, args.naive_paths, args.chunk_size,
                   args.only, args.profile, args.transformer_paths, args.device)
+    if args.int8_stand_ins:
+        int8_stand_in_speed(args.threads, args.int8_stand_ins, 10 if args.quick else args.paths, 12 if args.quick else 48)
     if args.speculative or args.int8:
         fast_decoding(args.threads, 10 if args.quick else args.paths, args.stream_series, args.draft_steps,
                       args.train_seconds, args.chunk_size, args.device, args.speculative, args.int8,
