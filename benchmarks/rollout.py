@@ -220,6 +220,7 @@ def int8_vs_float32(model: af.NeuralAR, test: Any, paths: int, h: int, chunk_siz
         s = score(fc, test, model.panel_, 24, level=0.95)
         out[name] = {"seconds": t, "steps_per_s": model.n_series_ * paths * h / t, "sMAPE": s["sMAPE"],
                      "MSIS": s["MSIS"]}
+    out["eval_paths"] = eval_paths
     return out
 
 
@@ -247,7 +248,7 @@ def int8_stand_in_speed(threads: int = 2, n_series: int = 100, paths: int = 10, 
 def fast_decoding(threads: int = 2, paths: int = 10, stream_series: int = 20, k: int = 4, train_seconds: float = 120,
                   chunk_size: int = 8192, device: str = "auto", speculative: bool = True, int8: bool = True,
                   backbones: tuple[str, ...] = ("transformer", "conv"), quick: bool = False,
-                  size: str = "full", cases: str = "ab") -> dict[str, Any]:
+                  size: str = "full", cases: str = "ab", eval_paths: int = 100) -> dict[str, Any]:
     """Speculative vs plain sampling and int8 vs float32 on trained models; prints one block per backbone."""
     torch.set_num_threads(threads)
     n_series, h = (40, 12) if quick else (None, 48)
@@ -272,9 +273,10 @@ def fast_decoding(threads: int = 2, paths: int = 10, stream_series: int = 20, k:
                       + (f" (goal >= 2x: {'met' if c['speed_ratio'] >= 2 else 'MISSED'})" if case == "a" else ""),
                       flush=True)
         if int8 and model.device_.type == "cpu":
-            r["int8"] = q = int8_vs_float32(model, test, paths, h, chunk_size)
+            r["int8"] = q = int8_vs_float32(model, test, paths, h, chunk_size, eval_paths)
             f, i = q["float32"], q["int8"]
-            print(f"  int8 vs float32, all series x {paths} paths: {f['seconds']:.1f} s -> {i['seconds']:.1f} s "
+            print(f"  int8 vs float32, all series x {paths} paths (accuracy from {q['eval_paths']} paths): "
+              f"{f['seconds']:.1f} s -> {i['seconds']:.1f} s "
                   f"({f['seconds'] / i['seconds']:.2f}x); sMAPE {f['sMAPE']:.3f} -> {i['sMAPE']:.3f} "
                   f"({i['sMAPE'] - f['sMAPE']:+.3f}), MSIS {f['MSIS']:.3f} -> {i['MSIS']:.3f} "
                   f"({i['MSIS'] - f['MSIS']:+.3f})", flush=True)
@@ -330,6 +332,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--backbones", default="transformer,conv")
     ap.add_argument("--int8-stand-ins", type=int, default=0, metavar="N",
                     help="int8 vs float32 speed of the full-size transformer stand-ins on N series")
+    ap.add_argument("--eval-paths", type=int, default=100, help="sample paths of the int8 accuracy check")
     ap.add_argument("--spec-cases", default="ab", help="a: one series x one path, b: all series x --paths")
     ap.add_argument("--spec-size", default="full", choices=("full", "small"),
                     help="network size of the trained models (small: 32 wide, for a CPU budget)")
@@ -342,7 +345,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.speculative or args.int8:
         fast_decoding(args.threads, 10 if args.quick else args.paths, args.stream_series, args.draft_steps,
                       args.train_seconds, args.chunk_size, args.device, args.speculative, args.int8,
-                      tuple(args.backbones.split(",")), args.quick, args.spec_size, args.spec_cases)
+                      tuple(args.backbones.split(",")), args.quick, args.spec_size, args.spec_cases,
+                      args.eval_paths)
 
 
 if __name__ == "__main__":
