@@ -120,6 +120,18 @@ class ARNetwork(nn.Module):
         h, state = self.backbone.step(x[:, 0], backbone_state)
         return self.head(h, base[:, 0], self.split_ar(ar)[1]), state
 
+    def score_steps(self, z: torch.Tensor, observed: torch.Tensor, positions: torch.Tensor, backbone_state: dict,
+                    ar: torch.Tensor, tokens: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+        """``m`` positions at once: ``z, observed [B, history + m]`` end with the ``m`` new values,
+        ``positions [B, m]``; head parameters ``[B, m]`` (speculative decoding's verification pass)."""
+        m = positions.shape[1]
+        first = z.shape[1] - m
+        base = self.base(z, ar, first)
+        x = self.features(z, observed, base, positions, first, tokens)
+        h, state = self.backbone.score_steps(x, backbone_state)
+        spread = self.split_ar(ar)[1]
+        return self.head(h, base, None if spread is None else spread[:, None]), state
+
 
 def default_layers(backbone: str) -> int:
     """Depth when none is given: 7 conv layers (receptive field 128), 3 transformer blocks."""

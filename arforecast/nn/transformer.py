@@ -68,15 +68,58 @@ class CausalSelfAttention(nn.Module):
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)     # (B, H, T, D)
         return self.proj(y.transpose(1, 2).reshape(B, T, C)), k, v
 
-    def step(self, x: torch.Tensor, cache: dict, n: int) -> torch.Tensor:
-        """One position ``x (B, 1, C)`` at index ``n``; writes its key/value into ``cache``."""
-        B, _, C = x.shape
-        q, k, v = self._heads(x, torch.tensor([n], device=x.device))
-        cache["k"][:, :, n] = k[:, :, 0]
-        cache["v"][:, :, n] = v[:, :, 0]
-        keys, values = cache["k"][:, :, :n + 1], cache["v"][:, :, :n + 1]
-        att = torch.softmax((q @ keys.transpose(-1, -2)) / math.sqrt(self.head_dim), dim=-1)  # (B, H, 1, n+1)
-        return self.proj((att @ values).transpose(1, 2).reshape(B, 1, C))
+    def attend(self, x: torch.Tensor, prefix: tuple[torch.Tensor, torch.Tensor], layout: tuple[int, int, int],
+               cache: dict, pos: torch.Tensor, synced: int | None, L: int) -> torch.Tensor:
+        """New positions ``x (B, m, C)`` attending to a shared prefix and to each row's own suffix.
+
+        ``prefix``: keys ``(G, H, D, T)`` (stored transposed: a contiguous right operand is
+        about twice as fast on the CPU) and values ``(G, H, T, D)`` of the context; row ``b`` of the
+        batch reads prefix ``g0 + b // per`` (``layout = (g0, ng, per)``), so the ``per`` paths of
+        a series read its context's keys once, in one matrix product. ``cache``: the suffix
+        keys/values ``(B, H, capacity, D)``; ``pos (B, m)``: suffix slots of the new positions
+        (their rotary position is ``T + pos``); ``L``: suffix slots to attend to (``pos.max() + 1``).
+        ``synced`` (an int) says that every row's slots start there and are written as a block
+        (stepping); otherwise slots past a row's own positions (stale entries of rolled-back
+        steps) are masked out.
+        """
+        B, m, C = x.shape
+        H, D = self.n_heads, self.head_dim
+        pk, pv = prefix
+        T = pk.shape[3]
+        g0, ng, per = layout
+        q, k, v = self.qkv(x).view(B, m, 3, H, D).permute(2, 0, 3, 1, 4)       # (B, H, m, D)
+        angles = ((T + pos).float()[..., None] * self.rotary.inv_freq).unsqueeze(1)   # (B, 1, m, D/2)
+        cos, sin = angles.cos(), angles.sin()
+
+        def rotate(t: torch.Tensor) -> torch.Tensor:
+            t1, t2 = t.chunk(2, dim=-1)
+            return torch.cat([t1 * cos - t2 * sin, t1 * sin + t2 * cos], dim=-1)
+
+        q, k = rotate(q), rotate(k)
+        if synced is not None:
+            n = synced
+            cache["k"][:, :, n:n + m] = k
+            cache["v"][:, :, n:n + m] = v
+        else:
+            index = pos[:, None, :, None].expand(B, H, m, D)
+            cache["k"].scatter_(2, index, k)
+            cache["v"].scatter_(2, index, v)
+        keys, values = cache["k"][:, :, :L], cache["v"][:, :, :L]
+        scale = 1.0 / math.sqrt(D)
+        # the context: queries of the `per` paths of a series against its keys, one product per series
+        qg = q.permute(0, 2, 1, 3).reshape(ng, per * m, H, D).transpose(1, 2)      # (ng, H, per*m, D)
+        sp = (qg @ pk[g0:g0 + ng]) * scale                                           # (ng, H, per*m, T)
+        sp = sp.transpose(1, 2).reshape(B, m, H, T).transpose(1, 2)                  # (B, H, m, T)
+        ss = (q @ keys.transpose(-1, -2)) * scale                                    # (B, H, m, L)
+        if synced is None or m > 1:
+            allowed = torch.arange(L, device=x.device)[None, None, :] <= pos[:, :, None]
+            ss = ss.masked_fill(~allowed.unsqueeze(1), float("-inf"))
+        att = torch.softmax(torch.cat([sp, ss], -1), dim=-1)
+        ap, asuf = att.split([T, L], dim=-1)
+        apg = ap.transpose(1, 2).reshape(ng, per * m, H, T).transpose(1, 2)         # (ng, H, per*m, T)
+        yp = (apg @ pv[g0:g0 + ng]).transpose(1, 2).reshape(B, m, H, D)
+        y = yp + (asuf @ values).transpose(1, 2)                                     # (B, m, H, D)
+        return self.proj(y.reshape(B, m, C))
 
 
 class Block(nn.Module):
@@ -91,8 +134,9 @@ class Block(nn.Module):
         x = x + a
         return x + self.mlp(self.ln2(x)), k, v
 
-    def step(self, x: torch.Tensor, cache: dict, n: int) -> torch.Tensor:
-        x = x + self.attn.step(self.ln1(x), cache, n)
+    def attend(self, x: torch.Tensor, prefix: tuple, layout: tuple[int, int, int], cache: dict, pos: torch.Tensor,
+               synced: int | None, L: int) -> torch.Tensor:
+        x = x + self.attn.attend(self.ln1(x), prefix, layout, cache, pos, synced, L)
         return x + self.mlp(self.ln2(x))
 
 
@@ -111,24 +155,104 @@ class Transformer(nn.Module):
 
     # ------------------------------------------------------------------ incremental
     def start(self, x: torch.Tensor, extra: int = 64) -> tuple[torch.Tensor, dict]:
-        """Run over ``x (B, T, C)``; return the last output ``(B, C)`` and the key/value cache."""
+        """Run over ``x (B, T, C)``; return the last output ``(B, C)`` and the state to step from.
+
+        The context's keys/values are held once per row in a :class:`SharedPrefix` (not a tensor,
+        so the rollout engine does not copy it for every sample path); each path gets its own
+        suffix cache with room for ``extra`` steps, grown by doubling.
+        """
         B, T, _ = x.shape
-        caches = []
+        prefix, suffix = [], []
         for block in self.blocks:
             x, k, v = block(x)
-            pad = (0, 0, 0, extra)                                      # room for ``extra`` steps
-            caches.append({"k": F.pad(k, pad).contiguous(), "v": F.pad(v, pad).contiguous()})
-        n = torch.full((B,), T, dtype=torch.long, device=x.device)
-        return self.ln_f(x[:, -1]), {"caches": caches, "n": n}
+            prefix.append((k.transpose(-1, -2).contiguous(), v.contiguous()))
+            empty = k.new_zeros(B, k.shape[1], extra, k.shape[3])
+            suffix.append({"k": empty, "v": empty.clone()})
+        state = {"prefix": SharedPrefix(prefix), "row": torch.arange(B, device=x.device), "caches": suffix,
+                 "n": torch.zeros(B, dtype=torch.long, device=x.device)}
+        return self.ln_f(x[:, -1]), state
 
     def step(self, x: torch.Tensor, state: dict) -> tuple[torch.Tensor, dict]:
-        """One new position ``x (B, C)``; writes into the cache (grown by doubling when full)."""
+        """One new position ``x (B, C)``; writes into the suffix cache (grown by doubling when full)."""
         n = int(state["n"][0]) if state["n"].numel() else 0
+        state, layout = _grouped(state)
+        caches = _grown(state["caches"], n + 1)
+        pos = torch.full((x.shape[0], 1), n, dtype=torch.long, device=x.device)
         h = x.unsqueeze(1)
-        caches = state["caches"]
-        if caches and n >= caches[0]["k"].shape[2]:
-            grow = (0, 0, 0, caches[0]["k"].shape[2])
-            caches = [{"k": F.pad(c["k"], grow), "v": F.pad(c["v"], grow)} for c in caches]
-        for block, cache in zip(self.blocks, caches):
-            h = block.step(h, cache, n)
-        return self.ln_f(h[:, 0]), {"caches": caches, "n": state["n"] + 1}
+        for block, cache, prefix in zip(self.blocks, caches, state["prefix"].layers):
+            h = block.attend(h, prefix, layout, cache, pos, n, n + 1)
+        return self.ln_f(h[:, 0]), {**state, "caches": caches, "n": state["n"] + 1}
+
+    def score_steps(self, x: torch.Tensor, state: dict) -> tuple[torch.Tensor, dict]:
+        """``m`` new positions ``x (B, m, C)`` per row, each row from its own suffix length.
+
+        Returns ``(B, m, C)`` outputs and the state with all ``m`` keys/values written;
+        :meth:`truncate` then keeps the first ``keep`` of them per row (speculative decoding).
+        """
+        B, m, _ = x.shape
+        n = state["n"]
+        state, layout = _grouped(state)
+        L = (int(n.max()) if n.numel() else 0) + m
+        caches = _grown(state["caches"], L)
+        pos = n[:, None] + torch.arange(m, device=x.device)[None, :]
+        h = x
+        for block, cache, prefix in zip(self.blocks, caches, state["prefix"].layers):
+            h = block.attend(h, prefix, layout, cache, pos, None, L)
+        return self.ln_f(h), {**state, "caches": caches}
+
+    @staticmethod
+    def truncate(state: dict, keep: torch.Tensor) -> dict:
+        """Keep the first ``keep (B,)`` positions of the last :meth:`score_steps` per row: the suffix
+        length moves; entries past it are masked out and overwritten later (an O(1) rollback)."""
+        return {**state, "n": state["n"] + keep.to(state["n"].device)}
+
+
+class SharedPrefix:
+    """The context's keys/values ``[(k, v)] * layers``, one row per series: keys ``(G, H, D, T)``
+    (transposed), values ``(G, H, T, D)``.
+
+    Deliberately not a tensor: the rollout engine repeats and reorders the *tensors* of a state
+    for every sample path, while all paths of a series share these; the state's ``row`` tensor
+    says which prefix row each path reads.
+    """
+
+    def __init__(self, layers: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        self.layers = layers
+
+
+def _grown(caches: list[dict], need: int) -> list[dict]:
+    """The suffix caches with room for ``need`` positions (capacity doubled as often as needed)."""
+    if not caches or need <= caches[0]["k"].shape[2]:
+        return caches
+    cap = caches[0]["k"].shape[2]
+    while cap < need:
+        cap *= 2
+    grow = (0, 0, 0, cap - caches[0]["k"].shape[2])
+    return [{"k": F.pad(c["k"], grow), "v": F.pad(c["v"], grow)} for c in caches]
+
+
+def _grouped(state: dict) -> tuple[dict, tuple[int, int, int]]:
+    """``(state, (g0, ng, per))``: rows ``b`` read prefix row ``g0 + b // per``.
+
+    The engine keeps the paths of a series together and equally many per series, so this holds
+    for the rows it passes. Rows whose series are not consecutive prefix rows (some series
+    dropped) get a compacted copy of their series' prefixes; any other selection of rows gets
+    one copy of its prefix per row.
+    """
+    row = state["row"]
+    B = row.numel()
+    if B:
+        first = int(row[0])
+        per = int((row == first).sum())
+        if B % per == 0:
+            groups = row[::per]
+            if torch.equal(row, groups.repeat_interleave(per)):
+                ng = groups.numel()
+                if int(groups[-1]) - first + 1 == ng and bool((groups[1:] > groups[:-1]).all()):
+                    return state, (first, ng, per)
+                layers = [(k.index_select(0, groups), v.index_select(0, groups)) for k, v in state["prefix"].layers]
+                new_row = torch.arange(ng, device=row.device).repeat_interleave(per)
+                return {**state, "prefix": SharedPrefix(layers), "row": new_row}, (0, ng, per)
+    layers = [(k.index_select(0, row), v.index_select(0, row)) for k, v in state["prefix"].layers]
+    state = {**state, "prefix": SharedPrefix(layers), "row": torch.arange(B, device=row.device)}
+    return state, (0, B, 1)

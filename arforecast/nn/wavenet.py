@@ -111,3 +111,40 @@ class WaveNet(nn.Module):
             h, skip = layer.step(h, past)
             skips = skips + skip
         return F.relu(skips), {"queues": state["queues"], "t": state["t"] + 1}
+
+    def score_steps(self, x: torch.Tensor, state: dict) -> tuple[torch.Tensor, dict]:
+        """``m`` new positions ``x (B, m, C)`` per row, each row from its own step count.
+
+        The queues are read, not written: each layer's inputs are kept in the state so that
+        :meth:`truncate` writes only the positions a row keeps (speculative decoding).
+        """
+        B, m, C = x.shape
+        t = state["t"]
+        offsets = torch.arange(m, device=x.device)[None, :]
+        h, skips, inputs = x, 0, []
+        for layer, q in zip(self.layers, state["queues"]):
+            d = layer.dilation
+            inputs.append(h)
+            slots = (t[:, None] + offsets) % d                            # input t+j-d lives in slot (t+j) % d
+            past = q.gather(1, slots.unsqueeze(-1).expand(B, m, C))
+            if m > d:                                                      # ... or was fed in this pass
+                past = torch.cat([past[:, :d], h[:, :m - d]], 1)
+            out, skip = layer.step(h.reshape(B * m, C), past.reshape(B * m, C))
+            h = out.view(B, m, C)
+            skips = skips + skip.view(B, m, C)
+        return F.relu(skips), {"queues": state["queues"], "t": t, "inputs": inputs}
+
+    def truncate(self, state: dict, keep: torch.Tensor) -> dict:
+        """Write the first ``keep (B,)`` positions of the last :meth:`score_steps` into the queues."""
+        t, queues = state["t"], state["queues"]
+        keep = keep.to(t.device)
+        rows = torch.arange(t.numel(), device=t.device)
+        most = int(keep.max()) if keep.numel() else 0
+        least = int(keep.min()) if keep.numel() else 0
+        for layer, q, inp in zip(self.layers, queues, state["inputs"]):
+            d = layer.dilation
+            for j in range(max(least - d, 0), most):      # before that, every row overwrites j with j + d
+                slot = (t + j) % d
+                write = (j < keep).unsqueeze(-1)
+                q[rows, slot] = torch.where(write, inp[:, j], q[rows, slot])
+        return {"queues": queues, "t": t + keep}

@@ -6,7 +6,10 @@ it feeds back.
 * ``sample``: ``icdf(u)`` of a pre-drawn uniform (sample paths); for categorical distributions
   the distribution may first be reshaped by ``temperature``, ``top_k`` and ``top_p``;
 * ``beam``: beam search over the bins of a categorical distribution (the ``beam_width`` most
-  likely paths and their log-probabilities).
+  likely paths and their log-probabilities);
+* ``speculative``: sample paths with the law of ``sample``, drawn faster by letting a cheap
+  ``draft`` model propose ``draft_steps`` values that the model accepts or corrects
+  (:mod:`arforecast.rollout.speculative`).
 
 See ``docs/rollout.md`` for which of these make sense for forecasting.
 """
@@ -18,7 +21,7 @@ import torch
 
 from arforecast.distributions import Categorical, Distribution
 
-DECODINGS = ("mean", "greedy", "sample", "beam")
+DECODINGS = ("mean", "greedy", "sample", "beam", "speculative")
 
 
 @dataclass(frozen=True)
@@ -37,22 +40,39 @@ class Decoding:
     top_p: float | None = None
     beam_width: int = 4
     length_penalty: float = 0.0
+    draft: object = None
+    draft_steps: int = 4
 
     @staticmethod
     def make(name: str, num_samples: int | None = None, temperature: float = 1.0,
              top_k: int | None = None, top_p: float | None = None, beam_width: int = 4,
-             length_penalty: float = 0.0) -> "Decoding":
+             length_penalty: float = 0.0, draft: object = None, draft_steps: int = 4) -> "Decoding":
         """Check the options of decoding ``name`` and return them as a :class:`Decoding`."""
         if name not in DECODINGS:
             raise ValueError(f"decoding must be one of {DECODINGS}, got {name!r}")
+        if name == "speculative":
+            if draft is None:
+                raise ValueError("decoding='speculative' needs a draft model (draft=...): a Stepper with a "
+                                 "fixed-size state, e.g. a fitted AR or NeuralAR's local AR path")
+            for method in ("start", "distribution", "advance"):
+                if not callable(getattr(draft, method, None)):
+                    raise TypeError(f"the draft {type(draft).__name__} does not implement the Stepper protocol "
+                                    "(start, distribution, advance)")
+            if isinstance(draft_steps, bool) or int(draft_steps) != draft_steps or draft_steps < 1:
+                raise ValueError(f"draft_steps must be a positive integer, got {draft_steps}")
+        elif draft is not None:
+            raise ValueError(f"draft only applies to decoding='speculative', not to decoding={name!r}")
         shaped = temperature != 1.0 or top_k is not None or top_p is not None
+        if name == "speculative" and shaped:
+            raise ValueError("temperature, top_k and top_p do not apply to decoding='speculative': it draws "
+                             "from the model's own next-step law")
         if name != "sample" and shaped:
             raise ValueError("temperature, top_k and top_p only apply to decoding='sample', "
                              f"not to decoding={name!r}")
         if name in ("mean", "greedy", "beam") and num_samples not in (None, 1):
             raise ValueError(f"decoding={name!r} gives deterministic paths; use decoding='sample' "
                              f"to draw num_samples={num_samples} sample paths")
-        if name == "sample":
+        if name in ("sample", "speculative"):
             num_samples = 1 if num_samples is None else num_samples
             if isinstance(num_samples, bool) or int(num_samples) != num_samples or num_samples < 1:
                 raise ValueError(f"num_samples must be a positive integer, got {num_samples}")
@@ -67,7 +87,7 @@ class Decoding:
             raise ValueError(f"beam_width must be a positive integer, got {beam_width}")
         return Decoding(name, int(num_samples or 1), float(temperature),
                         None if top_k is None else int(top_k), top_p, int(beam_width),
-                        float(length_penalty))
+                        float(length_penalty), draft, int(draft_steps))
 
     @property
     def paths_per_series(self) -> int:
@@ -75,7 +95,7 @@ class Decoding:
 
     @property
     def needs_uniforms(self) -> bool:
-        return self.name == "sample"
+        return self.name in ("sample", "speculative")
 
     @property
     def shapes_distribution(self) -> bool:

@@ -48,12 +48,22 @@ class RolloutResult:
         score: ``[B, S]`` beam score, ``log_prob / ((5 + h) / 6) ** length_penalty``; ``None``
             unless ``decoding="beam"``.
         decoding: the decoding strategy used.
+        stats: ``decoding="speculative"`` only: counts of ``proposed`` and ``accepted`` draft
+            values, ``rounds`` (target passes per chunk, summed) and ``residual_misses``.
     """
 
     paths: torch.Tensor
     log_prob: torch.Tensor | None = None
     score: torch.Tensor | None = None
     decoding: str = "mean"
+    stats: dict | None = None
+
+    @property
+    def acceptance(self) -> float | None:
+        """Fraction of the draft's proposals accepted (speculative decoding), else ``None``."""
+        if not self.stats or not self.stats.get("proposed"):
+            return None
+        return self.stats["accepted"] / self.stats["proposed"]
 
     def numpy(self) -> np.ndarray:
         """``paths`` as a numpy array ``[B, S, h]``."""
@@ -62,7 +72,7 @@ class RolloutResult:
     @property
     def point(self) -> torch.Tensor:
         """``[B, h]``: the single path of ``mean``/``greedy``, the best beam, or the mean of samples."""
-        return self.paths[:, 0] if self.decoding != "sample" else self.paths.mean(dim=1)
+        return self.paths[:, 0] if self.decoding not in ("sample", "speculative") else self.paths.mean(dim=1)
 
 
 # --------------------------------------------------------------------------- drivers
@@ -121,7 +131,8 @@ def rollout(model: Stepper, context: Context, h: int, *, num_samples: int | None
             decoding: str = "mean", seed: int | None = None, chunk_size: int | None = None,
             naive: bool = False, temperature: float = 1.0, top_k: int | None = None,
             top_p: float | None = None, beam_width: int = 4, length_penalty: float = 0.0,
-            return_log_prob: bool = False, progress: bool = False) -> RolloutResult:
+            return_log_prob: bool = False, progress: bool = False, draft: Stepper | None = None,
+            draft_steps: int = 4) -> RolloutResult:
     """Roll ``model`` out ``h`` steps from every row of ``context``.
 
     Args:
@@ -139,6 +150,10 @@ def rollout(model: Stepper, context: Context, h: int, *, num_samples: int | None
         beam_width, length_penalty: beam search options (categorical models only).
         return_log_prob: also return each path's log-probability under the model.
         progress: show a progress bar over the steps.
+        draft, draft_steps: ``decoding="speculative"``: the draft model (a Stepper with a state of
+            fixed size) and how many values it proposes per round (see
+            :mod:`arforecast.rollout.speculative`). The paths have the law of ``"sample"``; with
+            a draft identical to the model they are ``"sample"``'s paths exactly.
 
     Returns:
         A :class:`RolloutResult` with ``paths [B, S, h]`` in float64.
@@ -166,7 +181,10 @@ def rollout(model: Stepper, context: Context, h: int, *, num_samples: int | None
     if isinstance(h, bool) or int(h) != h or h < 1:
         raise ValueError(f"h must be a positive integer, got {h}")
     h = int(h)
-    dec = Decoding.make(decoding, num_samples, temperature, top_k, top_p, beam_width, length_penalty)
+    dec = Decoding.make(decoding, num_samples, temperature, top_k, top_p, beam_width, length_penalty, draft,
+                        draft_steps)
+    if naive and dec.name == "speculative":
+        raise ValueError("naive=True recomputes the model at every step; it has no speculative version")
     if chunk_size is not None and (isinstance(chunk_size, bool) or int(chunk_size) != chunk_size
                                    or chunk_size < 1):
         raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size}")
@@ -185,6 +203,14 @@ def rollout(model: Stepper, context: Context, h: int, *, num_samples: int | None
     log_prob = torch.zeros(B * S, dtype=torch.float64) if (return_log_prob or dec.name == "beam") else None
     K = 0 if replay is None else replay.width
     uniforms = _UniformStream(h + K, seed) if dec.needs_uniforms else None
+    stats = None
+    if dec.name == "speculative":
+        if K:
+            raise ValueError("speculative decoding from contexts with missing values is not supported; "
+                             "use decoding='sample' (the same law)")
+        from arforecast.rollout.speculative import speculative_steps
+        spec_seed = int(seed) if seed is not None else int(torch.randint(2 ** 62, (), generator=uniforms.gen))
+        stats = {"proposed": 0, "accepted": 0, "rounds": 0, "residual_misses": 0}
     if chunk_size is None and not naive:
         chunk_size = default_chunk_size(model, context, h, B * S)
     driver_cls = _Naive if naive else _Incremental
@@ -200,10 +226,21 @@ def rollout(model: Stepper, context: Context, h: int, *, num_samples: int | None
     with torch.no_grad():
         for series, parts in plan:
             base = driver_cls.start(model, context.rows(series))
+            if stats is not None:
+                draft_base = dec.draft.start(context.rows(series))
             for part in parts:
                 local = torch.div(part, S, rounding_mode="floor") - int(series[0])
                 if dec.name == "beam":
                     out, lp = _beam(base, len(series), h, dec, bar)
+                elif stats is not None:
+                    out, lp, st = speculative_steps(model, base.fork(local).state, dec.draft,
+                                                    _select(draft_base, local), h, dec.draft_steps,
+                                                    uniforms.next(len(part)), spec_seed, part,
+                                                    log_prob is not None, local)
+                    for key in stats:
+                        stats[key] += st[key]
+                    if bar is not None:
+                        bar.update(h)
                 else:
                     u = None if uniforms is None else uniforms.next(len(part))
                     if K:
@@ -222,7 +259,7 @@ def rollout(model: Stepper, context: Context, h: int, *, num_samples: int | None
     if dec.name == "beam":
         score = (log_prob / gnmt_length_penalty(h, dec.length_penalty)).reshape(B, S)
     return RolloutResult(paths.reshape(B, S, h), None if log_prob is None else log_prob.reshape(B, S),
-                         score, dec.name)
+                         score, dec.name, stats)
 
 
 def path_memory(model: Stepper, context: Context, h: int) -> int:

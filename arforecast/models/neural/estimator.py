@@ -206,8 +206,17 @@ class NeuralAR(NeuralStepper, Forecaster):
         """Mean path without ``num_samples``; with it, sample paths whose mean is the point forecast.
 
         Options: ``decoding`` (default ``self.decoding`` for samples), ``temperature``, ``top_k``,
-        ``top_p``, ``chunk_size``, ``progress`` (see :func:`arforecast.rollout.rollout`).
+        ``top_p``, ``chunk_size``, ``progress``, ``draft`` and ``draft_steps`` (see
+        :func:`arforecast.rollout.rollout`; ``draft="local_ar"`` is this model's own local AR path,
+        :class:`~arforecast.models.neural.draft.LocalARDraft`), ``quantize="int8"`` (the linear
+        layers in dynamic int8 on the CPU, :mod:`~arforecast.models.neural.quantization`).
         """
+        from arforecast.models.neural.quantization import quantized
+        with quantized(self, options.pop("quantize", None)):
+            return self._predict_float(panel, h, num_samples, seed, covariates, **options)
+
+    def _predict_float(self, panel: Panel, h: int, num_samples: int | None, seed: int | None,
+                       covariates: Any = None, **options: Any) -> Forecast:
         from arforecast.rollout.engine import rollout
         check_float32_range(panel)
         self.network_.eval()
@@ -215,6 +224,11 @@ class NeuralAR(NeuralStepper, Forecaster):
             raise DataError("NeuralAR was fitted with covariates: predict needs their future values (X_future=...)")
         context = self._context(panel, covariates if getattr(self, "n_exog_", 0) else None, h)
         chunk = options.pop("chunk_size", self.chunk_size)
+        if isinstance(options.get("draft"), str):
+            if options["draft"] != "local_ar":
+                raise ValueError(f"draft must be a Stepper or 'local_ar', got {options['draft']!r}")
+            from arforecast.models.neural.draft import LocalARDraft
+            options["draft"] = LocalARDraft(self)
         if num_samples is None:
             decoding = options.pop("decoding", "mean")
             res = rollout(self, context, h, decoding=decoding, seed=seed, chunk_size=chunk, **options)

@@ -150,6 +150,43 @@ class NeuralStepper:
             out["tokens"] = tokens
         return out
 
+    # ------------------------------------------------------------------ speculative decoding
+    def score_steps(self, state: State, values: torch.Tensor) -> tuple[State, Distribution]:
+        """Feed ``values [B, m]`` (original units) in one pass; the laws after each prefix, batch
+        ``[B, m]``. The state remembers the pass until :meth:`truncate` keeps a prefix of it."""
+        net = self.network_
+        values = values.to(self.device_, torch.float64)
+        m = values.shape[1]
+        z_new, obs_new, tok_new = self._encode(values, state["scale"])
+        pending = {"z": torch.cat([state["z"], z_new], 1), "observed": torch.cat([state["observed"], obs_new], 1)}
+        tokens = None
+        if "tokens" in state:
+            tokens = pending["tokens"] = torch.cat([state["tokens"], tok_new], 1)
+        positions = state["position"][:, None] + torch.arange(1, m + 1, device=values.device)[None, :]
+        with torch.no_grad():
+            params, bstate = net.score_steps(pending["z"], pending["observed"], positions, state["backbone"],
+                                             state["coef"], tokens)
+        pending["params"] = params
+        out = {**state, "backbone": bstate, "pending": pending}
+        dist = net.head.distribution(params, state["scale"].to(self.dtype_)[:, None],
+                                     spread=getattr(self, "spread_", 1.0))
+        return out, dist
+
+    def truncate(self, state: State, keep: torch.Tensor) -> State:
+        """The state after only the first ``keep [B]`` (>= 1) values of the last :meth:`score_steps`."""
+        pending = state["pending"]
+        keep = keep.to(self.device_)
+        B, H = keep.shape[0], self.history_
+        cols = keep[:, None] + torch.arange(H, device=keep.device)[None, :]
+        rows = torch.arange(B, device=keep.device)
+        out = {"scale": state["scale"], "coef": state["coef"], "z": pending["z"].gather(1, cols),
+               "observed": pending["observed"].gather(1, cols), "position": state["position"] + keep,
+               "backbone": self.network_.backbone.truncate(state["backbone"], keep),
+               "params": {k: v[rows, keep - 1] for k, v in pending["params"].items()}}
+        if "tokens" in pending:
+            out["tokens"] = pending["tokens"].gather(1, cols)
+        return out
+
     def _context(self, panel: Panel, covariates=None, h: int = 0) -> Context:
         """The last ``context_length_`` values of every series, at their calendar positions (with
         covariates: theirs beside them and on the ``h`` steps after)."""
