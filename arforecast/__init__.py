@@ -17,6 +17,7 @@ from arforecast.evaluation.backtest import BacktestResult, backtest
 from arforecast.exceptions import DataError, ModelFileError, NotFittedError, TrainingError
 from arforecast.forecasts import Forecast
 from arforecast.models.baselines import Drift, Mean, Naive, Naive2, SeasonalNaive
+from arforecast.models.arx import ARX
 from arforecast.models.linear import AR
 from arforecast.models.neural import NeuralAR
 from arforecast.progress import set_progress
@@ -28,7 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Forecaster", "Forecast", "Panel", "to_panel", "DataError", "ModelFileError", "NotFittedError", "TrainingError",
     "Naive", "SeasonalNaive", "Naive2", "Mean", "Drift",
-    "AR",
+    "AR", "ARX",
     "NeuralAR",
     "backtest", "BacktestResult",
     "rollout", "RolloutResult",

@@ -31,7 +31,7 @@ def _fit_predict(name: str, model: Any, panel: Panel, h: int, num_samples: int |
 
 def forecast(models: Any, df: Any, h: int, *, levels: float | Sequence[float] = (), num_samples: int | None = None,
              seed: int | None = None, freq: Any = None, id_col: str = "unique_id", time_col: str = "ds",
-             target_col: str = "y") -> pd.DataFrame:
+             target_col: str = "y", **data_options: str) -> pd.DataFrame:
     """Fit every model on ``df`` and forecast ``h`` steps: one long frame, a column per model.
 
     Args:
@@ -44,6 +44,7 @@ def forecast(models: Any, df: Any, h: int, *, levels: float | Sequence[float] = 
         num_samples, seed: sample paths per series and their seed, passed to every model's
             ``predict`` (models without closed-form intervals need ``num_samples`` for levels).
         freq, id_col, time_col, target_col: as in :func:`arforecast.to_panel`.
+        data_options: ``duplicates=``, ``off_grid=``, ``gaps=``, ``missing=`` as in :func:`arforecast.to_panel`.
 
     Returns:
         ``<id>, <time>, <model>, <model>-lo-95, ..., <model>-hi-95, <next model>, ...``: the id
@@ -66,7 +67,7 @@ def forecast(models: Any, df: Any, h: int, *, levels: float | Sequence[float] = 
         from arforecast import distributed
         return distributed.forecast(named, df, h, levels=lvls, num_samples=num_samples, seed=seed,
                                     id_col=id_col, time_col=time_col, target_col=target_col)
-    panel = to_panel(df, freq=freq, id_col=id_col, time_col=time_col, target_col=target_col)
+    panel = to_panel(df, freq=freq, id_col=id_col, time_col=time_col, target_col=target_col, **data_options)
     frame: pd.DataFrame | None = None
     for name, model in named.items():
         fc = _fit_predict(name, model, panel, h, num_samples, seed, bool(lvls))

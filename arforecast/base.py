@@ -4,6 +4,10 @@
 * ``fit(y) -> self`` validates ``y`` through the data layer and sets trailing-underscore attributes;
 * ``predict(h, num_samples=None, seed=None, y=None) -> Forecast``; ``y`` re-conditions a fitted model
   on newer histories of the same series without refitting (backtests and anomaly detection use it).
+* covariates: ``fit(y, X=..., static=..., past_only=...)`` and ``predict(h, X_future=..., X=...)``
+  (:mod:`arforecast.data.covariates`, docs/covariates.md); a model that uses them sets
+  ``supports_covariates = True`` and receives them as ``covariates=`` in ``_fit`` and ``_predict``;
+  the others warn that they ignore them.
 
 A subclass implements ``_fit(panel)`` and ``_predict(panel, h, num_samples, seed, **options)``
 and declares ``min_length`` (observations a series needs).
@@ -15,6 +19,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 
+from arforecast.data.covariates import Covariates, build_covariates
 from arforecast.data.frames import check_horizon, check_min_length, to_panel
 from arforecast.data.panel import Panel, in_sample_scales, rows_of_ids
 from arforecast.exceptions import DataError, NotFittedError
@@ -39,23 +44,48 @@ class Forecaster(BaseEstimator):
     #: True when the model's parameters are shared by all series (a global model): it can then
     #: forecast series it was not fitted on.
     is_global: bool = False
+    #: True when the model reads covariates (``fit(y, X=...)``); the others ignore them with a warning
+    supports_covariates: bool = False
 
     # ------------------------------------------------------------------ public API
-    def fit(self, y: Any, *, freq: Any = None, **columns: str) -> "Forecaster":
-        """Fit to ``y`` (Series, wide or long DataFrame; see :func:`arforecast.data.to_panel`)."""
+    def fit(self, y: Any, X: Any = None, *, static: Any = None, past_only: Any = (), freq: Any = None,
+            **columns: str) -> "Forecaster":
+        """Fit to ``y`` (Series, wide or long DataFrame; see :func:`arforecast.data.to_panel`).
+
+        ``X`` holds time-varying covariates on ``y``'s timestamps, ``static`` per-series ones, and
+        ``past_only`` names the covariates of ``X`` known only up to each forecast origin
+        (docs/covariates.md); models with ``supports_covariates = False`` ignore them and warn.
+        """
         panel = to_panel(y, freq=freq, **columns)
         check_min_length(panel, self.min_length, type(self).__name__ + self._describe_need())
-        self._fit(panel)
+        for stale in ("covariates_", "covariate_spec_"):
+            self.__dict__.pop(stale, None)
+        cov = None
+        if X is not None or static is not None:
+            if isinstance(past_only, str):
+                past_only = (past_only,)
+            cov = build_covariates(panel, X, static=static, past_only=tuple(past_only))
+            if not self.supports_covariates:
+                _warn_ignored(self)
+                cov = None
+        if cov is None:
+            self._fit(panel)
+        else:
+            self._fit(panel, covariates=cov)
         kept = self._kept_history(panel)
         if kept is not panel:              # a lean model: the in-sample scales score() needs, then the tails
             self.insample_scales_ = in_sample_scales(panel)
         self.panel_ = kept
         self.ids_ = panel.ids
         self.n_series_ = panel.n_series
+        if cov is not None:
+            self.covariate_spec_ = cov.spec()
+            self.covariates_ = cov if kept is panel else cov.window(kept.origins, int(kept.lengths.max(initial=0)))
         return self
 
     def predict(self, h: int, num_samples: int | None = None, seed: int | None = None, *,
-                y: Any = None, **options: Any) -> Forecast:
+                y: Any = None, X: Any = None, X_future: Any = None, static: Any = None,
+                **options: Any) -> Forecast:
         """Forecast ``h`` steps after the end of each fitted series (or of ``y``, if given).
 
         A request whose sample paths would not fit in memory is refused before anything is
@@ -67,6 +97,10 @@ class Forecaster(BaseEstimator):
             num_samples: if given, also draw this many sample paths per series.
             seed: makes sample paths reproducible.
             y: newer histories of the fitted series to forecast from, without refitting.
+            X_future: the future-known covariates on the ``h`` timestamps after each series
+                (a model fitted with covariates; docs/covariates.md).
+            X: the covariates over the history of ``y`` (default: those kept at fit).
+            static: per-series covariates of ``y``'s series (default: those given at fit).
             options: model-specific prediction options (e.g. decoding strategy).
         """
         self._check_fitted()
@@ -83,12 +117,33 @@ class Forecaster(BaseEstimator):
                              **self._layout_columns())
             check_min_length(panel, self.min_length, type(self).__name__ + self._describe_need())
         check_forecast_request(panel.n_series, h, num_samples)
-        return self._predict(panel, h, None if num_samples is None else int(num_samples), seed, **options)
+        ns = None if num_samples is None else int(num_samples)
+        cov = self._predict_covariates(panel, h, X, X_future, static)
+        if cov is None:
+            return self._predict(panel, h, ns, seed, **options)
+        return self._predict(panel, h, ns, seed, covariates=cov, **options)
 
-    def fit_predict(self, y: Any, h: int, num_samples: int | None = None, seed: int | None = None,
+    def _predict_covariates(self, panel: Panel, h: int, X: Any, X_future: Any, static: Any) -> Covariates | None:
+        """The covariates of a forecast: history from ``X`` (else those kept at fit), the future from
+        ``X_future``, static values from ``static`` (else those of fit)."""
+        spec = getattr(self, "covariate_spec_", None)
+        if spec is None:
+            if X is not None or X_future is not None or static is not None:
+                if self.supports_covariates:
+                    raise DataError(f"{type(self).__name__} was fitted without covariates: refit with "
+                                    "fit(y, X=...) to use X_future")
+                _warn_ignored(self)
+            return None
+        kept = self.covariates_
+        return build_covariates(panel, X, X_future=X_future, h=h, spec=spec, fallback=kept, history=False,
+                                static=static if static is not None else (kept if spec["static_names"] else None))
+
+    def fit_predict(self, y: Any, h: int, num_samples: int | None = None, seed: int | None = None, *,
+                    X: Any = None, X_future: Any = None, static: Any = None, past_only: Any = (),
                     **options: Any) -> Forecast:
-        """``fit(y)`` then ``predict(h, ...)``."""
-        return self.fit(y).predict(h, num_samples=num_samples, seed=seed, **options)
+        """``fit(y, X=...)`` then ``predict(h, X_future=...)``."""
+        return self.fit(y, X, static=static, past_only=past_only).predict(h, num_samples=num_samples, seed=seed,
+                                                                          X_future=X_future, **options)
 
     def score(self, y: Any, _unused: Any = None, *, metric: str = "mase", season_length: int | None = None) -> float:
         """Minus the error of the forecast of ``y``, the values right after the fitted data.
@@ -138,7 +193,7 @@ class Forecaster(BaseEstimator):
 
     def _layout_columns(self) -> dict[str, str]:
         lay = self.panel_.layout
-        return {"id_col": lay.id_col, "time_col": lay.time_col, "target_col": lay.target_col}
+        return {"id_col": lay.id_col, "time_col": lay.time_col, "target_col": lay.target_col, **dict(lay.options)}
 
     def _series_rows(self, panel: Panel) -> np.ndarray:
         """Index of each of ``panel``'s series among the fitted ones (local models need it)."""
@@ -149,3 +204,9 @@ class Forecaster(BaseEstimator):
             raise DataError(f"{type(self).__name__} was not fitted on series {missing[:5]}; "
                             "refit, or forecast only series seen in fit")
         return rows
+
+
+def _warn_ignored(model: Forecaster) -> None:
+    import warnings
+    warnings.warn(f"{type(model).__name__} does not use covariates: X, X_future and static are ignored "
+                  "(ARX and NeuralAR use them; docs/covariates.md)", UserWarning, stacklevel=4)

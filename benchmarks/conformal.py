@@ -34,6 +34,7 @@ import torch
 import arforecast as af
 from arforecast.datasets import load_m3, load_m4_hourly
 from arforecast.evaluation import metrics as M
+from arforecast.models.neural import grouped
 
 LEVEL = 0.95
 WQL_QUANTILES = [round(0.1 * k, 1) for k in range(1, 10)]        # Chronos' WQL grid
@@ -106,9 +107,9 @@ def run_one(model: af.Forecaster, train: pd.DataFrame, actual: pd.DataFrame, spe
 
 def neural(spec: Spec, time_limit: float | None, max_steps: int | None) -> af.NeuralAR:
     """A small NeuralAR trained for ``max_steps`` optimizer steps, or for ``time_limit`` seconds."""
-    return af.NeuralAR(backbone="conv", values="continuous", max_steps=max_steps or 100_000,
-                       time_limit=None if max_steps else time_limit, seed=0, device="cpu", d_model=32,
-                       progress=False, **spec.neural)
+    return af.NeuralAR(**grouped(dict(backbone="conv", values="continuous", max_steps=max_steps or 100_000,
+                                      time_limit=None if max_steps else time_limit, seed=0, device="cpu",
+                                      d_model=32, progress=False, **spec.neural)))
 
 
 def conformal(model: af.Forecaster, spec: Spec, **kw) -> af.Conformal:
@@ -138,6 +139,7 @@ def validation(spec: Spec, train: pd.DataFrame, num_samples: int) -> str:
     rows.append(("AR raw", raw, sec))
     variants = [(f"{method}{'' if symmetric else ', signed'}", dict(method=method, symmetric=symmetric))
                 for method in METHODS for symmetric in (True, False)]
+    variants.append(("normalized, local=False", dict(local=False)))
     variants.append(("normalized, refit=False", dict(refit=False)))
     for label, kw in variants:
         name = f"Conformal(AR, {label})"

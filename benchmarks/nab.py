@@ -24,6 +24,9 @@ Student-t beyond the 10th largest: :class:`arforecast.anomaly.scores.Calibration
 * calibration: the share of flagged points on the anomaly-free ``artificialNoAnomaly`` files
   (target ``1 - level``).
 
+The default detector's incident alerts (``detect_anomalies(y)["alert"]``) are scored by
+``benchmarks/nab_incidents.py``, beside NAB's published ARTime and numenta outputs.
+
     python benchmarks/nab.py               # AR, NeuralAR and z-score on the 18 files (~15 min)
     python benchmarks/nab.py --quick       # 4 files, AR and z-score only (< 1 minute)
 """

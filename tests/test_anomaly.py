@@ -155,7 +155,8 @@ def test_bisection_tail_probability_matches_the_normal_it_discretizes():
 def test_one_step_detection_matches_closed_form():
     df = ar1_frame(n_series=2, length=200)
     out = detect_anomalies(KnownAR1(0.6), df, level=0.95, start=20, robust=False)
-    assert list(out.columns) == ["unique_id", "ds", "y", "mean", "lower", "upper", "score", "is_anomaly"]
+    assert list(out.columns) == ["unique_id", "ds", "y", "mean", "lower", "upper", "score", "is_anomaly",
+                                 "incident_score", "alert"]
     assert len(out) == len(df)
     for uid, g in out.groupby("unique_id"):
         y = g["y"].to_numpy()
@@ -261,7 +262,7 @@ def test_streaming_flags_equal_batch(horizon, robust, refit, calibrate):
     df.loc[df.index[[60, 200, 420]], "y"] += 8.0  # outliers so that robust mode matters
     kw = dict(level=0.95, h=horizon, robust=robust, refit=refit, calibrate=calibrate, num_samples=64,
               seed=2)
-    batch = detect_anomalies(KnownAR1(0.6), df, start=40, **kw)
+    batch = detect_anomalies(df, KnownAR1(0.6), start=40, incidents=False, **kw)  # incidents: batch only
     stream = _stream(KnownAR1(0.6), df, 40, [0, 1, 2, 7, 30, 31, 75, 120], **kw)
     stream = stream.sort_values(["unique_id", "ds"], kind="stable").reset_index(drop=True)
     scored = batch.groupby("unique_id").apply(lambda g: g.iloc[40:], include_groups=False)
@@ -296,7 +297,7 @@ def test_refit_rescoring_in_one_pass_equals_stepping(make, monkeypatch):
 
 def test_streaming_with_unequal_updates_per_series_equals_batch():
     df = ar1_frame(n_series=2, length=100, seed=9)
-    batch = detect_anomalies(KnownAR1(0.6), df, start=30, level=0.9)
+    batch = detect_anomalies(df, KnownAR1(0.6), start=30, level=0.9, incidents=False)
     det = AnomalyDetector(KnownAR1(0.6), level=0.9, calibrate=False).fit(df.groupby("unique_id").head(30))
     s0, s1 = (df[df.unique_id == u].iloc[30:] for u in ("s0", "s1"))
     parts = [det.update(s0.iloc[:50]), det.update(pd.concat([s0.iloc[50:], s1.iloc[:5]])),
@@ -598,8 +599,9 @@ def test_plot_draws_band_and_flags(tmp_path):
     y.iloc[[120, 160]] += 4
     out = detect_anomalies(RollingZScore(window=24), y, level=0.999, start=48)
     ax = plot_anomalies(out, windows=[(y.index[115], y.index[125])])
-    assert ax.get_legend_handles_labels()[1] == ["observed", "forecast mean", "99.9% interval", "flagged"]
-    flagged = ax.collections[-1].get_offsets()
+    assert ax.get_legend_handles_labels()[1] == ["99.9% interval", "observed", "forecast mean", "flagged", "alert",
+                                                 "labelled window"]
+    flagged = next(c for c in ax.collections if c.get_label() == "flagged").get_offsets()
     assert len(flagged) == int(out["is_anomaly"].sum()) >= 2
     ax.figure.savefig(tmp_path / "anomalies.png")
     assert (tmp_path / "anomalies.png").stat().st_size > 0

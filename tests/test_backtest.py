@@ -105,6 +105,66 @@ def test_global_model_never_sees_another_series_past_the_cutoff(refit, window):
     assert step1.loc[step1["unique_id"] == "s2", "cutoff"].min() == 35   # s2 starts at 30: 6 >= 5 values
 
 
+class CovariateSpy(Spy):
+    """Reports at step 1 the newest value of the past-only covariate (which holds its own time) it
+    has seen in fit or predict, and at steps 2..h the future-known covariate (also its time) it was
+    given for those steps."""
+
+    supports_covariates = True
+
+    def _fit(self, panel, covariates=None):
+        super()._fit(panel)
+        j = list(covariates.names).index("past")
+        self.past_seen_ = {uid: np.nanmax(covariates.series(i)[:, j]) for i, uid in enumerate(panel.ids)}
+
+    def _predict(self, panel, h, num_samples, seed, covariates=None, **options):
+        names = list(covariates.names)
+        point = np.empty((panel.n_series, h))
+        future = covariates.block(panel.next_positions(), h)[:, :, names.index("known")]
+        for i, uid in enumerate(panel.ids):
+            point[i, 0] = max(np.nanmax(covariates.series(i)[:, names.index("past")]), self.past_seen_[uid])
+            point[i, 1:] = future[i, 1:]
+        return Forecast(panel, h, point, model="CovariateSpy")
+
+
+@pytest.mark.parametrize("window", ["expanding", "sliding"])
+@pytest.mark.parametrize("refit", [True, False, 2])
+def test_no_past_only_covariate_after_the_cutoff_reaches_the_model(window, refit):
+    y = int_panel_frame()
+    X = y[["unique_id", "ds"]].assign(known=y["ds"].astype(float), past=y["ds"].astype(float))
+    X0 = X.copy()
+    res = af.backtest(CovariateSpy(), y, h=4, n_windows=5, step=3, window=window, refit=refit, progress=False,
+                      window_size=12 if window == "sliding" else None, X=X, past_only=["past"])
+    pd.testing.assert_frame_equal(X, X0)
+    fc = res.forecasts
+    step1 = fc.groupby(["unique_id", "cutoff"]).nth(0)
+    later = fc.drop(step1.index)
+    assert (step1["mean"] == step1["cutoff"]).all()             # past-only: never a value after the cut-off
+    assert (later["mean"] == later["ds"]).all()                 # future-known: the window's own future values
+
+
+def test_arx_backtest_with_covariates_equals_fitting_each_window_by_hand():
+    from arforecast.models.arx import ARX
+    rng = np.random.default_rng(1)
+    idx = pd.date_range("2024-01-01", periods=300, freq="h")
+    X = pd.DataFrame({"x": rng.normal(size=300), "p": rng.normal(size=300)}, index=idx)
+    y = pd.Series(2 * X["x"].to_numpy() + np.cumsum(rng.normal(size=300)) * 0.2, index=idx)
+    res = af.backtest(ARX(p=2, x_lags=(0, 1)), y, h=5, n_windows=3, step=5, refit=2, X=X, past_only=["p"],
+                      progress=False)
+    cut = len(y) - 15
+    model = ARX(p=2, x_lags=(0, 1)).fit(y.iloc[:cut], X=X.iloc[:cut], past_only=["p"])
+    for k, end in enumerate((cut, cut + 5)):
+        ref = model.predict(5, y=y.iloc[:end], X=X.iloc[:end], X_future=X.iloc[end:end + 5]).point[0]
+        np.testing.assert_allclose(res.forecasts["mean"].to_numpy()[5 * k:5 * k + 5], ref, rtol=1e-10)
+    # the future of the past-only covariate changes nothing
+    X2 = X.copy()
+    X2.iloc[cut:, 1] = 1e3
+    res2 = af.backtest(ARX(p=2, x_lags=(0, 1)), y, h=5, n_windows=3, step=5, refit=2, X=X2, past_only=["p"],
+                       progress=False)
+    assert not np.allclose(res2.forecasts["mean"].to_numpy()[-5:], res.forecasts["mean"].to_numpy()[-5:])
+    np.testing.assert_array_equal(res2.forecasts["mean"].to_numpy()[:5], res.forecasts["mean"].to_numpy()[:5])
+
+
 # ---------------------------------------------------------------------- windows
 def test_windows_count_back_from_each_series_end():
     p = Panel.from_arrays([np.arange(30.0), np.arange(20.0)], ids=["long", "short"])

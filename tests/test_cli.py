@@ -156,8 +156,8 @@ BAD_OPTIONS = [
     (("forecast", "--seasonal-lags", "24,x"), "--seasonal-lags: expected comma-separated positive integers"),
     (("forecast", "--season-length", 0), "--season-length: expected a positive integer"),
     (("forecast", "--model", "seasonal-naive", "--season-length", 5000), "needs at least 5001 observations"),
-    (("forecast", "--freq", "D"), "does not follow frequency"),
-    (("forecast", "--gaps", "mark"), "--gaps mark leaves missing values"),
+    (("forecast", "--freq", "D"), "has a timestamp off the grid of frequency 'D'"),
+    (("forecast", "--missing", "skip"), "invalid choice: 'skip'"),
     (("forecast", "--model", "neural", "--level", 0.9), "add --samples"),
     (("forecast", "--time-limit", 0), "--time-limit: expected a positive number"),
     (("forecast", "--output", "fc.xlsx"), "unknown format '.xlsx'"),
@@ -243,6 +243,20 @@ def test_detect_flags_an_injected_spike(tmp_path, capsys):
     assert {"unique_id", "ds", "y", "mean", "lower", "upper", "score", "is_anomaly"} <= set(df.columns)
     hit = df[(df["unique_id"] == "H2") & (df["ds"] == spiked.loc[row, "ds"])]
     assert bool(hit["is_anomaly"].iloc[0])
+    assert bool(hit["alert"].iloc[0])      # the spike is a new record too: an incident alert
+
+
+def test_detect_without_options_flags_a_sensible_share(tmp_path, capsys):
+    """The documented default: AR() from the data, level 0.99, alerts from incident scores;
+    with --lower-bound 0 no interval goes below zero."""
+    out = tmp_path / "anomalies.csv"
+    code, stdout, err = cli(capsys, "detect", "--input", EXAMPLE, "--lower-bound", 0, "--output", out)
+    assert code == 0, err
+    df = pd.read_csv(out)
+    scored = df["score"].notna()
+    assert 0.001 <= df.loc[scored, "is_anomaly"].mean() <= 0.05
+    assert df["alert"].sum() <= 0.02 * scored.sum() and (df["lower"].dropna() >= 0).all()
+    assert "incident alerts" in stdout
 
 
 def test_backtest_writes_forecasts_and_metrics(tmp_path, capsys):

@@ -86,25 +86,36 @@ def test_leading_nans_are_trimmed():
 
 
 # ---------------------------------------------------------------- bad input
-@pytest.mark.parametrize("value, word", [(np.nan, "NaN"), (np.inf, "inf")])
-def test_non_finite_inside_a_series_names_series_and_time(value, word):
+@pytest.mark.parametrize("value, word, options", [(np.nan, "missing value \\(NaN\\)", {"missing": "raise"}),
+                                                   (np.inf, "inf value", {})])
+def test_non_finite_inside_a_series_names_series_and_time(value, word, options):
     y = hourly()
     y.iloc[10] = value
-    with pytest.raises(DataError, match=rf"'load' has a {word} value at Timestamp\('2024-01-01 10:00"):
-        to_panel(y)
+    with pytest.raises(DataError, match=rf"'load' has an? {word} at Timestamp\('2024-01-01 10:00"):
+        to_panel(y, **options)
+
+
+def test_nan_inside_a_series_is_a_missing_value_by_default():
+    y = hourly()
+    y.iloc[10] = np.nan
+    y.iloc[-1] = np.nan                       # trailing: trimmed, as leading ones
+    p = to_panel(y)
+    assert p.lengths.tolist() == [len(y) - 1] and np.isnan(p.values[10]) and np.isnan(p.values).sum() == 1
 
 
 def test_duplicate_timestamps():
     y = hourly()
     y.index = y.index[:5].append(y.index[4:-1])
-    with pytest.raises(DataError, match="'load' has duplicate timestamps"):
+    with pytest.raises(DataError, match="'load' has 1 duplicate timestamp.*duplicates='first'"):
         to_panel(y)
 
 
-def test_unsorted_timestamps():
+def test_unsorted_timestamps_are_sorted_without_touching_the_caller():
     y = hourly().iloc[[0, 2, 1, 3, 4, 5]]
-    with pytest.raises(DataError, match="'load' has unsorted timestamps"):
-        to_panel(y)
+    before = y.copy()
+    p = to_panel(y)
+    assert p.values.tolist() == sorted(y.tolist())
+    pd.testing.assert_series_equal(y, before)
 
 
 def test_frequency_not_inferable_and_not_given():
@@ -112,7 +123,7 @@ def test_frequency_not_inferable_and_not_given():
     y = pd.Series([1.0, 2, 3, 4], index=idx, name="s")
     with pytest.raises(DataError, match="cannot be inferred"):
         to_panel(y)
-    with pytest.raises(DataError, match="does not follow frequency 'D'"):
+    with pytest.raises(DataError, match="'s' has a gap: 2 missing timestamp.*2024-01-03.*gaps='mark'"):
         to_panel(y, freq="D")
 
 

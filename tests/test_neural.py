@@ -411,31 +411,71 @@ def test_save_load_keeps_the_chosen_settings(tmp_path):
 _UNTRAINED: dict = {}
 
 
-def _untrained() -> af.NeuralAR:
-    if not _UNTRAINED:
-        _UNTRAINED["m"] = _make("conv", "continuous", **dict(TINY, ar_lags=(1, 2, 7, 12), context_length=48),
-                                max_steps=1, learning_rate=1e-12, warmup_steps=1).fit(_data())
-    return _UNTRAINED["m"]
+def _untrained(ar_prior: float) -> af.NeuralAR:
+    if ar_prior not in _UNTRAINED:
+        _UNTRAINED[ar_prior] = _make("conv", "continuous", **dict(TINY, ar_lags=(1, 2, 7, 12), context_length=48),
+                                     ar_prior=ar_prior, max_steps=1, learning_rate=1e-12, warmup_steps=1).fit(_data())
+    return _UNTRAINED[ar_prior]
 
 
 @settings(max_examples=25, deadline=None)
-@given(n=st.integers(2, 90), seed=st.integers(0, 10_000))
-def test_untrained_model_is_its_local_ar_for_any_context_length(n, seed):
+@given(n=st.integers(2, 90), seed=st.integers(0, 10_000), ar_prior=st.sampled_from([0.0, 30.0, 1e6]))
+def test_untrained_model_is_its_local_ar_for_any_context_length(n, seed, ar_prior):
     """Contexts shorter than the lags (2 values, lag 12) and longer than the context (90 > 48):
-    the untrained mean path is the local AR's own recursive forecast, lags it cannot estimate dropped."""
+    the untrained mean path is the local AR's own recursive forecast, lags it cannot estimate
+    dropped -- with or without the panel's pooled prior pulling the coefficients."""
     from arforecast.nn.local_ar import LocalAR
-    model = _untrained()
+    model = _untrained(ar_prior)
+    assert model.ar_prior_ == ar_prior
     y = 10 + np.random.default_rng(seed).standard_normal(n)
     got = model.predict(6, y=pd.Series(y, index=pd.date_range("2022-01-01", periods=n, freq="h"))).point[0]
     ctx = y[-model.context_length_:]
     scale = np.abs(ctx).mean()
     z = torch.from_numpy(ctx / scale)[None, :]
-    ar = LocalAR(model.ar_lags_, model.config_.inputs.ar_ridge)
+    ar = LocalAR(model.ar_lags_, model.config_.inputs.ar_ridge, prior=model.network_.ar_prior.cpu(),
+                 prior_weight=ar_prior)
     coef = ar.fit(z, torch.ones_like(z))
     want = ar.forecast(z, coef, 6)[0].numpy() * scale
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * scale)
     if n <= 12:       # too short for lag 12: it is dropped, not broken
         assert float(coef[0, 3]) == 0.0
+
+
+def test_pooled_prior_recovers_the_panel_dynamics_and_pulls_short_contexts():
+    """One AR(2) shared by series of different levels: the pooled fit finds its coefficients;
+    a 12-value context's own fit is far off, and the prior weight moves it to the prior."""
+    from arforecast.nn.local_ar import LocalAR, pooled_prior
+    df = simulate_ar([0.5, 0.3], n_series=10, length=300, sigma=1.0, seed=0)
+    series = [g["y"].to_numpy() + 20 * (i + 1) for i, (_, g) in enumerate(df.groupby("unique_id"))]
+    prior = pooled_prior(series, (1, 2), ridge=0.0)
+    X, y = [], []                      # reference: least squares on the stacked, scaled, centred equations
+    for v in series:
+        v = v / np.abs(v).mean()
+        x = np.stack([v[1:-1], v[:-2]], 1)
+        X.append(x - x.mean(0))
+        y.append(v[2:] - v[2:].mean())
+    np.testing.assert_allclose(prior[1].numpy(), np.linalg.lstsq(np.concatenate(X), np.concatenate(y), rcond=None)[0],
+                               atol=1e-4)
+    np.testing.assert_allclose(prior[1].numpy(), [0.5, 0.3], atol=0.06)       # the truth, within sampling error
+    assert float(prior[0, 1]) == 0.0 and abs(float(prior[0, 0]) - 0.5 / 0.7) < 0.06  # AR(1) fit of the AR(2)
+    z = torch.from_numpy(series[0][:12] / np.abs(series[0][:12]).mean())[None, :]
+    alone = LocalAR((1, 2), ridge=1e-6).fit(z, torch.ones_like(z))
+    pulled = [LocalAR((1, 2), ridge=1e-6, prior=prior, prior_weight=w).fit(z, torch.ones_like(z))[0, :2]
+              for w in (1.0, 30.0, 1e6)]
+    dist = [float((p - prior[1]).abs().sum()) for p in pulled]
+    assert dist[0] > dist[1] > dist[2] and dist[2] < 1e-3
+    torch.testing.assert_close(LocalAR((1, 2), ridge=1e-6, prior=prior, prior_weight=0.0).fit(z, torch.ones_like(z)),
+                               alone)
+
+
+def test_prior_weight_and_lags_are_chosen_on_validation_windows():
+    """ar_prior=None, ar_lags=None: the weight is one of PRIOR_WEIGHTS, the lags one of the two
+    candidates, each scored; the choice survives save / load."""
+    from arforecast.models.neural.prior import PRIOR_WEIGHTS
+    model = _make("conv", "continuous", **dict(TINY, ar_lags=None, periods=(24,), lags=(24,)), max_steps=1).fit(_data())
+    assert model.ar_prior_ in PRIOR_WEIGHTS
+    assert len(model.ar_prior_scores_) == 2 * len(PRIOR_WEIGHTS)
+    assert min(model.ar_prior_scores_, key=model.ar_prior_scores_.get) == (model.ar_lags_, model.ar_prior_)
 
 
 # --------------------------------------------------------------------------- only the context matters

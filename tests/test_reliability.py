@@ -57,7 +57,7 @@ def test_integer_time_stored_as_floats_stays_integer():
 @pytest.mark.parametrize("drop", ["ds", "unique_id"])
 def test_a_long_frame_missing_a_column_is_refused(drop):
     df = pd.DataFrame({"unique_id": 1, "ds": np.arange(10), "y": np.arange(10.0)}).drop(columns=drop)
-    with pytest.raises(af.DataError, match="missing column"):
+    with pytest.raises(af.DataError, match="are not among its columns"):
         af.Naive().fit(df)
 
 

@@ -72,8 +72,8 @@ def test_fast_path_equals_the_per_series_path(freq, lengths, lead_nan, shuffle_s
 
 
 @pytest.mark.parametrize("mutate,match", [
-    (lambda d: d.drop(index=5), "cannot be inferred"),
-    (lambda d: d.assign(y=d["y"].where(d.index != 7)), "NaN value"),
+    (lambda d: d.drop(index=5), "has a gap"),
+    (lambda d: d.assign(y=d["y"].replace(d["y"].iloc[7], np.inf)), "inf value"),
     (lambda d: pd.concat([d, d.iloc[[3]]]).sort_values(["unique_id", "ds"], kind="stable"), "duplicate"),
     (lambda d: d.assign(y=d["y"].astype(object).where(d.index != 2, "x")), "non-numeric"),
 ])
@@ -82,3 +82,27 @@ def test_bad_input_gets_the_per_series_message(mutate, match):
                        "ds": list(pd.date_range("2024", periods=10, freq="h")) * 2, "y": np.arange(20.0)})
     with pytest.raises(af.DataError, match=match):
         af.to_panel(mutate(df))
+
+
+@settings(max_examples=40, deadline=None)
+@given(freq=st.sampled_from(["h", "D", "W-SUN", "ME", "QE-DEC", "YE-DEC", "MS", "B", "30min"]),
+       lengths=st.lists(st.integers(0, 12), min_size=1, max_size=5),
+       shifts=st.lists(st.integers(0, 40), min_size=5, max_size=5),
+       tz=st.sampled_from([None, "Europe/Paris"]))
+def test_observed_times_equal_each_series_time_index(freq, lengths, shifts, tz):
+    """The whole-array timestamps of every observation equal those pandas gives series by series."""
+    from arforecast.data.panel import Panel
+    base = pd.date_range("2020-01-01", periods=60, freq=freq, tz=tz)
+    starts = [base[s] for s in shifts[:len(lengths)]]
+    p = Panel.from_arrays([np.arange(float(n)) for n in lengths], starts=starts, freq=freq)
+    pieces = [p.time_index(i) for i in range(p.n_series)]
+    expected = pieces[0].append(pieces[1:])
+    got = p.observed_times()
+    assert len(got) == len(p.values)
+    assert list(got) == list(expected)
+
+
+def test_observed_times_integer_steps():
+    from arforecast.data.panel import Panel
+    p = Panel.from_arrays([[1.0, 2.0], [3.0, 4.0, 5.0]], starts=[10, 0], freq=None)
+    assert list(p.observed_times()) == [10, 11, 0, 1, 2]

@@ -40,20 +40,68 @@ def exchangeable():
     return _split(_ar1_panel(N_SERIES, 120 + H, seed=11, df=2.5), H)
 
 
-@pytest.mark.parametrize("model", [af.AR(p=1), af.Naive(), af.Mean(), af.SeasonalNaive(season_length=2)],
-                         ids=["AR1", "Naive", "Mean", "SeasonalNaive2"])
-@pytest.mark.parametrize("method", ["normalized", "scaled"])
-def test_conformal_covers_at_nominal_level(exchangeable, model, method):
+class GlobalNaive(af.Naive):
+    """Naive, declared global: ``Conformal(local=True)`` then calibrates on the newest calibration fits."""
+
+    is_global = True
+
+
+@pytest.mark.parametrize("model", [af.AR(p=1), af.Naive(), af.Mean(), af.SeasonalNaive(season_length=2),
+                                   af.Ensemble([af.AR(p=1), af.Naive()]), GlobalNaive()],
+                         ids=["AR1", "Naive", "Mean", "SeasonalNaive2", "Ensemble", "GlobalNaive"])
+@pytest.mark.parametrize("method,local", [("normalized", True), ("scaled", True), ("normalized", False)])
+def test_conformal_covers_at_nominal_level(exchangeable, model, method, local):
     """Stationary AR(1) series with Student-t(2.5) noise whose scales differ: the calibration
     errors (backtest windows at the end of the train part) and the test errors are exchangeable,
     so each step's central 80% interval covers 80% of the test values. Monte-Carlo error: 1000 series per step (sd 0.013)
     plus the calibration quantile's own noise (3000 errors, sd 0.007): tolerance 0.05, about 3.4 sd."""
     train, y = exchangeable
-    cp = af.Conformal(model, h=H, n_windows=3, method=method).fit(train)
+    cp = af.Conformal(model, h=H, n_windows=3, method=method, local=local).fit(train)
+    assert cp.n_local_ == (N_SERIES if local else None)       # local: the last window of every series
+    assert cp.local_by_ == ("recency" if model.is_global else "length")
     lo, hi = cp.predict(H).interval_values(LEVEL)
     covered = ((y >= lo) & (y <= hi)).mean(axis=0)            # per step, over series
     assert np.all(np.abs(covered - LEVEL) < 0.05), covered
     assert abs(covered.mean() - LEVEL) < 0.03, covered
+
+
+def _two_lengths(n: int, h: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Random walks: ``n`` short ones (60 values, noise sd 1) and ``n`` long ones (200 values, sd 3);
+    train part, the last ``h`` values and which series are long."""
+    rng = np.random.default_rng(seed)
+    parts, long_ = [], np.repeat([False, True], n)
+    for i, is_long in enumerate(long_):
+        length, sd = (200, 3.0) if is_long else (60, 1.0)
+        parts.append(pd.DataFrame({"unique_id": f"s{i}", "ds": np.arange(length),
+                                   "y": np.cumsum(rng.normal(0, sd, length))}))
+    train, y = _split(pd.concat(parts, ignore_index=True), h)
+    return train, y, long_
+
+
+def test_local_conformal_calibrates_each_history_length_on_its_own_kind():
+    """Errors are exchangeable among series of one length, not across lengths (the long series are
+    three times as noisy; raw errors, ``method="pooled"``). Scores of the calibration forecasts
+    nearest in history length (``local=True``) cover at the level in each group; pooling all of
+    them over-covers the short series and under-covers the long ones. Monte-Carlo error: 800
+    test errors per group (sd 0.014) plus the calibration quantile's (1600 scores): tolerance 0.05."""
+    h, n = 2, 400
+    train, y, long_ = _two_lengths(n, h, seed=5)
+    for local, ok in ((True, True), (False, False)):
+        cp = af.Conformal(af.Naive(), h=h, n_windows=3, method="pooled", local=local).fit(train)
+        lo, hi = cp.predict(h).interval_values(LEVEL)
+        covered = (y >= lo) & (y <= hi)
+        by_group = np.array([covered[~long_].mean(), covered[long_].mean()])
+        assert np.all(np.abs(by_group - LEVEL) < 0.05) == ok, (local, by_group)
+    assert cp.n_local_ is None and af.Conformal(af.Naive(), h=h, local=50).fit(train).n_local_ == 50
+    # a global model is calibrated on the newest fits, whatever the length: the last window of every series
+    cp = af.Conformal(GlobalNaive(), h=h, n_windows=3, method="pooled").fit(train)
+    last = af.backtest(af.Naive(), train, h, n_windows=1, progress=False).forecasts
+    errors = (last["y"] - last["mean"]).to_numpy().reshape(-1, h)
+    table, counts, index = cp._local_sets(np.array([60, 200]), h)
+    assert np.all(index[0] == index[1])
+    np.testing.assert_allclose(table[0, :counts[0]], np.sort(np.concatenate([errors[:, 0], -errors[:, 0]])))
+    with pytest.raises(ValueError, match="local must be"):
+        af.Conformal(af.Naive(), h=h, local=0).fit(train)
 
 
 def test_raw_models_miss_the_level(exchangeable):
@@ -106,7 +154,8 @@ def test_conformal_recondition_and_backtest():
 
 def test_conformal_per_series_scores_and_errors():
     df = _ar1_panel(5, 80, seed=3)
-    cp = af.Conformal(af.Naive(), h=2, n_windows=5, step=1, method="series").fit(df)
+    with pytest.warns(UserWarning, match="10 scores per series; central intervals above level 0.82"):
+        cp = af.Conformal(af.Naive(), h=2, n_windows=5, step=1, method="series").fit(df)
     assert cp.calibrated_.all() and cp.scores_.shape == (2 + 5 * 2, 2 * 5 * 5)
     with pytest.raises(ValueError, match="calibrated for horizons up to h=2"):
         cp.predict(3)

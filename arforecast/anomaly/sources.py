@@ -18,6 +18,7 @@ value per series and makes the predictive for the target ``horizon`` steps later
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import replace
 from typing import Any, Callable
 
 import numpy as np
@@ -25,7 +26,17 @@ import torch
 
 from arforecast.anomaly.scores import (DistributionPredictive, MixturePredictive, Predictive,
                                        SamplePredictive)
+from arforecast.exceptions import DataError
 from arforecast.rollout.protocol import Context, map_state
+
+
+def stream_covariates(covariates: Any, rows: np.ndarray, first: np.ndarray, count: int) -> np.ndarray:
+    """``[len(rows), count, k (+ s)]``: series ``rows``' covariates from calendar ``first`` on, static
+    ones repeated (the layout models read from :attr:`Context.covariates`)."""
+    block = covariates.block(first, count, rows=rows)
+    if covariates.static is not None and len(covariates.static_names):
+        block = np.concatenate([block, np.repeat(covariates.static[rows][:, None, :], count, axis=1)], axis=2)
+    return block
 
 
 class RowView(Predictive):
@@ -121,14 +132,26 @@ class StepperSource(Source):
     """
 
     def __init__(self, model: Any, horizon: int, num_samples: int, seed: int,
-                 origins: np.ndarray | None = None) -> None:
+                 origins: np.ndarray | None = None, covariates: Any = None) -> None:
         super().__init__(model, horizon, num_samples, seed)
         self.origins = origins
+        self.covariates = covariates
+        if covariates is not None and horizon > 1 and np.any(covariates.past_only):
+            raise DataError("anomaly detection with past-only covariates scores one-step forecasts only "
+                            "(h=1): a forecast h > 1 steps ahead would read their values after its origin")
 
     def _start(self, rows: np.ndarray, histories: list[np.ndarray]) -> Any:
         lengths = np.array([len(x) for x in histories], dtype=np.int64)
         offset = 0 if self.origins is None else np.asarray(self.origins)[rows]
         ctx = Context.from_list(histories, series=rows.tolist(), positions=(offset + lengths).tolist())
+        if self.covariates is not None:
+            # every covariate from the context's first column to the end of what is known: a
+            # stream forecasts one step at a time, so a past-only value is read only once observed
+            width = ctx.values.shape[1]
+            first = offset + lengths - width
+            ahead = int(np.max(self.covariates.ends[rows] - (offset + lengths), initial=0))
+            ctx = replace(ctx, covariates=torch.from_numpy(
+                stream_covariates(self.covariates, rows, first, width + max(ahead, 1))))
         return self.model.start(ctx)
 
     def _advance(self, handle: Any, values: np.ndarray) -> Any:
@@ -170,9 +193,10 @@ class PredictSource(Source):
     """
 
     def __init__(self, model: Any, horizon: int, num_samples: int, seed: int,
-                 make_panel: Callable[[np.ndarray, list[np.ndarray]], Any]) -> None:
+                 make_panel: Callable[[np.ndarray, list[np.ndarray]], Any], covariates: Any = None) -> None:
         super().__init__(model, horizon, num_samples, seed)
         self.make_panel = make_panel
+        self.covariates = covariates
 
     def _start(self, rows: np.ndarray, histories: list[np.ndarray]) -> Any:
         return {"rows": rows, "values": [np.asarray(x, dtype=np.float64).copy() for x in histories]}
@@ -186,8 +210,11 @@ class PredictSource(Source):
 
     def _forecast(self, handle: Any, h: int, samples: bool) -> Any:
         panel = self.make_panel(handle["rows"], handle["values"])
+        extra = {}
+        if self.covariates is not None:       # predict masks past-only ones after each history's end
+            extra = {"X": self.covariates.subset(handle["rows"])}
         return self.model.predict(h, num_samples=self.num_samples if samples else None,
-                                  seed=self.seed, y=panel)
+                                  seed=self.seed, y=panel, **extra)
 
     def _one_step_mean(self, handle: Any) -> np.ndarray:
         return self._forecast(handle, 1, samples=False).point[:, 0]

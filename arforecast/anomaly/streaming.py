@@ -30,8 +30,9 @@ import torch
 from sklearn.base import BaseEstimator, clone
 
 from arforecast.anomaly.scores import CALIBRATION_MODES, CalibrationLaw, DistributionPredictive, Recalibrated
+from arforecast.anomaly.sources import stream_covariates
 from arforecast.anomaly.sources import Group, PredictSource, Source, StepperSource
-from arforecast.data.frames import to_panel
+from arforecast.data.frames import check_data_options, split_data_options, tidy, to_panel
 from arforecast.data.panel import Panel, rows_of_ids
 from arforecast.exceptions import DataError, NotFittedError
 from arforecast.levels import as_level
@@ -140,7 +141,8 @@ class AnomalyDetector(BaseEstimator):
         """
         self._check_fitted()
         lay = self.panel_.layout
-        cols = {"id_col": lay.id_col, "time_col": lay.time_col, "target_col": lay.target_col, **columns}
+        cols = {"id_col": lay.id_col, "time_col": lay.time_col, "target_col": lay.target_col, **dict(lay.options),
+                **columns}
         panel, missing = panel_with_missing(new_points, freq=self.panel_.freq, fill="mark_all", **cols)
         return self._update_panel(panel, missing)
 
@@ -213,7 +215,8 @@ class AnomalyDetector(BaseEstimator):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                model = self._base_model().fit(self._panel_of(np.arange(len(heads)), heads))
+                head_panel = self._panel_of(np.arange(len(heads)), heads)
+                model = self._base_model().fit(head_panel, **self._covariates_for(head_panel))
         except DataError:
             return self._insample_normal_scores()
         saved = self.model_, self.source_
@@ -274,10 +277,15 @@ class AnomalyDetector(BaseEstimator):
             z = np.empty(k)
             for a in range(0, k, BATCHED_ROWS):
                 b = min(a + BATCHED_ROWS, k)
+                cov = getattr(self, "covariates_", None)
+                if cov is not None:       # each prefix's covariates and those of the step it forecasts
+                    first = targets[a:b].astype(np.int64) + int(origins[r]) - width
+                    cov = torch.from_numpy(stream_covariates(cov, np.full(b - a, r), first, width + 1))
                 ctx = Context(values=torch.from_numpy(np.ascontiguousarray(windows[a:b])),
                               lengths=torch.from_numpy(np.minimum(targets[a:b], width)),
                               series=torch.full((b - a,), r, dtype=torch.int64),
-                              positions=torch.from_numpy(targets[a:b].astype(np.int64) + int(origins[r])))
+                              positions=torch.from_numpy(targets[a:b].astype(np.int64) + int(origins[r])),
+                              covariates=cov)
                 dist = self.model_.distribution(self.model_.start(ctx))
                 y = o[targets[a:b]]
                 z[a:b] = DistributionPredictive(dist).normal_score(np.where(np.isnan(y), 0.0, y))
@@ -304,9 +312,17 @@ class AnomalyDetector(BaseEstimator):
         short = [self.ids_[i] for i, x in enumerate(self.history_) if len(x) < need]
         if short:
             raise DataError(f"series {short[:5]} are too short to start a horizon-{self.h} detector")
-        self.model_ = self._base_model().fit(panel)
+        self.model_ = self._base_model().fit(panel, **self._covariates_for(panel))
         self.source_ = self._make_source()
         self.groups_ = [self.source_.open(np.arange(len(histories)), histories)]
+
+    def _covariates_for(self, panel: Panel) -> dict:
+        """``fit`` keywords giving the covariates of ``panel``'s histories (none without covariates)."""
+        cov = getattr(self, "covariates_", None)
+        if cov is None:
+            return {}
+        return {"X": cov.masked_after(panel.next_positions()),
+                "static": cov if cov.static_names else None}
 
     def _base_model(self) -> Any:
         """A fresh, unfitted copy of the model to fit (the default one when none was given)."""
@@ -314,9 +330,10 @@ class AnomalyDetector(BaseEstimator):
 
     def _make_source(self) -> Source:
         args = (self.model_, int(self.h), int(self.num_samples), int(self.seed))
+        cov = getattr(self, "covariates_", None)
         if isinstance(self.model_, Stepper):
-            return StepperSource(*args, origins=self.panel_.origins)
-        return PredictSource(*args, make_panel=self._panel_of)
+            return StepperSource(*args, origins=self.panel_.origins, covariates=cov)
+        return PredictSource(*args, make_panel=self._panel_of, covariates=cov)
 
     def _panel_of(self, rows: np.ndarray, arrays: list[np.ndarray]) -> Panel:
         return self.panel_.with_values(rows, arrays)
@@ -458,9 +475,16 @@ def panel_with_missing(y: Any, *, freq: Any = None, fill: str = "interpolate",
         raise ValueError(f"fill must be 'interpolate', 'mark' or 'mark_all', got {fill!r}")
     if isinstance(y, Panel):
         return y, Panel(np.zeros_like(y.values), y.indptr, y.ids, y.starts, y.freq, y.step, y.layout)
+    data_options, columns = split_data_options(columns)
     id_col = columns.get("id_col", "unique_id")
     time_col = columns.get("time_col", "ds")
     target_col = columns.get("target_col", "y")
+    missing_option = data_options.pop("missing", "allow")
+    check_data_options(missing=missing_option, **data_options)
+    # messy timestamps: sorted, and fixed as the options say (docs/data.md), before the holes are handled
+    y = tidy(y, freq, id_col=id_col, time_col=time_col, target_col=target_col, **data_options)
+    if missing_option == "raise":
+        to_panel(y, freq=freq, missing="raise", **columns)
     is_long = isinstance(y, pd.DataFrame) and {id_col, time_col, target_col}.issubset(y.columns)
     if not isinstance(y, (pd.Series, pd.DataFrame)) or not _numeric_frame(y[[target_col]] if is_long else y):
         panel = to_panel(y, freq=freq, **columns)  # reports the problem, or has no NaN to handle

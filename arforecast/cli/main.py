@@ -63,14 +63,17 @@ def _add_io_options(p: argparse.ArgumentParser, output_help: str) -> None:
     g.add_argument("--time-col", default="ds", help="time column (default: ds)")
     g.add_argument("--target-col", default="y", help="value column of a long file (default: y)")
     g.add_argument("--freq", default=None, help="pandas frequency if it cannot be inferred, e.g. h, D, W-SUN")
-    r = p.add_argument_group("irregular time stamps (see arforecast.data.regularize; default: refuse them)")
-    r.add_argument("--sort", action="store_true", help="sort each series by time instead of refusing rows out of order")
+    r = p.add_argument_group("messy time stamps and missing values (docs/data.md; default: refuse messy stamps, "
+                             "keep missing values). Rows are always sorted by time")
+    r.add_argument("--sort", action="store_true", help=argparse.SUPPRESS)     # rows are always sorted now
     r.add_argument("--duplicates", choices=("raise", "first", "last", "mean"), default="raise",
                    help="several values at one time: keep the first, the last or their mean")
     r.add_argument("--gaps", choices=("raise", "mark", "ffill", "interpolate"), default="raise",
-                   help="missing time steps: mark them (detect only), carry the last value, interpolate")
+                   help="missing time steps: mark them as missing values, carry the last value, interpolate")
     r.add_argument("--off-grid", choices=("raise", "floor", "nearest"), default="raise",
                    help="time stamps between the steps of --freq: move them to the step before or the nearest")
+    r.add_argument("--missing", choices=("allow", "raise"), default="allow",
+                   help="empty values inside a series: keep them as missing values (every model handles them) or refuse")
     o = p.add_argument_group("output")
     o.add_argument("--output", default=STDOUT, help=output_help + " by extension: .csv, .parquet (needs pyarrow), "
                    ".json (records); - (default) writes CSV to standard output")
@@ -133,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     dt = sub.add_parser("detect", help="flag anomalies from forecast intervals", formatter_class=fmt,
                         epilog=_epilog("detect"),
                         description="Score every observation against the forecast made before it arrived.")
-    _add_io_options(dt, "one row per observation: mean, lower, upper, score, is_anomaly")
+    _add_io_options(dt, "one row per observation: mean, lower, upper, score, is_anomaly, incident_score, alert")
     add_model_options(dt, neural_calibrate=False)
     d = dt.add_argument_group("detection")
     d.add_argument("--level", type=level_value, default=0.99,
@@ -154,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="feed flagged points to the model as they are (default: feed a replacement)")
     d.add_argument("--replace-with", choices=("bound", "mean"), default="bound",
                    help="what replaces a flagged point: the interval bound or the forecast mean (default: bound)")
+    d.add_argument("--lower-bound", type=float, default=None,
+                   help="the smallest value the series can take (0 for counts): intervals are clipped to it")
+    d.add_argument("--upper-bound", type=float, default=None,
+                   help="the largest value the series can take (100 for a percentage): intervals are clipped to it")
     dt.set_defaults(func=_detect)
 
     demo = sub.add_parser("demo", help="the end-to-end demo on the bundled M4 Hourly data", formatter_class=fmt,
@@ -242,21 +249,20 @@ def _where(path: str) -> str:
 
 
 def _load(args: argparse.Namespace):
-    """The input as a long frame with the user's column names, regularized as the options say."""
-    df = read_series_csv(args.input, args.id_col, args.time_col, args.target_col)
-    options = {"sort": args.sort, "duplicates": args.duplicates, "gaps": args.gaps, "off_grid": args.off_grid}
-    if options != {"sort": False, "duplicates": "raise", "gaps": "raise", "off_grid": "raise"}:
-        from arforecast.data.regularize import regularize
-        df = regularize(df, freq=args.freq, id_col=args.id_col, time_col=args.time_col,
-                        target_col=args.target_col, **options)
-    return df
+    """The input as a long frame with the user's column names, as read (the data layer sorts and
+    fixes it as the options say: :func:`_data_options`)."""
+    return read_series_csv(args.input, args.id_col, args.time_col, args.target_col)
+
+
+def _data_options(args: argparse.Namespace) -> dict[str, str]:
+    """The data-layer options of the flags (the same names as ``to_panel``'s)."""
+    return {"duplicates": args.duplicates, "gaps": args.gaps, "off_grid": args.off_grid, "missing": args.missing}
 
 
 def _panel(args: argparse.Namespace, df: Any):
     import arforecast as af
-    if args.gaps == "mark":
-        raise CliError("--gaps mark leaves missing values, which only detect accepts; use --gaps ffill or interpolate")
-    return af.to_panel(df, freq=args.freq, id_col=args.id_col, time_col=args.time_col, target_col=args.target_col)
+    return af.to_panel(df, freq=args.freq, id_col=args.id_col, time_col=args.time_col, target_col=args.target_col,
+                       **_data_options(args))
 
 
 def _horizon(args: argparse.Namespace, panel) -> int:
@@ -346,11 +352,13 @@ def _detect(args: argparse.Namespace) -> int:
     outputs.figure("plot", args.plot)
     df = _load(args)
     options: dict[str, Any] = {} if args.samples is None else {"num_samples": args.samples}
-    frame = af.detect_anomalies(build_model(args), df, level=args.level, h=args.horizon, start=args.history,
+    bounds = None if args.lower_bound is None and args.upper_bound is None else (args.lower_bound, args.upper_bound)
+    frame = af.detect_anomalies(df, build_model(args), level=args.level, h=args.horizon, start=args.history,
+                                bounds=bounds,
                                 refit=args.refit or False, robust=not args.no_robust,
                                 calibrate=False if args.calibrate == "no" else args.calibrate, replace_with=args.replace_with,
                                 seed=args.seed, progress=args.progress, freq=args.freq, id_col=args.id_col,
-                                time_col=args.time_col, target_col=args.target_col, **options)
+                                time_col=args.time_col, target_col=args.target_col, **_data_options(args), **options)
     outputs.add_table("anomalies", frame)
     id_col = frame.columns[0]
     if outputs.wants("plot"):
@@ -360,10 +368,11 @@ def _detect(args: argparse.Namespace) -> int:
                             target_col=frame.columns[2])
         outputs.add_figure("plot", ax.figure)
     outputs.write()
-    flagged = frame.groupby(id_col, sort=False)["is_anomaly"].agg(["sum", "size"])
-    _say(args, outputs, f"{int(flagged['sum'].sum())} of {int(flagged['size'].sum())} points flagged at level "
-         f"{args.level:g} -> {_where(args.output)}",
-         flagged.rename(columns={"sum": "flagged", "size": "points"}).head(10).to_string())
+    flagged = frame.groupby(id_col, sort=False).agg(flagged=("is_anomaly", "sum"), alerts=("alert", "sum"),
+                                                    points=("is_anomaly", "size"))
+    _say(args, outputs, f"{int(flagged['flagged'].sum())} of {int(flagged['points'].sum())} points flagged at level "
+         f"{args.level:g}, {int(flagged['alerts'].sum())} incident alerts -> {_where(args.output)}",
+         flagged.head(10).to_string())
     return 0
 
 

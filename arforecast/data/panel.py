@@ -5,6 +5,7 @@ Every model and tool goes through :func:`to_panel` (pandas in) and :meth:`Panel.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Sequence
@@ -23,7 +24,9 @@ class Layout:
     """How the caller's data looked, so that outputs come back the same way.
 
     ``kind`` is ``"series"`` (a ``pd.Series``), ``"wide"`` (one column per series) or ``"long"``
-    (``unique_id``, ``ds``, ``y`` columns; names configurable).
+    (``unique_id``, ``ds``, ``y`` columns; names configurable). ``options`` holds the data-layer
+    options (``(name, value)`` pairs, e.g. ``(("gaps", "mark"),)``) the data was read with, so that
+    new histories of a fitted model are read the same way.
     """
 
     kind: str
@@ -31,6 +34,7 @@ class Layout:
     id_col: str = "unique_id"
     time_col: str = "ds"
     target_col: str = "y"
+    options: tuple = ()
 
 
 def pack(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -156,6 +160,31 @@ class Panel:
         """The observed timestamps (or integer steps) of series ``i``."""
         return self._index_from(self.starts[i], int(self.lengths[i]))
 
+    def observed_times(self) -> pd.Index:
+        """Every observation's timestamp (or integer step), flat and aligned with ``values``: whole-array
+        work like :meth:`future_times`, series by series only for time zones or off-grid starts.
+
+        Example:
+            >>> p = Panel.from_arrays([[1.0, 2.0], [3.0]], starts=[pd.Timestamp("2024-01-31"),
+            ...                       pd.Timestamp("2024-05-31")], freq="ME")
+            >>> print(" ".join(str(t.date()) for t in p.observed_times()))
+            2024-01-31 2024-02-29 2024-05-31
+        """
+        lengths = self.lengths
+        rows = np.repeat(np.arange(self.n_series), lengths)
+        steps = np.arange(len(self.values)) - np.repeat(self.indptr[:-1], lengths)
+        if self.freq is None:
+            return pd.Index(np.asarray(self.starts, dtype=np.int64)[rows] + steps * self.step)
+        if self.n_series == 0 or len(rows) == 0:
+            return pd.DatetimeIndex([])
+        starts = pd.DatetimeIndex(list(self.starts))
+        if starts.tz is None:
+            times = _times_on_grid(starts, self.freq, rows, steps, self.origins)
+            if times is not None:
+                return times
+        pieces = [self.time_index(i) for i in range(self.n_series)]
+        return pieces[0].append(pieces[1:])
+
     def last_time(self, i: int) -> Any:
         return self.time_index(i)[-1]
 
@@ -270,8 +299,7 @@ class Panel:
         lay = self.layout
         return pd.DataFrame({
             lay.id_col: np.repeat(self.ids, self.lengths),
-            lay.time_col: np.concatenate([np.asarray(self.time_index(i)) for i in range(self.n_series)])
-            if self.n_series else [],
+            lay.time_col: np.asarray(self.observed_times()) if self.n_series else [],
             name: self.values.copy(),
         })
 
@@ -315,7 +343,13 @@ def in_sample_scales(panel: Panel) -> dict[int, np.ndarray]:
         scales = np.empty(panel.n_series)
         for n, rows in groups:            # series of one length as one matrix: a row mean per series,
             block = panel.values[panel.indptr[rows][:, None] + np.arange(n)[None, :]]
-            scales[rows] = np.mean(np.abs(block[:, m:] - block[:, :-m]), axis=1)   # summed as np.mean sums one
+            diffs = np.abs(block[:, m:] - block[:, :-m])
+            if np.isnan(diffs).any():     # missing values: the pairs both observed
+                with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    scales[rows] = np.nanmean(diffs, axis=1)
+            else:
+                scales[rows] = np.mean(diffs, axis=1)   # summed as np.mean sums one
         out[m] = scales
     return out
 
@@ -326,19 +360,30 @@ MAX_GRID = 10 ** 7
 
 def _future_on_grid(starts: pd.DatetimeIndex, freq: Any, ahead: np.ndarray, origins: np.ndarray) -> pd.Index | None:
     """Future timestamps of tz-naive series without a loop over series, or ``None`` if unsure."""
-    reference = pd.date_range(start=starts[0] + int(ahead[0, 0]) * freq, periods=ahead.shape[1], freq=freq)
+    rows = np.repeat(np.arange(len(starts)), ahead.shape[1])
+    return _times_on_grid(starts, freq, rows, ahead.reshape(-1), origins)
+
+
+def _times_on_grid(starts: pd.DatetimeIndex, freq: Any, rows: np.ndarray, steps: np.ndarray,
+                   origins: np.ndarray) -> pd.Index | None:
+    """The time ``steps[j]`` steps after series ``rows[j]``'s start, for tz-naive series, on whole
+    arrays (nanosecond arithmetic for fixed steps, one calendar grid otherwise), or ``None`` when
+    unsure (a grid too long, starts off the grid); the first element is checked against pandas."""
+    if len(rows) == 0:
+        return pd.DatetimeIndex([])
+    reference = shift_times(starts[rows[:1]], int(steps[0]), freq)
     if isinstance(freq, pd.offsets.Tick):                     # fixed steps: nanosecond arithmetic
-        nanos = starts.as_unit("ns").asi8[:, None] + ahead * int(freq.nanos)
-        out = pd.DatetimeIndex(nanos.reshape(-1).view("M8[ns]")).as_unit(reference.unit)
+        nanos = starts.as_unit("ns").asi8[rows] + steps * int(freq.nanos)
+        out = pd.DatetimeIndex(nanos.view("M8[ns]")).as_unit(reference.unit)
     else:                                                     # calendar steps: one grid over all positions
         low = int(np.argmin(origins))
-        span = int((origins + ahead[:, -1]).max() - origins[low]) + 1
+        span = int(max(origins.max(), (origins[rows] + steps).max()) - origins[low]) + 1
         if span > MAX_GRID:
             return None
         grid = pd.date_range(start=starts[low], periods=span, freq=freq)
         if not np.array_equal(grid.asi8[origins - origins[low]], starts.as_unit(grid.unit).asi8):
             return None                                       # starts off the grid (times of day differ)
-        out = grid[((origins - origins[low])[:, None] + ahead).reshape(-1)]
-    if not out[:ahead.shape[1]].equals(reference):            # the first series as future_index gives it
+        out = grid[origins[rows] - origins[low] + steps]
+    if not out[:1].equals(reference):
         return None
     return out

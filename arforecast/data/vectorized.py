@@ -1,7 +1,7 @@
 """The vectorized conversion of a sorted long frame into a Panel: array work only, no loop over series.
 
 :func:`arforecast.data.frames.to_panel` tries this first. It checks the same things as the
-per-series path (numeric values, leading NaNs trimmed, no NaN or infinite value inside a series,
+per-series path (numeric values, leading and trailing NaNs trimmed, no infinite value inside a series,
 strictly increasing time, one frequency and no gaps, one integer step, magnitudes float64 can
 carry) on whole arrays at once,
 and returns ``None`` when any check fails or the input is unusual; the per-series path then runs
@@ -33,9 +33,10 @@ MAX_MAGNITUDE = 1e100
 
 
 def panel_from_sorted(codes: np.ndarray, times: pd.Index | np.ndarray, values: np.ndarray, ids: np.ndarray,
-                      freq: Any, layout: Layout) -> Panel | None:
+                      freq: Any, layout: Layout, missing: str = "allow") -> Panel | None:
     """A Panel from rows grouped by series (``codes`` non-decreasing, time order kept within each
-    series), or ``None`` when the per-series path must decide."""
+    series), or ``None`` when the per-series path must decide. Leading and trailing NaNs of each
+    series are trimmed; NaNs inside are missing values (``None`` with ``missing="raise"``)."""
     if values.dtype.kind not in "iuf":
         return None
     values = values.astype(np.float64, copy=False)
@@ -50,15 +51,18 @@ def panel_from_sorted(codes: np.ndarray, times: pd.Index | np.ndarray, values: n
     first_obs = np.minimum.reduceat(np.where(observed, np.arange(big), big), bounds[:-1])
     if np.any(first_obs >= bounds[1:]):
         return None                                   # a series with no observation
-    if np.array_equal(first_obs, bounds[:-1]):       # no leading NaN (the usual case): no copy
-        keep = slice(None)
-        if not np.isfinite(values).all():
+    last_obs = np.maximum.reduceat(np.where(observed, np.arange(big), -1), bounds[:-1])
+    if np.array_equal(first_obs, bounds[:-1]) and np.array_equal(last_obs, bounds[1:] - 1):
+        keep = slice(None)                            # nothing to trim (the usual case): no copy
+        if not np.isfinite(values).all() and (missing == "raise" or np.isinf(values).any()):
             return None
         new_bounds, lengths, series_values = bounds, counts, values
     else:
-        keep = np.arange(big) >= np.repeat(first_obs, counts)
-        if not np.isfinite(values[keep]).all():
-            return None                               # NaN or inf inside a series
+        pos = np.arange(big)
+        keep = (pos >= np.repeat(first_obs, counts)) & (pos <= np.repeat(last_obs, counts))
+        inside = values[keep]
+        if np.isinf(inside).any() or (missing == "raise" and np.isnan(inside).any()):
+            return None                               # inf (or a refused NaN) inside a series
         new_bounds = np.searchsorted(codes[keep], np.arange(n_series + 1))
         lengths = np.diff(new_bounds)
         series_values = values[keep]
@@ -83,7 +87,7 @@ def panel_from_sorted(codes: np.ndarray, times: pd.Index | np.ndarray, values: n
 
 def _magnitudes_ok(values: np.ndarray, bounds: np.ndarray) -> bool:
     """Every series' largest ``|value|`` within what float64 maths can carry (see ``MAX_MAGNITUDE``)."""
-    size = np.maximum.reduceat(np.abs(values), bounds[:-1].astype(np.intp))
+    size = np.fmax.reduceat(np.abs(values), bounds[:-1].astype(np.intp))       # fmax: NaN (missing) ignored
     return not np.any((size > MAX_MAGNITUDE) | ((size > 0) & (size < 1.0 / MAX_MAGNITUDE)))
 
 

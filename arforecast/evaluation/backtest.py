@@ -2,7 +2,9 @@
 
 One call fits and forecasts every window (:mod:`arforecast.evaluation.windows` places them),
 leak-free by construction: a task only ever receives each series cut after its last cut-off, and
-every fit or forecast gets the series cut at that window's own cut-off. Refit policies:
+every fit or forecast gets the series cut at that window's own cut-off. Covariates (``X``) travel
+with the series: each fit and forecast gets them up to its cut-off, plus the future-known ones
+on the window's ``h`` steps; past-only covariates are masked from the cut-off on. Refit policies:
 
 * ``refit=True`` fits a fresh clone of the model at every cut-off;
 * ``refit=False`` fits once at the first cut-off and then only re-conditions the fitted model on
@@ -30,6 +32,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from arforecast.base import Forecaster
+from arforecast.data.covariates import Covariates, build_covariates
 from arforecast.data.frames import to_panel
 from arforecast.data.panel import Panel
 from arforecast.evaluation import metrics as M
@@ -53,6 +56,15 @@ class _Work:
     data: Panel                                   # its series, cut after the task's last cut-off
     fit: tuple[np.ndarray, np.ndarray, np.ndarray] | None   # rows, ends, sizes of the fit panel
     windows: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, bool]]  # w, rows, ends, sizes, from_fit
+    covariates: Covariates | None = None          # of data's series, over all their values
+
+
+def _covariates_at(work: _Work, panel: Panel) -> Covariates | None:
+    """What a fit or forecast from ``panel`` (a cut of ``work.data``) may know of the covariates:
+    everything up to each series' cut-off, and after it the future-known ones only."""
+    if work.covariates is None:
+        return None
+    return work.covariates.for_ids(panel.ids).masked_after(panel.next_positions())
 
 
 def _context(data: Panel, rows: np.ndarray, ends: np.ndarray, sizes: np.ndarray) -> Panel:
@@ -78,12 +90,20 @@ def _run(template: Forecaster, fitted: Forecaster | None, work: _Work, h: int, n
     ``tick(1)`` is called after each window (progress, when running in this process).
     """
     model = fitted
+    cov_options: dict = {}
     if work.fit is not None:
-        model = clone(template).fit(_context(work.data, *work.fit))
+        fit_panel = _context(work.data, *work.fit)
+        if work.covariates is not None:
+            cov_options = {"X": _covariates_at(work, fit_panel), "past_only": (),
+                           "static": work.covariates if work.covariates.static_names else None}
+        model = clone(template).fit(fit_panel, **cov_options)
     out = []
     for w, rows, ends, sizes, from_fit in work.windows:
         history = None if from_fit else _context(work.data, rows, ends, sizes)
-        fc = model.predict(h, num_samples=num_samples, seed=_window_seed(seed, w), y=history, **options)
+        extra = {}
+        if work.covariates is not None:
+            extra["X"] = _covariates_at(work, history if history is not None else model.panel_)
+        fc = model.predict(h, num_samples=num_samples, seed=_window_seed(seed, w), y=history, **extra, **options)
         if fc.point.shape[0] != len(rows):
             raise RuntimeError(f"{type(model).__name__}.predict returned {fc.point.shape[0]} series "
                                f"for a history of {len(rows)}")
@@ -155,7 +175,7 @@ def _execute(calls: list[tuple], n_jobs: int | None, backend: str | None, worker
 
 # ---------------------------------------------------------------------- planning
 def _plan(panel: Panel, win: Windows, blocks: list[list[int]], chunks: list[np.ndarray],
-          is_global: bool) -> tuple[list[_Work], list[list[np.ndarray]]]:
+          is_global: bool, covariates: Covariates | None = None) -> tuple[list[_Work], list[list[np.ndarray]]]:
     """One work per (refit block, series chunk), and for each of its windows the panel rows."""
     works, rows_out = [], []
     present = win.present
@@ -186,7 +206,7 @@ def _plan(panel: Panel, win: Windows, blocks: list[list[int]], chunks: list[np.n
                             and np.all(fit_at[local] == k))
                 windows.append((w, local, ends[local, k], sizes[local, k], bool(from_fit)))
                 global_rows.append(rows[local])
-            works.append(_Work(data, fit, windows))
+            works.append(_Work(data, fit, windows, None if covariates is None else covariates.for_ids(data.ids)))
             rows_out.append(global_rows)
     return works, rows_out
 
@@ -204,7 +224,9 @@ def backtest(model: Any, y: Any, h: int, n_windows: int | None = None, step: int
              quantiles: Sequence[float] = (), levels: Sequence[float] = (), season_length: int | None = None,
              n_jobs: int | None = None, backend: str | None = None, chunk_size: int | None = None,
              progress: bool = True, predict_options: dict | None = None, freq: Any = None,
-             id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y") -> "BacktestResult | BacktestComparison":
+             id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y", X: Any = None,
+             static: Any = None, past_only: Sequence[str] = (),
+             **data_options: str) -> "BacktestResult | BacktestComparison":
     """Rolling-origin backtest of ``model`` on ``y``: forecast ``h`` steps from many cut-offs.
 
     Args:
@@ -241,6 +263,13 @@ def backtest(model: Any, y: Any, h: int, n_windows: int | None = None, step: int
         predict_options: extra keyword arguments for ``model.predict`` (e.g. a decoding strategy).
         freq: frequency for ``y`` when it cannot be inferred.
         id_col, time_col, target_col: column names of a long ``y``; the forecasts keep them.
+        X, static, past_only: covariates on every timestamp of ``y`` in ``y``'s layout, per-series
+            covariates and the names of the past-only ones (docs/covariates.md). Each fit and
+            forecast sees them up to its cut-off; the future-known ones also on the window's
+            ``h`` steps; past-only ones never after the cut-off.
+        data_options: ``duplicates=``, ``off_grid=``, ``gaps=``, ``missing=`` as
+            :func:`arforecast.to_panel` takes them (messy timestamps, missing values: docs/data.md).
+            Missing values of a test window are not scored.
 
     Example:
         >>> import numpy as np, pandas as pd
@@ -252,21 +281,26 @@ def backtest(model: Any, y: Any, h: int, n_windows: int | None = None, step: int
     """
     from arforecast.distributed import is_dask_frame
     if is_dask_frame(y):               # a Dask DataFrame: the forecasts frame, per partition of whole series
+        if X is not None or static is not None:
+            raise NotImplementedError("backtest of a Dask DataFrame with covariates is not supported yet: "
+                                      "compute() it, or backtest without X")
         from arforecast.distributed import per_partition
         args = dict(n_windows=n_windows, step=step, start=start, window=window, window_size=window_size,
                     refit=refit, num_samples=num_samples, seed=seed, quantiles=quantiles, levels=levels,
                     season_length=season_length, chunk_size=chunk_size, progress=False,
                     predict_options=predict_options, freq=freq, id_col=id_col, time_col=time_col,
-                    target_col=target_col)
+                    target_col=target_col, **data_options)
         return per_partition(lambda part: backtest(model, part, h, **args).forecasts, model, y, id_col, time_col,
                              "backtest")
+    if data_options:                   # messy timestamps fixed (and checked) once, for every window and model
+        y = to_panel(y, freq=freq, id_col=id_col, time_col=time_col, target_col=target_col, **data_options)
     if several(model):
         from arforecast.evaluation.compare import backtest_models
         return backtest_models(model, y, h, n_windows, step, start=start, window=window, window_size=window_size,
                                refit=refit, num_samples=num_samples, seed=seed, quantiles=quantiles, levels=levels,
                                season_length=season_length, n_jobs=n_jobs, backend=backend, chunk_size=chunk_size,
                                progress=progress, predict_options=predict_options, freq=freq, id_col=id_col,
-                               time_col=time_col, target_col=target_col)
+                               time_col=time_col, target_col=target_col, X=X, static=static, past_only=past_only)
     if not isinstance(model, Forecaster):
         raise TypeError(f"model must be an arforecast Forecaster, got {type(model).__name__}")
     name = type(model).__name__
@@ -299,7 +333,11 @@ def backtest(model: Any, y: Any, h: int, n_windows: int | None = None, step: int
                              "into chunks; drop chunk_size")
         chunk_size = int(chunk_size)
     workers, backend = _resolve_backend(n_jobs, backend)
-    works, rows = _plan(panel, win, blocks, _chunks(panel.n_series, chunk_size), model.is_global)
+    covariates = None
+    if X is not None or static is not None:
+        covariates = build_covariates(panel, X, static=static,
+                                      past_only=(past_only,) if isinstance(past_only, str) else tuple(past_only))
+    works, rows = _plan(panel, win, blocks, _chunks(panel.n_series, chunk_size), model.is_global, covariates)
     args = (win.h, num_samples, seed, qs, dict(predict_options or {}))
 
     from tqdm.auto import tqdm
@@ -312,13 +350,13 @@ def backtest(model: Any, y: Any, h: int, n_windows: int | None = None, step: int
             calls, owners = [(model, None, wk) + args + (False,) for wk in works], range(len(works))
         else:
             # few long refit blocks (refit=False): fit them first, then forecast their windows in parallel
-            fits = [(model, None, _Work(wk.data, wk.fit, [])) + args + (True,) for wk in works]
+            fits = [(model, None, _Work(wk.data, wk.fit, [], wk.covariates)) + args + (True,) for wk in works]
             fitted = [m for m, _ in _execute(fits, n_jobs, backend, workers, bar)]
             groups = -(-workers // len(works))
             calls, owners = [], []
             for k, wk in enumerate(works):
                 for part in np.array_split(np.arange(len(wk.windows)), min(groups, len(wk.windows))):
-                    calls.append((model, fitted[k], _Work(wk.data, None, [wk.windows[j] for j in part]))
+                    calls.append((model, fitted[k], _Work(wk.data, None, [wk.windows[j] for j in part], wk.covariates))
                                  + args + (False,))
                     owners.append(k)
         for k, (_, out) in zip(owners, _execute(calls, n_jobs, backend, workers, bar)):
@@ -372,15 +410,7 @@ class BacktestResult:
     @cached_property
     def _times(self) -> pd.Index:
         """Every observation's timestamp (time zone kept), aligned with ``panel.values``."""
-        p = self.panel
-        offsets = np.arange(len(p.values)) - np.repeat(p.indptr[:-1], p.lengths)
-        if p.freq is None:
-            return pd.Index(np.repeat(np.asarray(p.starts, dtype=np.int64), p.lengths) + offsets * p.step)
-        if isinstance(p.freq, pd.offsets.Tick) and pd.DatetimeIndex(p.starts[:1]).tz is None:
-            # fixed steps and no clock changes: no calendar needed
-            return pd.DatetimeIndex(p.starts).repeat(p.lengths) + pd.to_timedelta(offsets * pd.Timedelta(p.freq))
-        pieces = [p.time_index(i) for i in range(p.n_series)]
-        return pieces[0].append(pieces[1:]) if pieces else pd.DatetimeIndex([])
+        return self.panel.observed_times()
 
     @cached_property
     def forecasts(self) -> pd.DataFrame:
@@ -469,7 +499,7 @@ class BacktestResult:
             out = {"MAE": M.mae(y, f), "RMSE": M.rmse(y, f), "sMAPE": M.smape(y, f),
                    "MASE": M.mae(y / scale, f / scale)}      # = M.mase with the window's own scale
             if crps is not None:
-                out["CRPS"] = crps.mean(axis=1)
+                out["CRPS"] = M._nanmean(crps, axis=1)
             unit = [np.array([0.0, 1.0])] * len(y)       # scale 1: values are already scaled
             for lv in self.levels:
                 lo = qv[self._qs.index(round((1 - lv) / 2, 10))]

@@ -3,7 +3,8 @@
 Arrays are ``[n_series, h]`` (``y`` the actuals, ``yhat`` a forecast); quantile forecasts are
 ``[n_quantiles, n_series, h]``; samples ``[n_series, num_samples, h]``. Each metric returns one
 value per series (average over the horizon) unless it says otherwise; average over series for
-the panel figure (that is how M4 reports sMAPE, MASE and MSIS).
+the panel figure (that is how M4 reports sMAPE, MASE and MSIS). A missing actual (NaN) is not
+scored: averages run over the observed values.
 
 Scaled metrics (MASE, MSIS) divide by the in-sample mean absolute seasonal difference
 ``mean(|y_t - y_{t-m}|)`` of each training series, as in M4.
@@ -16,11 +17,22 @@ Example:
 """
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
 
 from arforecast.data.panel import Panel
+
+
+def _nanmean(a: np.ndarray, axis: int) -> np.ndarray:
+    """Mean over the values that are not NaN (missing actuals are not scored); NaN where none is."""
+    a = np.asarray(a, dtype=np.float64)
+    if not np.isnan(a).any():
+        return np.mean(a, axis=axis)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(a, axis=axis)
 
 
 def _pair(y: np.ndarray, yhat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -33,13 +45,13 @@ def _pair(y: np.ndarray, yhat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def mae(y: np.ndarray, yhat: np.ndarray) -> np.ndarray:
     """Mean absolute error per series."""
     y, yhat = _pair(y, yhat)
-    return np.mean(np.abs(y - yhat), axis=1)
+    return _nanmean(np.abs(y - yhat), axis=1)
 
 
 def rmse(y: np.ndarray, yhat: np.ndarray) -> np.ndarray:
     """Root mean squared error per series."""
     y, yhat = _pair(y, yhat)
-    return np.sqrt(np.mean((y - yhat) ** 2, axis=1))
+    return np.sqrt(_nanmean((y - yhat) ** 2, axis=1))
 
 
 def smape(y: np.ndarray, yhat: np.ndarray) -> np.ndarray:
@@ -47,7 +59,8 @@ def smape(y: np.ndarray, yhat: np.ndarray) -> np.ndarray:
     y, yhat = _pair(y, yhat)
     denom = np.abs(y) + np.abs(yhat)
     ratio = np.divide(np.abs(y - yhat), denom, out=np.zeros_like(denom), where=denom > 0)
-    return 200.0 * np.mean(ratio, axis=1)
+    ratio[np.isnan(denom)] = np.nan                      # a missing actual is not scored
+    return 200.0 * _nanmean(ratio, axis=1)
 
 
 def seasonal_scale(insample: Panel | Sequence[np.ndarray], season_length: int) -> np.ndarray:
@@ -60,7 +73,7 @@ def seasonal_scale(insample: Panel | Sequence[np.ndarray], season_length: int) -
         s = np.asarray(s, dtype=np.float64)
         if len(s) <= m:
             raise ValueError(f"series {i} has {len(s)} in-sample values; MASE with season_length={m} needs more than {m}")
-        out[i] = np.mean(np.abs(s[m:] - s[:-m]))
+        out[i] = _nanmean(np.abs(s[m:] - s[:-m]), axis=0)       # pairs with a missing value skipped
     return out
 
 
@@ -92,15 +105,19 @@ def weighted_quantile_loss(y: np.ndarray, qhat: np.ndarray, quantiles: Sequence[
     ``WQL = mean_q [ 2 * sum_{i,t} rho_q(y_it, f_it^q) / sum_{i,t} |y_it| ]``.
     """
     y = np.atleast_2d(np.asarray(y, dtype=np.float64))
-    total = pinball_loss(y, qhat, quantiles) * y.shape[1]  # back to sums over the horizon
-    return float(np.mean(2.0 * total.sum(axis=1) / np.abs(y).sum()))
+    diff = y[None] - np.asarray(qhat, dtype=np.float64).reshape((len(quantiles),) + y.shape)
+    q = np.asarray(quantiles, dtype=np.float64).reshape((-1,) + (1,) * y.ndim)
+    total = np.nansum(np.maximum(q * diff, (q - 1) * diff), axis=2)     # sums over the horizon (observed)
+    return float(np.mean(2.0 * total.sum(axis=1) / np.nansum(np.abs(y))))
 
 
 def coverage(y: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     """Share of actuals inside ``[lower, upper]`` per series."""
     y, lower = _pair(y, lower)
     _, upper = _pair(y, upper)
-    return np.mean((y >= lower) & (y <= upper), axis=1)
+    inside = ((y >= lower) & (y <= upper)).astype(np.float64)
+    inside[np.isnan(y)] = np.nan
+    return _nanmean(inside, axis=1)
 
 
 def interval_score(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float = 0.95) -> np.ndarray:
@@ -125,7 +142,7 @@ def msis(y: np.ndarray, lower: np.ndarray, upper: np.ndarray, insample: Panel | 
     """M4's mean scaled interval score per series, for a central ``level`` interval (M4's
     ``alpha`` is ``1 - level``): the mean :func:`interval_score` over the horizon divided by the
     series' seasonal scale."""
-    return np.mean(interval_score(y, lower, upper, level), axis=1) / seasonal_scale(insample, season_length)
+    return _nanmean(interval_score(y, lower, upper, level), axis=1) / seasonal_scale(insample, season_length)
 
 
 def crps_per_step(y: np.ndarray, samples: np.ndarray) -> np.ndarray:
@@ -153,4 +170,4 @@ def crps_per_step(y: np.ndarray, samples: np.ndarray) -> np.ndarray:
 def crps_from_samples(y: np.ndarray, samples: np.ndarray) -> np.ndarray:
     """Continuous ranked probability score per series from sample paths ``[n, S, h]``: the mean
     :func:`crps_per_step` over the horizon."""
-    return np.mean(crps_per_step(y, samples), axis=1)
+    return _nanmean(crps_per_step(y, samples), axis=1)

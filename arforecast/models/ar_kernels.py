@@ -24,6 +24,13 @@ The same triangular form gives the residual sum of squares of every nested order
 regressors are collinear (a constant series) are flagged and get the minimum-norm least-squares
 solution of the model's own normal equations.
 
+**Missing values.** A series with NaN inside is estimated on the rows whose target and active
+lags are all observed: exactly least squares on the observed pairs, i.e. the regression of the
+complete rows of the full design (``t = hold_back .. n-1``; the time trend keeps counting through
+the holes). Its cross products are formed row by row from that design (:func:`_direct_gram`, in the
+same standardized units), ``nobs`` is the number of complete rows, and everything after the cross
+products (solve, nested orders, criteria) is shared with the complete series.
+
 Example:
     >>> import numpy as np
     >>> y = np.random.default_rng(0).normal(size=200)
@@ -80,7 +87,13 @@ def standardize(values: np.ndarray, indptr: np.ndarray) -> tuple[np.ndarray, np.
     """
     lengths = np.diff(indptr)
     starts = indptr[:-1]
-    if np.all(lengths == lengths[0]):                              # rectangular: no temporaries
+    if np.isnan(values).any():                                     # missing values: moments of the observed
+        observed = ~np.isnan(values)
+        count = np.maximum(np.add.reduceat(observed.astype(np.float64), starts), 1.0)
+        filled = np.where(observed, values, 0.0)
+        mean = np.add.reduceat(filled, starts) / count
+        square = np.add.reduceat(filled * filled, starts) / count
+    elif np.all(lengths == lengths[0]):                            # rectangular: no temporaries
         rows = values.reshape(len(lengths), -1)
         mean = rows.mean(axis=1)
         square = np.einsum("ij,ij->i", rows, rows) / lengths
@@ -483,8 +496,12 @@ def chunks(nobs: np.ndarray, extra: int, budget: int | None = None) -> list[np.n
 
 
 def build_problem(values: np.ndarray, indptr: np.ndarray, trend: str, lags: np.ndarray,
-                  hold_back: np.ndarray) -> Problem:
-    """Cross products (chunked over series) and column maps of ``trend`` + ``lags`` regressions."""
+                  hold_back: np.ndarray, n_lags: np.ndarray | None = None) -> Problem:
+    """Cross products (chunked over series) and column maps of ``trend`` + ``lags`` regressions.
+
+    Series with missing values get their cross products from their complete rows
+    (:func:`_direct_gram`); ``n_lags`` (how many of the first ``lags`` each series uses) decides
+    which lags a row must have observed."""
     if trend not in TRENDS:
         raise ValueError(f"trend must be one of {TRENDS}, got {trend!r}")
     lengths = np.diff(indptr)
@@ -503,11 +520,38 @@ def build_problem(values: np.ndarray, indptr: np.ndarray, trend: str, lags: np.n
         else:                                   # the chunk's series, gathered without a Python loop
             sub_indptr = np.concatenate([[0], np.cumsum(lengths[rows])])
             sub_values = values[np.arange(sub_indptr[-1]) + np.repeat(indptr[rows] - sub_indptr[:-1], lengths[rows])]
-        layout = pad(sub_values, sub_indptr, shift[rows], scale[rows], hold_back[rows], block)
+        layout = pad(np.nan_to_num(sub_values), sub_indptr, shift[rows], scale[rows], hold_back[rows], block)
         gram[rows] = lag_gram(layout, lags, with_time, center[rows], spread[rows])
+    nobs = lengths - hold_back
+    holes = np.flatnonzero(np.isnan(np.add.reduceat(values, indptr[:-1]))) if len(values) else np.zeros(0, int)
+    for i in holes:                              # series with missing values: their complete rows
+        active = len(lags) if n_lags is None else int(n_lags[i])
+        gram[i], nobs[i] = _direct_gram(values[indptr[i]:indptr[i + 1]], lags, active, int(hold_back[i]),
+                                        with_time, shift[i], scale[i], center[i], spread[i])
     time_scale = lengths.astype(np.float64)
     A, b = design_map(trend, len(lags), shift / scale, center, spread, time_scale)
-    return Problem(gram, A, b, shift, scale, time_scale, lengths - hold_back, 1 + int(with_time))
+    return Problem(gram, A, b, shift, scale, time_scale, nobs, 1 + int(with_time))
+
+
+def _direct_gram(y: np.ndarray, lags: np.ndarray, active: int, hold_back: int, with_time: bool, shift: float,
+                 scale: float, center: float, spread: float) -> tuple[np.ndarray, int]:
+    """``W'W`` of ``W = [1, (tau), z_{t-lag}..., z_t]`` over the rows ``t >= hold_back`` whose
+    target and first ``active`` lags are observed (the other lag columns are zero: inactive), and
+    the number of those rows."""
+    z = (y - shift) / scale
+    t = np.arange(hold_back, len(y))
+    cols = [np.ones(len(t))]
+    if with_time:
+        cols.append((t + 1.0 - center) / spread)
+    # an inactive lag may reach before the series (negative index) or a hole: it only fills its
+    # column (the solve ignores it: the nested triangular form), so 0 stands in there
+    cols += [np.where(t >= lag, z[np.maximum(t - int(lag), 0)], np.nan) for lag in lags] + [z[t]]
+    X = np.stack(cols, axis=1)
+    n_det = 1 + int(with_time)
+    need = np.r_[np.arange(n_det, n_det + active), X.shape[1] - 1]
+    complete = ~np.isnan(X[:, need]).any(axis=1)
+    X = np.nan_to_num(X[complete])
+    return X.T @ X, int(complete.sum())
 
 
 @one_blas_thread
@@ -523,7 +567,7 @@ def fit_ar(values: np.ndarray, indptr: np.ndarray, trend: str, lags: np.ndarray,
             active lag); the sample is ``t = hold_back .. n-1``.
         n_lags: optional ``[n]``, how many of the first ``lags`` each series uses (the others get 0).
     """
-    prob = build_problem(values, indptr, trend, lags, hold_back)
+    prob = build_problem(values, indptr, trend, lags, hold_back, n_lags)
     n_det = deterministic_count(trend)
     sol = solve(prob.gram, prob.A, prob.b, prob.n_wdet, None if n_lags is None else n_det + np.asarray(n_lags))
     zero = np.zeros(len(prob.scale))

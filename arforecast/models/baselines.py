@@ -16,6 +16,14 @@ Drift          ``y_T + h (y_T - y_1) / (T - 1)``        ``sigma * sqrt(h (1 + h 
 
 Sample paths are drawn from the same models (a random walk for Naive, one per season position
 for SeasonalNaive, ...) so that their marginals match the analytic ones.
+
+**Missing values** (NaN inside a series; a series always ends on an observation): Naive carries
+the last observed value; SeasonalNaive the last observed value *at each phase* (``k`` seasons
+further back where the last season's value is missing, its variance growing by ``k`` seasons of
+steps; a phase never observed takes the last value before it); Naive2 takes its seasonal indices from the series with its holes interpolated and carries
+the last observed adjusted value; Mean averages the observed values (``T`` = their count); Drift's
+line joins the first and last observations, ``T - 1`` steps apart as before. Residuals are those
+of the observed pairs (a residual that needs a missing value is skipped), so ``sigma`` counts them only.
 """
 from __future__ import annotations
 
@@ -28,6 +36,7 @@ from arforecast.base import Forecaster
 from arforecast.data.panel import Panel
 from arforecast.distributions import Normal
 from arforecast.forecasts import Forecast
+from arforecast.models.ar_auto import interpolated
 from arforecast.models.seasonality import deseasonalize
 
 
@@ -39,6 +48,7 @@ def _residual_sigma(residuals: list[np.ndarray], n_params: int) -> np.ndarray:
     """``sqrt(sum(e**2) / (len(e) - K))`` per series; NaN where there are too few residuals."""
     out = np.full(len(residuals), np.nan)
     for i, e in enumerate(residuals):
+        e = e[~np.isnan(e)]                       # residuals that need a missing value are skipped
         dof = len(e) - n_params
         if dof > 0:
             out[i] = np.sqrt(np.sum(e ** 2) / dof)
@@ -81,7 +91,18 @@ def _season_arg(m: Any) -> int:
 
 
 def _last_values(panel: Panel) -> np.ndarray:
-    return panel.values[panel.indptr[1:] - 1]
+    """Each series' last observed value (a cut of a series, e.g. a backtest window, may end on a hole)."""
+    return panel.values[panel.indptr[1:] - 1 - _trailing_gaps(panel)]
+
+
+def _trailing_gaps(panel: Panel) -> np.ndarray:
+    """Missing values after each series' last observation (0 for a series as ``to_panel`` gives it)."""
+    out = np.zeros(panel.n_series, dtype=np.int64)
+    last = panel.values[panel.indptr[1:] - 1] if panel.n_series else np.zeros(0)
+    for i in np.flatnonzero(np.isnan(last)):
+        seen = np.flatnonzero(~np.isnan(panel.series(i)))
+        out[i] = panel.lengths[i] - 1 - (seen[-1] if len(seen) else 0)
+    return out
 
 
 class Naive(_Baseline):
@@ -102,12 +123,14 @@ class Naive(_Baseline):
 
     def _point_and_sd(self, panel: Panel, h: int) -> tuple[np.ndarray, np.ndarray]:
         point = np.repeat(_last_values(panel)[:, None], h, axis=1)
-        sd = self._sigma(panel)[:, None] * np.sqrt(np.arange(1, h + 1))[None, :]
+        gap = _trailing_gaps(panel)[:, None]                     # steps since the last observation
+        sd = self._sigma(panel)[:, None] * np.sqrt(np.arange(1, h + 1)[None, :] + gap)
         return point, sd
 
     def _sample(self, panel: Panel, h: int, num_samples: int, rng: np.random.Generator) -> np.ndarray:
         sigma = self._sigma(panel)
         steps = rng.standard_normal((panel.n_series, num_samples, h)) * sigma[:, None, None]
+        steps[:, :, 0] *= np.sqrt(1 + _trailing_gaps(panel))[:, None]
         return _last_values(panel)[:, None, None] + np.cumsum(steps, axis=2)
 
 
@@ -163,14 +186,34 @@ class SeasonalNaive(_Baseline):
         last = panel.padded(width)
         steps = np.arange(h)[None, :]
         m = ms[:, None]
-        point = np.take_along_axis(last, width - m + steps % m, axis=1)
-        sd = self._sigma(panel)[:, None] * np.sqrt(steps // m + 1)
+        extra = np.zeros_like(last)                # seasons further back where a value is missing
+        gaps = [i for i in range(panel.n_series) if np.isnan(last[i, width - int(ms[i]):]).any()]
+        for i in gaps:
+            y, mi = panel.series(i), int(ms[i])
+            for j in range(width - mi, width):
+                start = pos = len(y) - (width - j)
+                k = 0
+                while pos >= 0 and np.isnan(y[pos]):
+                    pos, k = pos - mi, k + 1
+                if pos < 0:                       # never observed at this phase: the last value before
+                    seen = np.flatnonzero(~np.isnan(y[:start]))
+                    pos = int(seen[-1]) if len(seen) else len(y) - 1
+                    k = -(-(start - pos) // mi)
+                last[i, j], extra[i, j] = y[pos], k
+        cols = width - m + steps % m
+        point = np.take_along_axis(last, cols, axis=1)
+        sd = self._sigma(panel)[:, None] * np.sqrt(steps // m + 1 + np.take_along_axis(extra, cols, axis=1))
         return point, sd
 
     def _sample(self, panel: Panel, h: int, num_samples: int, rng: np.random.Generator) -> np.ndarray:
-        point, _ = self._point_and_sd(panel, h)
+        point, sd = self._point_and_sd(panel, h)
         sigma = self._sigma(panel)
         noise = rng.standard_normal((panel.n_series, num_samples, h)) * sigma[:, None, None]
+        ms = self._seasons(panel)
+        first = np.arange(h)[None, :] < ms[:, None]                 # each phase's first step carries
+        with np.errstate(invalid="ignore", divide="ignore"):        # the extra seasons of a missing value
+            lead = np.where(first & (sigma[:, None] > 0), sd / sigma[:, None], 1.0)
+        noise = noise * np.nan_to_num(lead, nan=1.0)[:, None, :]
         # each season position is its own random walk: cumulate every m-th step
         for m in np.unique(self._seasons(panel)):
             rows = np.flatnonzero(self._seasons(panel) == m)
@@ -222,7 +265,7 @@ class Naive2(_Baseline):
         m = int(getattr(self, "season_length_", None) or _season_arg(self.season_length or 1))
         for i in range(panel.n_series):
             y = panel.series(i)
-            si_in, si_out = deseasonalize(y, m, h)
+            si_in, si_out = deseasonalize(interpolated(y), m, h)
             adjusted.append(y / si_in)
             future_index[i] = si_out
         return adjusted, future_index
@@ -233,7 +276,7 @@ class Naive2(_Baseline):
 
     def _point_and_sd(self, panel: Panel, h: int) -> tuple[np.ndarray, np.ndarray]:
         adjusted, si_out = self._adjusted(panel, h)
-        last = np.array([a[-1] for a in adjusted])
+        last = np.array([a[~np.isnan(a)][-1] for a in adjusted])          # the last observed
         sigma = _residual_sigma([np.diff(a) for a in adjusted], 0)
         point = last[:, None] * si_out
         sd = sigma[:, None] * np.sqrt(np.arange(1, h + 1))[None, :] * si_out
@@ -241,7 +284,7 @@ class Naive2(_Baseline):
 
     def _sample(self, panel: Panel, h: int, num_samples: int, rng: np.random.Generator) -> np.ndarray:
         adjusted, si_out = self._adjusted(panel, h)
-        last = np.array([a[-1] for a in adjusted])
+        last = np.array([a[~np.isnan(a)][-1] for a in adjusted])
         sigma = _residual_sigma([np.diff(a) for a in adjusted], 0)
         steps = rng.standard_normal((panel.n_series, num_samples, h)) * sigma[:, None, None]
         return (last[:, None, None] + np.cumsum(steps, axis=2)) * si_out[:, None, :]
@@ -261,18 +304,24 @@ class Mean(_Baseline):
         return 2
 
     def _sigma(self, panel: Panel) -> np.ndarray:
-        return _residual_sigma([panel.series(i) - panel.series(i).mean() for i in range(panel.n_series)], 1)
+        means = self._means(panel)
+        return _residual_sigma([panel.series(i) - means[i] for i in range(panel.n_series)], 1)
+
+    @staticmethod
+    def _counts(panel: Panel) -> np.ndarray:
+        """Observed values of each series (missing ones are ignored)."""
+        return np.add.reduceat((~np.isnan(panel.values)).astype(np.int64), panel.indptr[:-1])
 
     def _means(self, panel: Panel) -> np.ndarray:
-        return np.add.reduceat(panel.values, panel.indptr[:-1]) / panel.lengths
+        return np.add.reduceat(np.nan_to_num(panel.values), panel.indptr[:-1]) / self._counts(panel)
 
     def _point_and_sd(self, panel: Panel, h: int) -> tuple[np.ndarray, np.ndarray]:
         point = np.repeat(self._means(panel)[:, None], h, axis=1)
-        sd = (self._sigma(panel) * np.sqrt(1 + 1 / panel.lengths))[:, None] * np.ones(h)
+        sd = (self._sigma(panel) * np.sqrt(1 + 1 / self._counts(panel)))[:, None] * np.ones(h)
         return point, sd
 
     def _sample(self, panel: Panel, h: int, num_samples: int, rng: np.random.Generator) -> np.ndarray:
-        sigma, n = self._sigma(panel), panel.lengths
+        sigma, n = self._sigma(panel), self._counts(panel)
         level = self._means(panel)[:, None] + (sigma / np.sqrt(n))[:, None] * rng.standard_normal((panel.n_series, num_samples))
         return level[:, :, None] + sigma[:, None, None] * rng.standard_normal((panel.n_series, num_samples, h))
 
@@ -292,23 +341,26 @@ class Drift(_Baseline):
 
     def _slopes(self, panel: Panel) -> np.ndarray:
         first = panel.values[panel.indptr[:-1]]
-        return (_last_values(panel) - first) / (panel.lengths - 1)
+        return (_last_values(panel) - first) / (panel.lengths - 1 - _trailing_gaps(panel))
 
     def _sigma(self, panel: Panel) -> np.ndarray:
         slopes = self._slopes(panel)
         return _residual_sigma([np.diff(panel.series(i)) - slopes[i] for i in range(panel.n_series)], 1)
 
     def _point_and_sd(self, panel: Panel, h: int) -> tuple[np.ndarray, np.ndarray]:
-        steps = np.arange(1, h + 1)[None, :]
+        steps = np.arange(1, h + 1)[None, :] + _trailing_gaps(panel)[:, None]
         point = _last_values(panel)[:, None] + steps * self._slopes(panel)[:, None]
-        T = panel.lengths[:, None]
+        T = (panel.lengths - _trailing_gaps(panel))[:, None]
         sd = self._sigma(panel)[:, None] * np.sqrt(steps * (1 + steps / (T - 1)))
         return point, sd
 
     def _sample(self, panel: Panel, h: int, num_samples: int, rng: np.random.Generator) -> np.ndarray:
         point, _ = self._point_and_sd(panel, h)
-        sigma, T = self._sigma(panel), panel.lengths
-        steps = np.arange(1, h + 1)
+        gap = _trailing_gaps(panel)
+        sigma, T = self._sigma(panel), panel.lengths - gap
+        steps = np.arange(1, h + 1)[None, None, :] + gap[:, None, None]
         slope_err = (sigma / np.sqrt(T - 1))[:, None, None] * rng.standard_normal((panel.n_series, num_samples, 1))
-        walk = np.cumsum(rng.standard_normal((panel.n_series, num_samples, h)), axis=2) * sigma[:, None, None]
-        return point[:, None, :] + steps[None, None, :] * slope_err + walk
+        noise = rng.standard_normal((panel.n_series, num_samples, h))
+        noise[:, :, 0] *= np.sqrt(1 + gap)[:, None]
+        walk = np.cumsum(noise, axis=2) * sigma[:, None, None]
+        return point[:, None, :] + steps * slope_err + walk

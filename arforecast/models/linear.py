@@ -63,6 +63,7 @@ from arforecast.models import ar_auto, ar_groups, ar_kernels as K, transforms as
 from arforecast.models.ar_combination import StudentT, combined_sd, interval_scale, member_specs, member_weights
 from arforecast.models.differencing import difference, level_polynomial, loss
 from arforecast.rollout.engine import rollout
+from arforecast.rollout.missing import plan_replay, replay_lengths
 from arforecast.rollout.protocol import Context, State
 
 CRITERIA = ("aic", "aicc", "bic")
@@ -234,18 +235,28 @@ class AR(Forecaster):
             lags_of = [seasonal] * n
         if criterion is None:
             caps = np.full(n, max_p)
-        else:
-            caps = ar_auto.order_caps(lengths, K.deterministic_count(self.trend), np.array([len(s) for s in lags_of]),
+        else:                               # with missing values, the observed ones bound the order
+            caps = ar_auto.order_caps(ar_auto.observed_counts(values, indptr), K.deterministic_count(self.trend), np.array([len(s) for s in lags_of]),
                                       np.array([max(s, default=0) for s in lags_of]),
                                       None if auto and self.max_p is None else max_p,
                                       spare=2 if criterion == "aicc" else 1)
+        if criterion is not None:           # missing values: count the rows an order is estimated on
+            caps = ar_auto.complete_row_caps(values, indptr, caps, lags_of, K.deterministic_count(self.trend),
+                                             2 if criterion == "aicc" else 1, False)
         too_short = np.flatnonzero(lengths - np.array([max(s, default=0) for s in lags_of])
                                    < np.maximum(caps, 0) + K.deterministic_count(self.trend) + 1)
         if len(too_short):                   # only seasonal lags given explicitly can cause this
             raise DataError(f"AR: series {[panel.ids[i] for i in too_short[:5]]} are too short for "
                             f"seasonal_lags={self.seasonal_lags!r} after differencing")
         # 4. orders and coefficients
+        # with missing values, orders are compared on the rows complete for the largest one (one common
+        # sample, as ar_select_order); chosen on validation windows over interpolated-series selection
         est = ar_groups.estimate(values, indptr, self.trend, criterion, caps, lags_of)
+        empty = np.flatnonzero(est.nobs < 1)
+        if len(empty):
+            raise DataError(f"AR: series {[panel.ids[i] for i in empty[:5]]} have no row whose value and lags are "
+                            "all observed (too many missing values for the model's lags); fill some, or use "
+                            "fewer lags")
         if est.deficient.any():
             bad = [panel.ids[i] for i in np.flatnonzero(est.deficient)]
             warnings.warn(f"AR: the regressors of series {bad[:5]}{' and more' if len(bad) > 5 else ''} are "
@@ -312,10 +323,11 @@ class AR(Forecaster):
         return {**self.__dict__, "_tensors": None, "_stepping_transformed": False}
 
     def _kept_history(self, panel: Panel) -> Panel:
-        """Only the values ``predict()`` reads (each series' last ``max(lags)``), not the training panel."""
+        """Only the values ``predict()`` reads (each series' last ``max(lags)`` over the combination's
+        members, more where holes among them need earlier values to be filled), not the training panel."""
         widths = [int(m.level_lags_.max()) if len(m.level_lags_) else 0
                   for m in [self] + list(getattr(self, "members_", []))]
-        return panel.tail(max(max(widths), 1))
+        return panel.tail(replay_lengths(panel.values, panel.indptr, max(max(widths), 1)))
 
     def summary(self) -> pd.DataFrame:
         """What was chosen for each series: transform, differencing, seasonal adjustment, lags, order,
@@ -368,7 +380,14 @@ class AR(Forecaster):
             window = window / _season_factor(par["season"], s, context.positions[:, None] - width
                                              + torch.arange(width)[None, :])
         # index_select rather than fancy indexing: the latter is far slower on CPU
-        return {"window": torch.nan_to_num(window),
+        if bool(torch.isnan(window).any()):
+            # a replay prefix shorter than the lags (rollout.missing): its earliest value stands in for
+            # the values before it (zeros would be far off the series' level)
+            first = torch.where(torch.isnan(window), torch.full_like(window, float("inf")),
+                                torch.arange(width, dtype=window.dtype)[None, :].expand_as(window)).amin(dim=1)
+            lead = window.gather(1, first.clamp_max(width - 1).long()[:, None])
+            window = torch.where(torch.isnan(window), torch.nan_to_num(lead).expand_as(window), window)
+        return {"window": window,
                 "weights": par["weights"].index_select(0, s), "intercept": par["intercept"].index_select(0, s),
                 "trend": par["trend"].index_select(0, s), "scale": par["scale"].index_select(0, s),
                 "position": context.positions - par["origin"].index_select(0, s), "series": s.clone(),
@@ -463,8 +482,10 @@ class AR(Forecaster):
             future = panel.next_positions()[:, None] + np.arange(h)[None, :]
             factor = self.seasonal_index_[rows[:, None], future % self.season_length_]
         marginals, sd = None, None
+        fills = _fill_inflation(self, panel, rows, h)    # holes in a context, filled by the model, add error
         if len(members) > 1:
             sd, sd_paths, df = interval_scale(members, w, rows, h, points)
+            sd, sd_paths = sd * fills, sd_paths * fills
             if samples is not None:                      # the uncertainties the paths lack, one draw per path
                 gen = torch.Generator()
                 gen.seed() if seed is None else gen.manual_seed(int(seed) + 1)
@@ -474,7 +495,7 @@ class AR(Forecaster):
             if not self.bootstrap:
                 marginals = StudentT(torch.from_numpy(point), torch.from_numpy(sd), df)
         elif not self.bootstrap:
-            sd = combined_sd([self._error_weights(rows, h)], w) * factor
+            sd = combined_sd([self._error_weights(rows, h)], w) * fills * factor
             marginals = Normal(torch.from_numpy(point), torch.from_numpy(sd))
         if np.isfinite(lambdas).any():                  # back: paths exactly, the point as median or mean
             median = T.back_transform(point, lambdas)
@@ -508,11 +529,63 @@ class AR(Forecaster):
         return np.sqrt(self.sigma2_[rows, None]) * psi
 
     def _context(self, panel: Panel, rows: np.ndarray) -> Context:
-        """The last ``max(lags)`` values of each series, with the calendar position of the next value."""
+        """The last ``max(lags)`` values of each series, with the calendar position of the next value
+        (more where holes among them are filled from earlier values: :mod:`arforecast.rollout.missing`)."""
         width = max(int(self.level_lags_.max()) if len(self.level_lags_) else 0, 1)
-        values = torch.from_numpy(panel.padded(width))
-        lengths = torch.from_numpy(np.minimum(panel.lengths, width))
+        need = replay_lengths(panel.values, panel.indptr, width)
+        values = torch.from_numpy(panel.padded(int(need.max(initial=width))))
+        lengths = torch.from_numpy(need.astype(np.int64))
         return Context(values, lengths, torch.from_numpy(rows), torch.from_numpy(panel.next_positions()))
+
+
+def _fill_inflation(model: AR, panel: Panel, rows: np.ndarray, h: int) -> np.ndarray:
+    """``[n, h]`` factor by which holes in the forecast contexts, filled by ``model`` itself, widen its
+    forecast standard deviations (1 without holes): exact for a single AR; a combination's members
+    share the automatic model's factor (an approximation; their paths carry their own fills)."""
+    replay = plan_replay(model._context(panel, rows))
+    if replay is None or not replay.width:
+        return np.ones((len(rows), h))
+    base = np.sqrt(np.cumsum(model._error_weights(rows, h) ** 2, axis=1))
+    wide = _replayed_sd(model.level_coef_[rows], model.level_lags_, model.sigma2_[rows], replay, h, base)
+    return np.divide(wide, base, out=np.ones_like(base), where=base > 0)
+
+
+def _replayed_sd(coef: np.ndarray, lags: np.ndarray, sigma2: np.ndarray, replay: Any, h: int,
+                 sd: np.ndarray) -> np.ndarray:
+    """Forecast standard deviations (adjusted units) of the rows whose context holes are filled by
+    the model. Exact for the linear Gaussian model: a filled value carries an innovation drawn at
+    its step, which reaches step ``j`` of the forecast through the model's recursion (an observed
+    value after it is fed as it is, so it stops nothing but adds no error); its impulse response
+    ``g_j`` adds ``sigma2 g_j^2`` to the ``psi``-weight variance of the future innovations."""
+    steps = replay.steps.numpy()
+    rows = np.flatnonzero(steps > 0)
+    if not len(rows):
+        return sd
+    teacher, steps = replay.teacher.numpy()[rows], steps[rows]
+    Kw = teacher.shape[1]
+    holes = np.isnan(teacher) & (np.arange(Kw)[None, :] < steps[:, None])          # [r, K] drawn fills
+    n_holes = holes.sum(axis=1)
+    H = int(n_holes.max())
+    times = np.full((len(rows), H), -1)
+    for j, r in enumerate(holes):
+        times[j, :n_holes[j]] = np.flatnonzero(r)
+    P = max(int(lags.max()) if len(lags) else 0, 1)
+    w = np.zeros((len(rows), P))                                   # weights on the window, oldest first
+    w[:, P - lags] = coef[rows]
+    window = np.zeros((len(rows), H, P))                           # one impulse per fill
+    extra = np.zeros((len(rows), h))
+    for t in range(Kw + h):
+        new = np.einsum("rhp,rp->rh", window, w)
+        observed = (t < steps) & ~holes[:, min(t, Kw - 1)]
+        new = np.where(observed[:, None] | (t < times), 0.0, new)
+        new = np.where(t == times, 1.0, new)
+        window = np.concatenate([window[:, :, 1:], new[:, :, None]], axis=2)
+        k = t - steps
+        hit = (k >= 0) & (k < h)
+        extra[hit, k[hit]] = np.sum(new[hit] ** 2, axis=1)
+    sd = sd.copy()
+    sd[rows] = np.sqrt(sd[rows] ** 2 + sigma2[rows, None] * extra)
+    return sd
 
 
 def _warn_if_thin(panel: Panel, nobs: np.ndarray, n_regressors: np.ndarray) -> None:

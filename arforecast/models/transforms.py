@@ -40,18 +40,23 @@ LOWER, UPPER = -0.9, 2.0
 AR_LOWER, AR_UPPER = 0.0, 1.0
 
 
+#: lambdas closer to 0 than this are the log transform (the two differ by about lam * log(y)^2 / 2)
+LOG_LAMBDA = 1e-12
+
+
 def boxcox(y: np.ndarray, lam: float) -> np.ndarray:
     """The Box-Cox transform of positive ``y`` (``log y`` at ``lam = 0``)."""
     y = np.asarray(y, dtype=np.float64)
-    # expm1 keeps (y^lam - 1) / lam accurate as lam approaches 0 (the log)
-    return np.log(y) if lam == 0 else np.expm1(lam * np.log(y)) / lam
+    # expm1 keeps (y^lam - 1) / lam accurate as lam approaches 0 (the log); below LOG_LAMBDA the
+    # product lam * log(y) would lose digits (subnormal numbers) while the log is exact to 1e-12
+    return np.log(y) if abs(lam) < LOG_LAMBDA else np.expm1(lam * np.log(y)) / lam
 
 
 def inv_boxcox(z: np.ndarray, lam: float) -> np.ndarray:
     """The inverse of :func:`boxcox`. Values beyond the transform's range (``lam z + 1 <= 0``)
     map to its edge: 0 for ``lam > 0``, ``+inf`` for ``lam < 0``."""
     z = np.asarray(z, dtype=np.float64)
-    if lam == 0:
+    if abs(lam) < LOG_LAMBDA:
         return np.exp(z)
     base = np.maximum(lam * z, -1.0)
     with np.errstate(divide="ignore"):

@@ -39,21 +39,38 @@ class ARNetwork(nn.Module):
     """
 
     def __init__(self, backbone: nn.Module, head: nn.Module, features: InputFeatures,
-                 local_ar: LocalAR | None, span: int, ar_scale: bool = False) -> None:
+                 local_ar: LocalAR | None, span: int, ar_scale: bool = False, n_exog: int = 0) -> None:
         super().__init__()
         self.features, self.backbone, self.head = features, backbone, head
+        # covariates of each input column (the forecast step's future-known values, the column's
+        # own past-only and static ones), projected and added to the input features
+        self.exog = nn.Linear(int(n_exog), features.proj.out_features) if n_exog else None
         self.local_ar, self.span = local_ar, int(span)
         self.ar_scale = bool(ar_scale) and local_ar is not None
         self.history = max(features.history, local_ar.order if local_ar is not None else 1)
+        # the local AR's prior (a pooled AR of the training panel) and its weight in equations;
+        # weight 0: each context's own least squares alone
+        n_ar = len(local_ar.lags) if local_ar is not None else 0
+        self.register_buffer("ar_prior", torch.zeros(n_ar, n_ar, dtype=torch.float64))
+        self.register_buffer("ar_prior_weight", torch.zeros((), dtype=torch.float64))
+
+    def set_ar_prior(self, prior: torch.Tensor, weight: float) -> None:
+        """Pull every context's local AR towards ``prior`` (``[k, k]``, see
+        :func:`~arforecast.nn.local_ar.pooled_prior`) with the weight of ``weight`` equations."""
+        with torch.no_grad():
+            self.ar_prior.copy_(torch.as_tensor(prior, dtype=torch.float64))
+            self.ar_prior_weight.fill_(float(weight))
 
     def fit_ar(self, z: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:
         """The local AR of each row of the context ``z [B, N]``: ``[B, k + 1]`` coefficients and
         intercept, then (with ``ar_scale``) its residual spread; ``[B, 0]`` without an AR path."""
         if self.local_ar is None:
             return z.new_zeros(z.shape[0], 0)
-        coef = self.local_ar.fit(z, observed)
+        weight = float(self.ar_prior_weight)
+        coef = self.local_ar.fit(z, observed, self.ar_prior if weight > 0 else None, weight)
         if self.ar_scale:
-            coef = torch.cat([coef, self.local_ar.residual_spread(z, observed, coef)[:, None]], 1)
+            spread = self.local_ar.residual_spread(z, observed, coef, prior_weight=weight)
+            coef = torch.cat([coef, spread[:, None]], 1)
         return coef
 
     def split_ar(self, ar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -66,27 +83,40 @@ class ARNetwork(nn.Module):
             return torch.zeros_like(z[:, first:])
         return self.local_ar.predict(z, self.split_ar(ar)[0], first)
 
-    def forward(self, z: torch.Tensor, observed: torch.Tensor, positions: torch.Tensor, first: int,
-                ar: torch.Tensor, tokens: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Head parameters for the targets of columns ``first .. N-1`` of ``z [B, N]``."""
-        base = self.base(z, ar, first)                                     # (B, T)
+    def _inputs(self, z: torch.Tensor, observed: torch.Tensor, base: torch.Tensor, positions: torch.Tensor,
+                first: int, tokens: torch.Tensor | None, exog: torch.Tensor | None) -> torch.Tensor:
         x = self.features(z, observed, base, positions, first, tokens)     # (B, T, C)
+        if self.exog is not None:
+            if exog is None:
+                raise ValueError("this network was built with covariates: pass exog")
+            x = x + self.exog(exog.to(x.dtype))
+        return x
+
+    def forward(self, z: torch.Tensor, observed: torch.Tensor, positions: torch.Tensor, first: int,
+                ar: torch.Tensor, tokens: torch.Tensor | None = None,
+                exog: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Head parameters for the targets of columns ``first .. N-1`` of ``z [B, N]`` (``exog
+        [B, N - first, n_exog]``: the covariate inputs of those columns)."""
+        base = self.base(z, ar, first)                                     # (B, T)
+        x = self._inputs(z, observed, base, positions, first, tokens, exog)
         spread = self.split_ar(ar)[1]
         return self.head(self.backbone(x), base, None if spread is None else spread[:, None])
 
     def start(self, z: torch.Tensor, observed: torch.Tensor, positions: torch.Tensor, first: int,
-              ar: torch.Tensor, tokens: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+              ar: torch.Tensor, tokens: torch.Tensor | None = None,
+              exog: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], dict]:
         base = self.base(z, ar, first)
-        x = self.features(z, observed, base, positions, first, tokens)
+        x = self._inputs(z, observed, base, positions, first, tokens, exog)
         h, state = self.backbone.start(x)
         return self.head(h, base[:, -1], self.split_ar(ar)[1]), state
 
     def step(self, z: torch.Tensor, observed: torch.Tensor, positions: torch.Tensor, backbone_state: dict,
-             ar: torch.Tensor, tokens: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+             ar: torch.Tensor, tokens: torch.Tensor | None = None,
+             exog: torch.Tensor | None = None) -> tuple[dict[str, torch.Tensor], dict]:
         """One position: ``z, observed [B, history]`` end with the new value; ``positions [B, 1]``."""
         first = z.shape[1] - 1
         base = self.base(z, ar, first)
-        x = self.features(z, observed, base, positions, first, tokens)
+        x = self._inputs(z, observed, base, positions, first, tokens, exog)
         h, state = self.backbone.step(x[:, 0], backbone_state)
         return self.head(h, base[:, 0], self.split_ar(ar)[1]), state
 
@@ -99,9 +129,13 @@ def default_layers(backbone: str) -> int:
 def build_network(backbone: str, values: str, *, d_model: int, n_layers: int | None = None, n_heads: int = 4,
                   attention_context: int = 128, lags: tuple[int, ...] = (), periods: tuple[int, ...] = (),
                   ar_lags: tuple[int, ...] = (), ar_ridge: float = 1e-6, ar_scale: bool = False,
+                  ar_prior: float | None = None,
                   likelihood: str = "student_t", quantizer: Quantizer | None = None,
-                  embed_tokens: bool = False) -> ARNetwork:
-    """An :class:`ARNetwork` from settings (``quantizer`` is required for ``values="quantized"``)."""
+                  embed_tokens: bool = False, n_exog: int = 0) -> ARNetwork:
+    """An :class:`ARNetwork` from settings (``quantizer`` is required for ``values="quantized"``).
+
+    ``ar_prior`` is not used here: the prior and its weight come from the training data
+    (:meth:`ARNetwork.set_ar_prior`); the network starts without one."""
     if values == "quantized" and quantizer is None:
         raise ValueError("quantized values need a Quantizer")
     q = quantizer if values == "quantized" else None
@@ -116,4 +150,4 @@ def build_network(backbone: str, values: str, *, d_model: int, n_layers: int | N
         body = Transformer(C, layers, int(n_heads))
         span = int(attention_context)
     head = make_head("categorical" if q is not None else likelihood, C, q)
-    return ARNetwork(body, head, features, local_ar, span, ar_scale=bool(ar_scale))
+    return ARNetwork(body, head, features, local_ar, span, ar_scale=bool(ar_scale), n_exog=int(n_exog))

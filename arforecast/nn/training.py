@@ -28,6 +28,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -46,12 +47,13 @@ class WindowSampler:
     values after it. A batch is a dict of numpy arrays: ``values [B, context + targets]`` (NaN
     before a series starts), ``positions [B, context + targets - 1]`` (calendar position of the
     target of each input column: ``origins[i]`` is that of series ``i``'s first value), ``scale [B]`` (mean absolute value of the context) and ``mask [B,
-    targets]`` (observed targets). Training origins are drawn uniformly over the places where
+    targets]`` (observed targets), and ``covariates [B, context + targets, k]`` beside the values when
+    the sampler has them. Training origins are drawn uniformly over the places where
     all targets lie before the validation split.
     """
 
     def __init__(self, series: list[np.ndarray], context: int, targets: int, validation_length: int = 0,
-                 origins: np.ndarray | None = None) -> None:
+                 origins: np.ndarray | None = None, covariates: list[np.ndarray] | None = None) -> None:
         self.context, self.targets = int(context), int(targets)
         self.origins = np.zeros(len(series), dtype=np.int64) if origins is None else np.asarray(origins, np.int64)
         self.validation_length = int(validation_length)
@@ -60,6 +62,9 @@ class WindowSampler:
         self.lengths = np.array([len(s) for s in series], dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(self.lengths + pad)])[:-1]
         self.flat = np.concatenate([np.concatenate([np.full(pad, np.nan), s]) for s in series])
+        # optional covariates of every value ([len, k] per series): batches get them beside the values
+        self.flat_cov = None if covariates is None else np.concatenate(
+            [np.concatenate([np.full((pad, c.shape[1]), np.nan), c]) for c in covariates])
         # origin = number of values in the context part; targets are values origin .. origin+W-1
         self.last_origin = self.lengths - self.validation_length - self.targets
         self.first_origin = np.minimum(1, self.last_origin)
@@ -74,11 +79,15 @@ class WindowSampler:
         values = self.flat[start[:, None] + np.arange(width)[None, :]]
         positions = (self.origins[rows] + origins - self.context + 1)[:, None] + np.arange(width - 1)[None, :]
         ctx = values[:, :self.context]
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)       # a context inside a long gap: scale 1
             scale = np.nanmean(np.abs(ctx), axis=1) if ctx.size else np.ones(len(rows))
         scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)     # relative: no absolute floor
         mask = ~np.isnan(values[:, self.context:])
-        return {"values": values, "positions": positions, "scale": scale, "mask": mask}
+        batch = {"values": values, "positions": positions, "scale": scale, "mask": mask}
+        if self.flat_cov is not None:
+            batch["covariates"] = self.flat_cov[start[:, None] + np.arange(width)[None, :]]   # [B, width, k]
+        return batch
 
     def sample(self, batch_size: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """``batch_size`` random training windows (series drawn in proportion to their windows)."""
@@ -87,12 +96,13 @@ class WindowSampler:
         origins = self.first_origin[rows] + (rng.random(batch_size) * self.n_windows[rows]).astype(np.int64)
         return self._batch(rows, origins, self.targets)
 
-    def validation(self) -> dict[str, np.ndarray]:
-        """One window per series whose targets are its last ``validation_length`` values."""
+    def validation(self, shift: int = 0) -> dict[str, np.ndarray]:
+        """One window per series whose targets are its last ``validation_length`` values (``shift``:
+        the window that many values earlier)."""
         if self.validation_length <= 0:
             raise ValueError("no validation split: validation_length is 0")
         rows = np.arange(len(self.lengths))
-        return self._batch(rows, self.lengths - self.validation_length, self.validation_length)
+        return self._batch(rows, self.lengths - self.validation_length - int(shift), self.validation_length)
 
 
 @dataclass

@@ -10,6 +10,11 @@ those rows (AR: ``p`` values; a causal conv stack: one input queue per layer; a 
 key/value cache, which grows with every step) plus one next-step distribution per row (a
 categorical head: ``K`` logits), plus the start state of the series in the chunk.
 
+Missing values: a context with NaN among a row's observations is started before the row's first
+hole and replayed, the model filling each hole by its own mean (``decoding="mean"``) or each path's
+own draw (``"sample"``): :mod:`arforecast.rollout.missing`. The uniforms then cover the replay
+steps too.
+
 Seeds: every uniform the sampler uses is drawn up front, ``[B, S, h]`` float64 from one
 ``torch.Generator`` in a fixed order (series, then sample, then step); step ``t`` of path
 ``(b, s)`` always reads ``u[b, s, t]``, so samples do not depend on ``chunk_size``.
@@ -25,6 +30,7 @@ import torch
 from arforecast.distributions import Categorical, Distribution
 from arforecast.progress import progress_enabled
 from arforecast.rollout.decoding import Decoding, beam_step, choose, gnmt_length_penalty
+from arforecast.rollout.missing import plan_replay
 from arforecast.rollout.protocol import Context, State, Stepper, map_state
 
 
@@ -165,13 +171,20 @@ def rollout(model: Stepper, context: Context, h: int, *, num_samples: int | None
                                    or chunk_size < 1):
         raise ValueError(f"chunk_size must be a positive integer or None, got {chunk_size}")
     B, S = context.batch_size, dec.paths_per_series
+    replay = plan_replay(context)
+    if replay is not None:
+        if dec.name == "beam" and replay.width:
+            raise ValueError("decoding='beam' cannot forecast from a context with missing values (NaN); "
+                             "use decoding='mean', 'greedy' or 'sample'")
+        context = replay.context
     if B == 0:
         empty = torch.empty(0, S, h, dtype=torch.float64)
         lp = torch.empty(0, S, dtype=torch.float64) if (return_log_prob or dec.name == "beam") else None
         return RolloutResult(empty, lp, lp if dec.name == "beam" else None, dec.name)
     paths = torch.empty(B * S, h, dtype=torch.float64)
     log_prob = torch.zeros(B * S, dtype=torch.float64) if (return_log_prob or dec.name == "beam") else None
-    uniforms = _UniformStream(h, seed) if dec.needs_uniforms else None
+    K = 0 if replay is None else replay.width
+    uniforms = _UniformStream(h + K, seed) if dec.needs_uniforms else None
     if chunk_size is None and not naive:
         chunk_size = default_chunk_size(model, context, h, B * S)
     driver_cls = _Naive if naive else _Incremental
@@ -193,7 +206,12 @@ def rollout(model: Stepper, context: Context, h: int, *, num_samples: int | None
                     out, lp = _beam(base, len(series), h, dec, bar)
                 else:
                     u = None if uniforms is None else uniforms.next(len(part))
-                    out, lp = _steps(base.fork(local), h, dec, u, log_prob is not None, bar)
+                    if K:
+                        b = torch.div(part, S, rounding_mode="floor")
+                        out, lp = _replayed_steps(base.fork(local), h, dec, u, log_prob is not None, bar,
+                                                  replay.teacher[b], replay.steps[b])
+                    else:
+                        out, lp = _steps(base.fork(local), h, dec, u, log_prob is not None, bar)
                 _check_finite(out, dec, context, series[local])
                 paths[part] = out
                 if log_prob is not None:
@@ -330,6 +348,39 @@ def _steps(driver, h: int, dec: Decoding, u: torch.Tensor | None, want_log_prob:
             bar.update(1)
     out = torch.stack(values, dim=1).detach().to("cpu", torch.float64)
     return out, None if lp is None else lp.detach().cpu()
+
+
+def _replayed_steps(driver, h: int, dec: Decoding, u: torch.Tensor | None, want_log_prob: bool, bar,
+                    teacher: torch.Tensor, steps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``_steps`` over ``K + h`` steps where step ``t < steps[r]`` of row ``r`` feeds back the
+    context value ``teacher[r, t]`` when observed (the model's choice where it is NaN); row ``r``'s
+    forecast is its steps ``steps[r] .. steps[r] + h - 1`` (see :mod:`arforecast.rollout.missing`)."""
+    K = teacher.shape[1]
+    values, lp = [], None
+    for t in range(K + h):
+        dist = driver.distribution()
+        ut = None
+        if u is not None:
+            if t == 0:
+                u = u.to(_device_of(dist))
+            ut = u[:, t]
+        value = choose(dist, dec, ut)
+        if t < K:
+            given = teacher[:, t].to(value.device, value.dtype)
+            value = torch.where(torch.isnan(given), value, given)
+        if want_log_prob:
+            step_lp = dist.log_prob(value).to(torch.float64)
+            step_lp = torch.where((t >= steps.to(step_lp.device)) & (t < steps.to(step_lp.device) + h), step_lp,
+                                  torch.zeros_like(step_lp))
+            lp = step_lp if lp is None else lp + step_lp
+        values.append(value)
+        if t + 1 < K + h:
+            driver.push(value)
+        if bar is not None and t >= K:
+            bar.update(1)
+    out = torch.stack(values, dim=1).detach().to("cpu", torch.float64)
+    take = steps[:, None] + torch.arange(h)[None, :]
+    return out.gather(1, take), None if lp is None else lp.detach().cpu()
 
 
 def _beam(base, G: int, h: int, dec: Decoding, bar) -> tuple[torch.Tensor, torch.Tensor]:

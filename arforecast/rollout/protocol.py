@@ -46,6 +46,10 @@ class Context:
             seasonal phases (``position % season`` is a calendar phase) and, relative to a
             model's own fitted origin, trend terms. ``from_list`` defaults it to the lengths
             (integer time starting at 0).
+        covariates: optional ``[B, T + F, k]`` float64 covariates: columns ``0..T-1`` sit beside
+            ``values`` (the history), columns ``T..T+F-1`` are the ``F`` future steps. A model reads
+            the covariates of its next step at column ``values.shape[1]``; :meth:`append` moves
+            that boundary by one, so a context grown by the engine stays aligned.
 
     Example:
         >>> ctx = Context.from_list([[1.0, 2.0, 3.0], [5.0, 6.0]])
@@ -57,6 +61,7 @@ class Context:
     lengths: torch.Tensor
     series: torch.Tensor
     positions: torch.Tensor
+    covariates: torch.Tensor | None = None
 
     @staticmethod
     def from_list(rows: list, series: list[int] | None = None,
@@ -84,7 +89,8 @@ class Context:
 
     def rows(self, index: torch.Tensor) -> "Context":
         """The rows ``index`` of this context (repeats allowed)."""
-        return Context(self.values[index], self.lengths[index], self.series[index], self.positions[index])
+        return Context(self.values[index], self.lengths[index], self.series[index], self.positions[index],
+                       None if self.covariates is None else self.covariates[index])
 
 
 @runtime_checkable

@@ -76,6 +76,11 @@ class Inputs:
         ar_scale: the head's scale is a learned multiple of the local AR's residual spread over
             each context (each series starts from its own noise level); ``False``: of one
             global spread.
+        ar_prior: how many equations the panel's pooled AR (one AR fitted to every training
+            series at once) is worth in each context's local AR, which it pulls its lag
+            coefficients towards (0: no prior, each context alone; ``None``: chosen from
+            :data:`~arforecast.models.neural.fitting.PRIOR_WEIGHTS` on the validation windows,
+            ``ar_prior_``).
     """
 
     lags: tuple[int, ...] | None = None
@@ -83,11 +88,14 @@ class Inputs:
     ar_lags: tuple[int, ...] | None = None
     ar_ridge: float = 1e-6
     ar_scale: bool = True
+    ar_prior: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("lags", "periods", "ar_lags"):
             object.__setattr__(self, name, _ints(getattr(self, name)))
         _check(_is_number(self.ar_ridge) and self.ar_ridge >= 0, "ar_ridge", "a number >= 0", self.ar_ridge)
+        _check(self.ar_prior is None or (_is_number(self.ar_prior) and self.ar_prior >= 0), "ar_prior",
+               "a number >= 0 or None", self.ar_prior)
 
 
 @dataclass(frozen=True)

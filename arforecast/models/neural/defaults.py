@@ -86,6 +86,15 @@ def ar_lags_for(seasons: tuple[int, ...], context: int) -> tuple[int, ...]:
     return tuple(sorted(k for k in lags if 1 <= k <= limit))
 
 
+def dense_ar_lags(seasons: tuple[int, ...], context: int) -> tuple[int, ...]:
+    """:func:`ar_lags_for` with every lag from 1 to two main seasons added (within half the context):
+    the local AR's other candidate, for a prior pooled over the panel (:mod:`~arforecast.models.neural.prior`)."""
+    limit = max(context // 2, 1)
+    main = [s for s in seasons if s <= limit]
+    dense = set(range(1, min(2 * main[0], limit) + 1)) if main else set()
+    return tuple(sorted(set(ar_lags_for(seasons, context)) | dense))
+
+
 def width_for(n_values: int) -> int:
     """``d_model``: 64 from ``LARGE_PANEL`` observations on, 32 below."""
     return 64 if n_values >= LARGE_PANEL else 32

@@ -1,9 +1,11 @@
 """The NeuralAR estimator: parameters, fit, predict, likelihood, persistence (the parts live in
-the sibling modules: settings in ``config``, choices from the data in ``defaults``, training in
-``fitting``, the Stepper protocol in ``stepping``, files in ``persistence``)."""
+the sibling modules: settings in ``config``, choices from the data in ``defaults`` and ``prior``,
+covariate inputs in ``exog``, training in ``fitting``, the Stepper protocol in ``stepping``,
+the held-out likelihood in ``likelihood``, files in ``persistence``)."""
 from __future__ import annotations
 
 import dataclasses
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -16,9 +18,11 @@ from arforecast.data.panel import Panel
 from arforecast.data.scaling import MeanScaler, Quantizer
 from arforecast.exceptions import DataError, TrainingError
 from arforecast.forecasts import Forecast
-from arforecast.models.neural import config, defaults, persistence
+from arforecast.models.neural import config, defaults, exog, persistence, prior
 from arforecast.models.neural.config import GROUPS, Architecture, Inputs, Output, Settings, Training
 from arforecast.models.neural.fitting import fit_network, seeded
+from arforecast.models.neural.likelihood import held_out_nll
+from arforecast.models.neural.ranges import check_float32_range
 from arforecast.models.neural.stepping import NeuralStepper
 from arforecast.nn.network import build_network
 
@@ -54,7 +58,8 @@ class NeuralAR(NeuralStepper, Forecaster):
 
     Fitted attributes: the settings chosen from the data where left ``None`` (``d_model_``,
     ``context_length_``, ``lags_``, ``periods_``, ``ar_lags_``, ``validation_length_``,
-    ``window_length_``; rules in :mod:`arforecast.models.neural.defaults`), ``config_`` (the four
+    ``window_length_``; rules in :mod:`arforecast.models.neural.defaults`; ``ar_lags_`` and the
+    weight of the pooled AR prior ``ar_prior_`` on validation windows, :mod:`arforecast.models.neural.prior`), ``config_`` (the four
     groups as used), ``network_``, ``training_`` (steps, validation history) and ``spread_``.
 
     Example:
@@ -70,6 +75,7 @@ class NeuralAR(NeuralStepper, Forecaster):
     """
 
     is_global = True
+    supports_covariates = True
 
     def __init__(self, backbone: str = "conv", values: str = "quantized", context_length: int | None = None,
                  max_steps: int = 1000, time_limit: float | None = None, seed: int | None = None,
@@ -124,7 +130,8 @@ class NeuralAR(NeuralStepper, Forecaster):
         s = settings or self._settings()
         for name, value in chosen.items():
             setattr(self, name, value)
-        inputs = dataclasses.replace(s.inputs, lags=self.lags_, periods=self.periods_, ar_lags=self.ar_lags_)
+        inputs = dataclasses.replace(s.inputs, lags=self.lags_, periods=self.periods_, ar_lags=self.ar_lags_,
+                                     ar_prior=getattr(self, "ar_prior_", s.inputs.ar_prior))
         training = dataclasses.replace(s.training, window_length=self.window_length_,
                                        validation_length=self.validation_length_)
         architecture = dataclasses.replace(s.architecture, d_model=self.d_model_)
@@ -139,7 +146,7 @@ class NeuralAR(NeuralStepper, Forecaster):
         with seeded(self.seed):
             net = build_network(self.backbone, self.values, **dataclasses.asdict(architecture),
                                 **dataclasses.asdict(inputs), likelihood=o.likelihood, quantizer=self.quantizer_,
-                                embed_tokens=o.embed_tokens)
+                                embed_tokens=o.embed_tokens, n_exog=int(getattr(self, "n_exog_", 0)))
         self.network_ = net.to(self.device_)
         self.history_ = net.history
 
@@ -148,7 +155,8 @@ class NeuralAR(NeuralStepper, Forecaster):
         return 2
 
     # ------------------------------------------------------------------ fit / predict
-    def fit(self, y: Any, *, freq: Any = None, **columns: str) -> "NeuralAR":
+    def fit(self, y: Any, X: Any = None, *, static: Any = None, past_only: Any = (), freq: Any = None,
+            **columns: str) -> "NeuralAR":
         """Fit to ``y``, transactionally.
 
         ``fit`` either completes and replaces the fitted state, or leaves the previous fitted state
@@ -162,7 +170,7 @@ class NeuralAR(NeuralStepper, Forecaster):
         first = not hasattr(self, "panel_")
         self.__dict__.pop("_partial_", None)
         try:
-            return super().fit(y, freq=freq, **columns)
+            return super().fit(y, X, static=static, past_only=past_only, freq=freq, **columns)
         except BaseException as err:
             partial = self.__dict__.pop("_partial_", None)
             if first and partial is not None:
@@ -177,28 +185,35 @@ class NeuralAR(NeuralStepper, Forecaster):
                 self.__dict__.update(before)
             raise
 
-    def _fit(self, panel: Panel) -> None:
+    def _fit(self, panel: Panel, covariates: Any = None) -> None:
+        start = time.perf_counter()
         s = self._settings()
-        _check_float32_range(panel)
-        self._setup(defaults.choose(panel, self.context_length, s.inputs, s.training, s.architecture), s)
+        check_float32_range(panel)
+        per_series = exog.prepare(self, covariates)
+        chosen, local = prior.choose(panel, defaults.choose(panel, self.context_length, s.inputs, s.training,
+                                                            s.architecture), s.inputs)
+        self._setup(chosen, s)
+        prior.apply(self, local)
         try:
-            fit_network(self, panel)
+            fit_network(self, panel, per_series, time.perf_counter() - start)   # time spent choosing counts
         except (KeyboardInterrupt, TrainingError) as err:
             if getattr(err, "train_result", None) is not None:     # training had started
                 self._partial_ = panel
             raise
 
     def _predict(self, panel: Panel, h: int, num_samples: int | None, seed: int | None,
-                 **options: Any) -> Forecast:
+                 covariates: Any = None, **options: Any) -> Forecast:
         """Mean path without ``num_samples``; with it, sample paths whose mean is the point forecast.
 
         Options: ``decoding`` (default ``self.decoding`` for samples), ``temperature``, ``top_k``,
         ``top_p``, ``chunk_size``, ``progress`` (see :func:`arforecast.rollout.rollout`).
         """
         from arforecast.rollout.engine import rollout
-        _check_float32_range(panel)
+        check_float32_range(panel)
         self.network_.eval()
-        context = self._context(panel)
+        if getattr(self, "n_exog_", 0) and covariates is None:
+            raise DataError("NeuralAR was fitted with covariates: predict needs their future values (X_future=...)")
+        context = self._context(panel, covariates if getattr(self, "n_exog_", 0) else None, h)
         chunk = options.pop("chunk_size", self.chunk_size)
         if num_samples is None:
             decoding = options.pop("decoding", "mean")
@@ -218,61 +233,22 @@ class NeuralAR(NeuralStepper, Forecaster):
 
     # ------------------------------------------------------------------ held-out likelihood
     def nll(self, y: Any, start: int | None = None) -> float:
-        """Mean negative log-likelihood per step of ``y`` under the model, teacher-forced.
-
-        Each series is conditioned on its first ``start`` values (default: half the series, at
-        most ``context_length_``): scale and local AR come from the last ``context_length_`` of
-        them, as for a forecast from there; every later value is scored by its one-step
-        predictive distribution given the true values before it. In original units: a density,
-        so continuous and quantized models are comparable (a bin's mass is divided by the bin's
-        width in original units).
-        """
+        """Mean negative log-likelihood per step of ``y`` under the model, teacher-forced (see
+        :func:`arforecast.models.neural.likelihood.held_out_nll`)."""
         self._check_fitted()
-        from arforecast.data.frames import to_panel
-        panel = to_panel(y)
-        F = int(self.context_length_)
-        self.network_.eval()
-        total, count = 0.0, 0
-        for i in range(panel.n_series):
-            v = panel.series(i)
-            n = len(v)
-            s = min(F, n // 2) if start is None else int(start)
-            if not 1 <= s < n:
-                raise DataError(f"series {panel.ids[i]!r}: start={s} leaves nothing to score (length {n})")
-            row = np.concatenate([np.full(max(F - s, 0), np.nan), v[max(0, s - F):]])
-            values = torch.from_numpy(row).to(self.device_)[None, :]
-            positions = int(panel.origins[i]) + torch.arange(s - F + 1, n, device=self.device_)[None, :]
-            with torch.no_grad():
-                nll, scale = self._window_nll(values, positions, F)
-            ok = ~torch.isnan(values[:, F:])
-            total += float((nll[ok].double() + torch.log(scale)).sum())
-            count += int(ok.sum())
-        return total / count
+        return held_out_nll(self, y, start)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> None:
         """Write parameters, data-chosen settings, weights and the fitted series to ``path``
         (tensors, numbers and strings only: read with ``weights_only=True``)."""
         self._check_fitted()
+        if getattr(self, "n_exog_", 0):
+            raise NotImplementedError("saving a NeuralAR fitted with covariates is not supported yet; "
+                                      "pickle it (joblib.dump) instead")
         persistence.save(self, path)
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> "NeuralAR":
         """Read a model written by :meth:`save` (never unpickles arbitrary objects)."""
         return persistence.load(cls, path, device)
-
-
-#: NeuralAR forecasts in float32 in the data's units; beyond these magnitudes they would underflow or overflow
-FLOAT32_MAGNITUDE = 1e30
-
-
-def _check_float32_range(panel: Panel) -> None:
-    """Refuse series whose magnitude float32 cannot carry (forecasts are equivariant inside the range)."""
-    for i in range(panel.n_series):
-        v = panel.series(i)
-        v = v[np.isfinite(v)]
-        size = float(np.max(np.abs(v))) if len(v) else 0.0
-        if size > FLOAT32_MAGNITUDE or 0.0 < size < 1.0 / FLOAT32_MAGNITUDE:
-            raise DataError(f"series {panel.ids[i]!r} has values of magnitude {size:.1e}; NeuralAR computes in "
-                            f"float32 and takes magnitudes 1e-30 .. 1e30: rescale it (e.g. divide by "
-                            f"{size:.0e}) and multiply the forecasts back")

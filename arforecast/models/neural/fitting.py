@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ import torch
 from arforecast.data.panel import Panel
 from arforecast.nn.training import WindowSampler, train
 from arforecast.rollout.protocol import Context
+
 
 
 @contextlib.contextmanager
@@ -37,16 +39,24 @@ def window_forecast(model: Any, batch: dict[str, np.ndarray], context: int
     ctx_values = values[:, :context]
     lengths = (~torch.isnan(ctx_values)).sum(1)
     origins = torch.from_numpy(batch["positions"][:, context - 1]).to(torch.int64)
-    ctx = Context(ctx_values, lengths, torch.arange(len(values)), origins)
+    cov = None
+    if "covariates" in batch:               # past-only ones are not known after the origin: carried forward
+        cov = batch["covariates"].copy()
+        past = np.asarray(model.exog_past_, dtype=bool)
+        cov[:, context:, past] = cov[:, context - 1:context, past]
+        cov = torch.from_numpy(cov)
+    ctx = Context(ctx_values, lengths, torch.arange(len(values)), origins, cov)
     return ctx, values[:, context:], model.scaler_.scale(ctx_values)[:, None]
 
 
 def rollout_error(model: Any, batch: dict[str, np.ndarray], context: int) -> float:
-    """Mean-path forecast error ``mean |y - yhat| / scale`` of the windows' targets."""
+    """Mean-path forecast error ``mean |y - yhat| / scale`` of the windows' targets (windows whose
+    context holds fewer than two values are left out)."""
     from arforecast.rollout.engine import rollout
     ctx, target, scale = window_forecast(model, batch, context)
     point = rollout(model, ctx, target.shape[1], decoding="mean").point
     err = (point - target).abs() / scale
+    err[ctx.lengths < 2] = float("nan")          # a series with no context before its validation values
     return float(err[torch.isfinite(err)].mean())
 
 
@@ -75,32 +85,40 @@ def init_scale(model: Any, sampler: WindowSampler, rng: np.random.Generator, n_w
     model.ar_residual_spread_ = spread
 
 
-def fit_network(model: Any, panel: Panel) -> None:
-    """Train ``model.network_`` on ``panel`` (sets ``training_``, and ``spread_`` when calibrating)."""
+def fit_network(model: Any, panel: Panel, covariates: list[np.ndarray] | None = None, spent: float = 0.0) -> None:
+    """Train ``model.network_`` on ``panel`` (sets ``training_``, and ``spread_`` when calibrating);
+    ``covariates``: each series' ``[length, k]`` covariates (static ones as constant columns);
+    ``spent``: seconds of ``time_limit`` already used choosing settings."""
     from arforecast.models.neural.calibration import calibrate_spread
     cfg, net, device = model.config_.training, model.network_, model.device_
     rng = np.random.default_rng(model.seed)
     F = int(model.context_length_)
     series = [panel.series(i) for i in range(panel.n_series)]
     sampler = WindowSampler(series, context=F, targets=int(model.window_length_),
-                            validation_length=int(model.validation_length_), origins=panel.origins)
+                            validation_length=int(model.validation_length_), origins=panel.origins,
+                            covariates=covariates)
 
     def batch_loss(batch: dict[str, np.ndarray]) -> torch.Tensor:
         values = torch.from_numpy(batch["values"]).to(device)
         positions = torch.from_numpy(batch["positions"]).to(device)
-        nll, _ = model._window_nll(values, positions, F)
+        if "covariates" in batch:
+            nll, _ = model._window_nll(values, positions, F, torch.from_numpy(batch["covariates"]))
+        else:
+            nll, _ = model._window_nll(values, positions, F)
         mask = torch.from_numpy(batch["mask"]).to(device)
         return (nll * mask).sum() / mask.sum().clamp_min(1)
 
+    vbatch = sampler.validation() if model.validation_length_ > 0 else None
+    t0 = time.perf_counter()
     if net.local_ar is not None:
         init_scale(model, sampler, rng)
+    spent += time.perf_counter() - t0
 
     def loss_fn() -> torch.Tensor:
         return batch_loss(sampler.sample(int(cfg.batch_size), rng))
 
     val_fn = None
-    if model.validation_length_ > 0:
-        vbatch = sampler.validation()
+    if vbatch is not None:
 
         def val_fn() -> float:
             net.eval()
@@ -111,7 +129,8 @@ def fit_network(model: Any, panel: Panel) -> None:
 
     with seeded(model.seed):
         model.training_ = train(
-            net, loss_fn, max_steps=int(model.max_steps), time_limit=model.time_limit,
+            net, loss_fn, max_steps=int(model.max_steps),
+            time_limit=None if model.time_limit is None else max(model.time_limit - spent, 1e-3),
             learning_rate=float(cfg.learning_rate), weight_decay=float(cfg.weight_decay),
             warmup_steps=int(cfg.warmup_steps), grad_clip=float(cfg.grad_clip), val_fn=val_fn,
             val_every=int(cfg.val_every), patience=cfg.patience, ema_decay=cfg.ema_decay,

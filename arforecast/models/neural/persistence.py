@@ -13,6 +13,7 @@ frequencies keep their week mask and holidays.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import tempfile
 from pathlib import Path
@@ -28,7 +29,8 @@ from arforecast.models.neural.config import GROUPS, to_dict
 
 FORMAT = "arforecast.NeuralAR"
 #: 2: settings grouped (architecture, inputs, output, training) and the data-chosen ones saved.
-FORMAT_VERSION = 2
+#: 3: the local AR's pooled prior and its weight (network buffers).
+FORMAT_VERSION = 3
 #: fitted attributes chosen from the data at fit time
 CHOSEN = ("d_model_", "context_length_", "validation_length_", "window_length_", "lags_", "periods_", "ar_lags_")
 
@@ -165,6 +167,8 @@ def _build(cls: type, payload: dict, device: str | None) -> Any:
     model._setup({k: (tuple(v) if isinstance(v, list) else v) for k, v in chosen.items()})
     model.network_.load_state_dict(payload["state_dict"])
     model.network_.eval()
+    model.ar_prior_ = float(model.network_.ar_prior_weight)
+    model.config_ = model.config_._replace(inputs=dataclasses.replace(model.config_.inputs, ar_prior=model.ar_prior_))
     model.spread_ = float(payload.get("spread", 1.0))
     pp = payload["panel"]
     freq = _freq_from_dict(pp["freq"])

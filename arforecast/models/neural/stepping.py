@@ -45,8 +45,25 @@ class NeuralStepper:
         z = torch.where(observed, z, torch.zeros_like(z))
         return z.to(self.dtype_), observed.to(self.dtype_), tokens
 
-    def _window_nll(self, values: torch.Tensor, positions: torch.Tensor, context: int
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _exog_inputs(self, cov: torch.Tensor | None) -> torch.Tensor | None:
+        """Covariates ``[B, N, k]`` beside ``N`` values -> the network's covariate inputs of the
+        ``N - 1`` input columns ``[B, N - 1, k]``: input column ``c`` (whose value predicts column
+        ``c + 1``) gets the future-known covariates of column ``c + 1`` (the step forecast) and the
+        past-only and static ones of column ``c``; standardized as in fit, unknown ones 0.
+        ``None`` for a model fitted without covariates."""
+        if getattr(self.network_, "exog", None) is None:
+            return None
+        if cov is None:
+            raise ValueError("NeuralAR fitted with covariates needs them beside the values")
+        cov = cov.to(self.device_, torch.float64)
+        past = torch.as_tensor(self.exog_past_, device=cov.device)
+        x = torch.where(past, cov[:, :-1], cov[:, 1:])
+        x = (x - torch.as_tensor(self.exog_mean_, device=cov.device)) / torch.as_tensor(self.exog_scale_,
+                                                                                         device=cov.device)
+        return torch.nan_to_num(x, nan=0.0).to(self.dtype_)
+
+    def _window_nll(self, values: torch.Tensor, positions: torch.Tensor, context: int,
+                    cov: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Teacher-forced NLL (scaled units) of the values after column ``context`` of each row.
 
         ``values [B, context + W]`` in original units, ``positions [B, context + W - 1]``.
@@ -59,7 +76,8 @@ class NeuralStepper:
         z, obs, tokens = self._encode(values[:, :-1], scale, first_obs)
         coef = net.fit_ar(z[:, :context], obs[:, :context])
         first = max(context - net.span, 0)
-        params = net(z, obs, positions[:, first:], first, coef, tokens)
+        exog = self._exog_inputs(cov)
+        params = net(z, obs, positions[:, first:], first, coef, tokens, None if exog is None else exog[:, first:])
         W = values.shape[1] - context
         params = {k: v[:, -W:] for k, v in params.items()}
         target = (values[:, context:] / scale[:, None]).to(self.dtype_)
@@ -86,12 +104,17 @@ class NeuralStepper:
         coef = net.fit_ar(z[:, :Fc], obs[:, :Fc])
         first = max(Fc - net.span, 0)
         positions = context.positions.to(dev)[:, None] - (T - 1 - torch.arange(first, T, device=dev))[None, :]
+        exog = self._exog_inputs(context.covariates)       # [B, T + F - 1, k]: input columns 0 .. T + F - 2
         with torch.no_grad():
-            params, bstate = net.start(z, obs, positions, first, coef, tokens)
+            params, bstate = net.start(z, obs, positions, first, coef, tokens,
+                                       None if exog is None else exog[:, first:T])
         pad = max(H - T, 0)
         state = {"scale": scale, "coef": coef, "z": F.pad(z, (pad, 0))[:, -H:],
                  "observed": F.pad(obs, (pad, 0))[:, -H:], "position": positions[:, -1],
                  "backbone": bstate, "params": params}
+        if exog is not None:                               # the inputs of the values the rollout appends
+            state["exog"] = exog[:, T:]
+            state["exog_step"] = torch.zeros(B, dtype=torch.int64, device=dev)
         if tokens is not None:
             state["tokens"] = F.pad(tokens, (pad, 0), value=self.quantizer_.pad_token)[:, -H:]
         return state
@@ -112,18 +135,41 @@ class NeuralStepper:
         if "tokens" in state:
             tokens = torch.cat([state["tokens"][:, 1:], tok_new], 1)
         position = state["position"] + 1
+        exog = None
+        if "exog" in state:
+            last = max(state["exog"].shape[1] - 1, 0)
+            exog = state["exog"].gather(1, state["exog_step"].clamp(max=last)[:, None, None].expand(
+                -1, 1, state["exog"].shape[2])) if state["exog"].shape[1] else None
         with torch.no_grad():
-            params, bstate = net.step(z, obs, position[:, None], state["backbone"], state["coef"], tokens)
+            params, bstate = net.step(z, obs, position[:, None], state["backbone"], state["coef"], tokens, exog)
         out = {"scale": state["scale"], "coef": state["coef"], "z": z, "observed": obs, "position": position,
                "backbone": bstate, "params": params}
+        if "exog" in state:
+            out["exog"], out["exog_step"] = state["exog"], state["exog_step"] + 1
         if tokens is not None:
             out["tokens"] = tokens
         return out
 
-    def _context(self, panel: Panel) -> Context:
-        """The last ``context_length_`` values of every series, at their calendar positions."""
+    def _context(self, panel: Panel, covariates=None, h: int = 0) -> Context:
+        """The last ``context_length_`` values of every series, at their calendar positions (with
+        covariates: theirs beside them and on the ``h`` steps after)."""
         width = int(self.context_length_)
         values = torch.from_numpy(panel.padded(width))
         lengths = torch.from_numpy(np.minimum(panel.lengths, width).astype(np.int64))
         positions = torch.from_numpy(panel.next_positions().astype(np.int64))
-        return Context(values, lengths, torch.arange(panel.n_series), positions)
+        cov = None
+        if covariates is not None:
+            cov = torch.from_numpy(exog_block(covariates, panel.next_positions() - width, width + h, width))
+        return Context(values, lengths, torch.arange(panel.n_series), positions, cov)
+
+
+def exog_block(covariates, first: np.ndarray, count: int, known: int) -> np.ndarray:
+    """``[n, count, k + s]``: the covariates from calendar ``first`` on, past-only ones carried
+    forward after the first ``known`` columns (their future is never read), static ones repeated."""
+    block = covariates.block(first, count)
+    past = np.asarray(covariates.past_only, dtype=bool)
+    if past.any() and known < count:
+        block[:, known:, past] = block[:, known - 1:known, past]
+    if covariates.static is not None and len(covariates.static_names):
+        block = np.concatenate([block, np.repeat(covariates.static[:, None, :], count, axis=1)], axis=2)
+    return block

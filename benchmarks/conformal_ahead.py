@@ -1,0 +1,68 @@
+"""How far one window's conformal coverage can stray from the level: calibrate window ``w`` on the
+4 windows before it, ``w`` running back through the data's own history.
+
+AR (the benchmarks/conformal.py configuration) is backtested on train + test at 14 origins
+``step`` apart (window 1 = the test part, refitted at every origin; only series long enough for
+every window). Window ``w`` is calibrated as ``Conformal`` does (scores ``|y - yhat| / IQR``
+pooled over series, the 95% quantile by the ``k / (n + 1)`` rule) on the 4 windows whose targets
+all precede its origin, and its coverage is printed beside its own q95 score. The spread over
+``w`` is what a single test window's coverage can do by chance when the periods differ.
+
+    python benchmarks/conformal_ahead.py
+"""
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import arforecast as af  # noqa: E402
+from conformal import SPECS, ar, load  # noqa: E402
+
+N_WINDOWS, N_CAL = 14, 4
+
+
+def ahead(name: str) -> str:
+    spec = SPECS[name]
+    h = spec.h
+    train, test = load(name, None)
+    full = pd.concat([train, test]).sort_values(["unique_id", "ds"], kind="stable")
+    lengths = full.groupby("unique_id").size()
+    need = h + (N_WINDOWS - 1) * spec.step + af.AR(**spec.ar).min_length   # AR itself fits every window
+    keep = lengths.index[lengths >= need]
+    res = af.backtest(ar(spec), full[full["unique_id"].isin(keep)], h, n_windows=N_WINDOWS, step=spec.step,
+                      refit=True, quantiles=[0.25, 0.75], progress=False, n_jobs=1)
+    f = res.forecasts
+    w = f.groupby("unique_id")["cutoff"].rank(method="dense", ascending=False).astype(int).to_numpy()
+    s = ((f["y"] - f["mean"]).abs() / (f["q0.75"] - f["q0.25"])).to_numpy()
+    gap = -(-h // spec.step)                # windows before w whose targets overlap w's origin are skipped
+    lines = [f"## {name}: {len(keep)} of {len(lengths)} series (those with {need}+ values), h={h}, "
+             f"windows every {spec.step} steps; window 1 = the test part",
+             f"{'window':>6s} {'q95 of its scores':>18s} {'coverage calibrated on the 4 before':>36s}"]
+    covs = []
+    for k in range(1, N_WINDOWS - gap - N_CAL + 2):
+        cal = s[(w >= k + gap) & (w < k + gap + N_CAL)]
+        q = np.quantile(cal, 0.95, method="weibull")
+        covs.append(np.mean(s[w == k] <= q))
+        lines.append(f"{k:6d} {np.quantile(s[w == k], 0.95):18.3f} {covs[-1]:36.3f}")
+    past = np.array(covs[1:])
+    lines.append(f"windows 2..{len(covs)} (history only): coverage {past.min():.3f}..{past.max():.3f}, "
+                 f"{np.mean((past >= 0.94) & (past <= 0.96)):.0%} of them in [0.94, 0.96]")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
+    print("$ python benchmarks/conformal_ahead.py")
+    for name in SPECS:
+        print("\n" + ahead(name), flush=True)
+
+
+if __name__ == "__main__":
+    main()
