@@ -63,7 +63,7 @@ def stand_in(backbone: str, head: str, train: Any, device: str = "auto") -> af.N
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for p in model.network_.head.parameters():      # a zero head would make every path alike
-            p.add_(0.05 * torch.randn(p.shape, generator=gen))
+            p.add_(0.05 * torch.randn(p.shape, generator=gen).to(p.device))
     return model
 
 

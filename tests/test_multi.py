@@ -91,11 +91,13 @@ def test_detect_with_several_models_equals_the_single_runs():
     from arforecast.anomaly import RollingZScore
     out = af.detect_anomalies({"ar": af.AR(p=8), "z": RollingZScore(window=24)}, y, level=99.9, start=100)
     assert out.columns.tolist() == ["unique_id", "ds", "y", "ar", "ar-lo-99.9", "ar-hi-99.9", "ar-score",
-                                    "ar-is_anomaly", "z", "z-lo-99.9", "z-hi-99.9", "z-score", "z-is_anomaly"]
+                                    "ar-is_anomaly", "z", "z-lo-99.9", "z-hi-99.9", "z-score", "z-is_anomaly",
+                                    "incident_score", "alert"]      # incident columns: model-free, once
     for name, model in (("ar", af.AR(p=8)), ("z", RollingZScore(window=24))):
         one = af.detect_anomalies(model, y, level=0.999, start=100)
         np.testing.assert_array_equal(out[f"{name}-is_anomaly"].to_numpy(), one["is_anomaly"].to_numpy())
         np.testing.assert_array_equal(out[f"{name}-lo-99.9"].to_numpy(), one["lower"].to_numpy())
+        np.testing.assert_array_equal(out["incident_score"].to_numpy(), one["incident_score"].to_numpy())
     assert out.loc[200, "ar-is_anomaly"] and out.loc[200, "z-is_anomaly"]
 
 

@@ -75,7 +75,9 @@ def _family(offset: pd.DateOffset) -> tuple[str, int]:
 
 def _fixed_nanos(offset: pd.DateOffset) -> int | None:
     """Length of a fixed-duration offset in nanoseconds (``Day`` included), else ``None``."""
-    if isinstance(offset, (O.Tick, O.Day)):
+    if isinstance(offset, O.Day):          # a Tick before pandas 3, a calendar day since: 24 h here
+        return int(offset.n) * _DAY_NS
+    if isinstance(offset, O.Tick):
         return int(pd.Timedelta(offset).value)
     return None
 

@@ -200,7 +200,8 @@ def _datetime_step(name: Any, index: pd.DatetimeIndex, ticks: np.ndarray, freq: 
         return _mode_step(name, ticks)
     offset = pd.tseries.frequencies.to_offset(freq)
     try:
-        delta = pd.Timedelta(offset)
+        # pandas 3 no longer converts a Day offset (a calendar day there) to a Timedelta
+        delta = pd.Timedelta(days=offset.n) if isinstance(offset, pd.offsets.Day) else pd.Timedelta(offset)
     except (ValueError, TypeError):
         raise DataError(f"regularize needs a fixed-length freq (e.g. '5min', 'h', 'D'), got "
                         f"{offset.freqstr!r}") from None
