@@ -14,7 +14,7 @@ import pandas as pd
 
 from arforecast.anomaly.incidents import INCIDENT_THRESHOLD, incident_scores
 from arforecast.anomaly.streaming import COLUMNS, AnomalyDetector, default_model, panel_with_missing
-from arforecast.data.panel import Panel, pack
+from arforecast.data.panel import Panel
 from arforecast.exceptions import DataError
 from arforecast.levels import as_level
 from arforecast.multi import interval_columns, name_models, several
@@ -279,14 +279,11 @@ def _warn_thin(panel: Panel, heads: np.ndarray, need: int, model: Any) -> None:
 
 
 def _slice(panel: Panel, begin: Any, end: Any) -> Panel:
-    """Each series cut to ``[begin[i], end[i])`` with its start time moved accordingly."""
+    """Each series cut to ``[begin[i], end[i])`` with its start time moved accordingly (whole-array
+    work: a head cut, then a tail cut that shifts the start times)."""
     begin = np.broadcast_to(np.asarray(begin, dtype=np.int64), (panel.n_series,))
     end = np.broadcast_to(np.asarray(end, dtype=np.int64), (panel.n_series,))
-    arrays = [panel.series(i)[begin[i]:end[i]] for i in range(panel.n_series)]
-    starts = tuple(panel.time_after(i, begin[i])
-                   for i in range(panel.n_series))
-    values, indptr = pack(arrays)
-    return Panel(values, indptr, panel.ids, starts, panel.freq, panel.step, panel.layout)
+    return panel.head(end).tail(end - begin)
 
 
 def _with_head(detector: AnomalyDetector, panel: Panel, missing: Panel, heads: np.ndarray,
@@ -294,14 +291,13 @@ def _with_head(detector: AnomalyDetector, panel: Panel, missing: Panel, heads: n
     lay = panel.layout
     long = lay.kind == "long"
     id_col, time_col, target_col = (lay.id_col, lay.time_col, lay.target_col) if long else ("unique_id", "ds", "y")
-    pieces = []
-    for i in range(panel.n_series):
-        k = int(heads[i])
-        v = panel.series(i)[:k].copy()
-        v[missing.series(i)[:k] > 0.5] = np.nan
-        pieces.append(pd.DataFrame({id_col: panel.ids[i], time_col: np.asarray(panel.time_index(i)[:k]),
-                                    target_col: v}))
-    head = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
+    heads = np.asarray(heads, dtype=np.int64)
+    within = np.arange(int(heads.sum())) - np.repeat(np.cumsum(heads) - heads, heads)
+    rows = np.repeat(panel.indptr[:-1], heads) + within           # each series' first heads[i] values
+    values = panel.values[rows].copy()
+    values[missing.values[rows] > 0.5] = np.nan
+    head = pd.DataFrame({id_col: np.repeat(panel.ids, heads), time_col: np.asarray(panel.observed_times()[rows]),
+                         target_col: values})
     for c in COLUMNS:
         head[c] = np.nan
     head["is_anomaly"] = False

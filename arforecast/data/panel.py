@@ -259,10 +259,13 @@ class Panel:
 
     def head(self, lengths: Sequence[int] | np.ndarray) -> "Panel":
         """Each series cut to its first ``lengths[i]`` values (time-ordered truncation; no leakage)."""
-        lengths = np.asarray(lengths, dtype=np.int64)
+        lengths = np.broadcast_to(np.asarray(lengths, dtype=np.int64), (self.n_series,))
         if np.any(lengths < 0) or np.any(lengths > self.lengths):
             raise ValueError("head(): lengths must lie between 0 and each series' length")
-        return self.with_values(np.arange(self.n_series), [self.series(i)[:lengths[i]] for i in range(self.n_series)])
+        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        within = np.arange(indptr[-1]) - np.repeat(indptr[:-1], lengths)      # 0.. lengths[i]-1 in each series
+        values = self.values[np.repeat(self.indptr[:-1], lengths) + within]
+        return Panel(values, indptr, self.ids, self.starts, self.freq, self.step, self.layout)
 
     def tail(self, lengths: Sequence[int] | np.ndarray | int) -> "Panel":
         """Each series cut to its last ``lengths[i]`` values (all of it when shorter), start times
