@@ -66,8 +66,8 @@ def test_intervals_are_student_t_and_paths_match_their_variance(panel):
     model = af.AR().fit(panel)
     fc = model.predict(H, num_samples=20_000, seed=3)
     lo, hi = fc.interval_values(0.95)
-    df = fc.marginals.df
-    scale = (hi - lo) / (2 * student_t.ppf(0.975, df)[:, None])
+    df = fc.marginals.df.numpy()                       # [n, h]: each series' df on every step
+    scale = (hi - lo) / (2 * student_t.ppf(0.975, df))
     np.testing.assert_allclose((hi + lo) / 2, fc.point, rtol=1e-10)
     # the paths carry the same variance (Normal): their sd within 3% of the marginal scale
     np.testing.assert_allclose(fc.samples.std(axis=1), scale, rtol=0.03)

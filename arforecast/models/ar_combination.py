@@ -47,10 +47,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-import torch
-from scipy import stats
-
-from arforecast.distributions import Distribution
 
 #: the variants averaged with the automatic model: (name, d, trend); chosen on validation windows
 MEMBERS: tuple[tuple[str, int, str], ...] = (("d0", 0, "c"), ("d1", 1, "c"), ("d1n", 1, "n"))
@@ -115,37 +111,3 @@ def interval_scale(members: Sequence, w: np.ndarray, rows: np.ndarray, h: int,
     model_var = np.var(points, axis=0, ddof=1) if len(points) > 1 else 0.0
     sd = np.sqrt(combined_sd(unbiased, w) ** 2 + np.einsum("kn,knh->nh", w, np.stack(constant)) ** 2 + model_var)
     return sd, sd_paths, np.min(dof, axis=0)
-
-
-class StudentT(Distribution):
-    """``loc + scale * T_df`` (batch ``[n, h]``, ``df`` per row ``[n]``): quantiles by scipy.
-
-    Example:
-        >>> d = StudentT(torch.zeros(1, 1), torch.ones(1, 1), np.array([5.0]))
-        >>> round(float(d.quantile(0.975)), 4)
-        2.5706
-    """
-
-    def __init__(self, loc: torch.Tensor, scale: torch.Tensor, df: np.ndarray) -> None:
-        self.loc, self.scale = torch.broadcast_tensors(torch.as_tensor(loc), torch.as_tensor(scale))
-        self.df = np.asarray(df, dtype=np.float64)
-
-    def _df(self, like: torch.Tensor) -> np.ndarray:
-        return self.df.reshape((-1,) + (1,) * (like.dim() - 1))
-
-    @property
-    def mean(self) -> torch.Tensor:
-        return self.loc
-
-    @property
-    def mode(self) -> torch.Tensor:
-        return self.loc
-
-    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
-        z = ((x - self.loc) / self.scale).detach().cpu().numpy()
-        out = stats.t.logpdf(z, self._df(self.loc)) - np.log(self.scale.detach().cpu().numpy())
-        return torch.from_numpy(np.asarray(out, dtype=np.float64))
-
-    def icdf(self, u: torch.Tensor) -> torch.Tensor:
-        q = stats.t.ppf(u.detach().cpu().numpy(), self._df(self.loc))
-        return self.loc + self.scale * torch.from_numpy(np.asarray(q, dtype=np.float64)).to(self.loc.dtype)

@@ -56,11 +56,11 @@ import torch
 
 from arforecast.base import Forecaster
 from arforecast.data.panel import Panel
-from arforecast.distributions import Distribution, Normal
+from arforecast.distributions import Distribution, Normal, StudentT
 from arforecast.forecasts import Forecast
 from arforecast.exceptions import DataError
 from arforecast.models import ar_auto, ar_groups, ar_kernels as K, transforms as T
-from arforecast.models.ar_combination import StudentT, combined_sd, interval_scale, member_specs, member_weights
+from arforecast.models.ar_combination import combined_sd, interval_scale, member_specs, member_weights
 from arforecast.models.differencing import difference, level_polynomial, loss
 from arforecast.rollout.engine import rollout
 from arforecast.rollout.missing import plan_replay, replay_lengths
@@ -493,7 +493,7 @@ class AR(Forecaster):
                 samples = samples + z * (np.sqrt(np.maximum(sd ** 2 - sd_paths ** 2, 0.0)) * factor)[:, None, :]
             sd = sd * factor
             if not self.bootstrap:
-                marginals = StudentT(torch.from_numpy(point), torch.from_numpy(sd), df)
+                marginals = StudentT(torch.from_numpy(point), torch.from_numpy(sd), torch.from_numpy(df)[:, None])
         elif not self.bootstrap:
             sd = combined_sd([self._error_weights(rows, h)], w) * fills * factor
             marginals = Normal(torch.from_numpy(point), torch.from_numpy(sd))
