@@ -224,7 +224,7 @@ class Panel:
             return pd.Index((first + ahead * self.step).reshape(-1))
         starts = pd.DatetimeIndex(list(self.starts))
         if starts.tz is None:
-            times = _future_on_grid(starts, self.freq, ahead, self.origins)
+            times = _times_on_grid(starts, self.freq, np.repeat(np.arange(n), h), ahead.reshape(-1), self.origins)
             if times is not None:
                 return times
         return self.future_index(0, h).append([self.future_index(i, h) for i in range(1, n)])
@@ -357,14 +357,8 @@ def in_sample_scales(panel: Panel) -> dict[int, np.ndarray]:
     return out
 
 
-#: most steps of one calendar grid :meth:`Panel.future_times` builds before it goes series by series
+#: most steps of one calendar grid :meth:`Panel.future_times` and :meth:`Panel.observed_times` build before going series by series
 MAX_GRID = 10 ** 7
-
-
-def _future_on_grid(starts: pd.DatetimeIndex, freq: Any, ahead: np.ndarray, origins: np.ndarray) -> pd.Index | None:
-    """Future timestamps of tz-naive series without a loop over series, or ``None`` if unsure."""
-    rows = np.repeat(np.arange(len(starts)), ahead.shape[1])
-    return _times_on_grid(starts, freq, rows, ahead.reshape(-1), origins)
 
 
 def _times_on_grid(starts: pd.DatetimeIndex, freq: Any, rows: np.ndarray, steps: np.ndarray,
