@@ -81,6 +81,10 @@ class Inputs:
             coefficients towards (0: no prior, each context alone; ``None``: chosen from
             :data:`~arforecast.models.neural.fitting.PRIOR_WEIGHTS` on the validation windows,
             ``ar_prior_``).
+        anchor_share: the network's share of the forecast against the automatic ``AR()`` of each
+            series, ``AR() + share * (network - AR())`` (1: the network alone, ``AR()`` not
+            fitted; 0: ``AR()``'s point forecast; ``None``: chosen on the validation windows
+            from :data:`~arforecast.models.neural.anchor.SHARES`, ``anchor_share_``).
     """
 
     lags: tuple[int, ...] | None = None
@@ -89,6 +93,7 @@ class Inputs:
     ar_ridge: float = 1e-6
     ar_scale: bool = True
     ar_prior: float | None = None
+    anchor_share: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("lags", "periods", "ar_lags"):
@@ -96,6 +101,8 @@ class Inputs:
         _check(_is_number(self.ar_ridge) and self.ar_ridge >= 0, "ar_ridge", "a number >= 0", self.ar_ridge)
         _check(self.ar_prior is None or (_is_number(self.ar_prior) and self.ar_prior >= 0), "ar_prior",
                "a number >= 0 or None", self.ar_prior)
+        _check(self.anchor_share is None or (_is_number(self.anchor_share) and 0 <= self.anchor_share <= 1),
+               "anchor_share", "a number in [0, 1] or None", self.anchor_share)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from arforecast.data.panel import Panel
 from arforecast.data.scaling import MeanScaler, Quantizer
 from arforecast.exceptions import DataError, TrainingError
 from arforecast.forecasts import Forecast
-from arforecast.models.neural import config, defaults, exog, persistence, prior
+from arforecast.models.neural import anchor, config, defaults, exog, persistence, prior
 from arforecast.models.neural.config import GROUPS, Architecture, Inputs, Output, Settings, Training
 from arforecast.models.neural.fitting import fit_network, seeded
 from arforecast.models.neural.likelihood import held_out_nll
@@ -145,7 +145,8 @@ class NeuralAR(NeuralStepper, Forecaster):
         self.spread_ = 1.0
         with seeded(self.seed):
             net = build_network(self.backbone, self.values, **dataclasses.asdict(architecture),
-                                **dataclasses.asdict(inputs), likelihood=o.likelihood, quantizer=self.quantizer_,
+                                **{k: v for k, v in dataclasses.asdict(inputs).items() if k != "anchor_share"},
+                                likelihood=o.likelihood, quantizer=self.quantizer_,
                                 embed_tokens=o.embed_tokens, n_exog=int(getattr(self, "n_exog_", 0)))
         self.network_ = net.to(self.device_)
         self.history_ = net.history
@@ -194,12 +195,18 @@ class NeuralAR(NeuralStepper, Forecaster):
                                                             s.architecture), s.inputs)
         self._setup(chosen, s)
         prior.apply(self, local)
+        self.anchor_share_, self.anchor_scores_, self.anchor_ = 1.0, {}, None
+        # the automatic AR() the forecast may lean on, fitted before training (its time counts);
+        # with covariates (which AR() does not read) the network alone
+        share = s.inputs.anchor_share if per_series is None else 1.0
+        anchoring = anchor.prepare(panel, self.validation_length_, share)
         try:
             fit_network(self, panel, per_series, time.perf_counter() - start)   # time spent choosing counts
         except (KeyboardInterrupt, TrainingError) as err:
             if getattr(err, "train_result", None) is not None:     # training had started
                 self._partial_ = panel
             raise
+        anchor.choose(self, panel, share, anchoring)
 
     def _predict(self, panel: Panel, h: int, num_samples: int | None, seed: int | None,
                  covariates: Any = None, **options: Any) -> Forecast:
@@ -232,12 +239,14 @@ class NeuralAR(NeuralStepper, Forecaster):
         if num_samples is None:
             decoding = options.pop("decoding", "mean")
             res = rollout(self, context, h, decoding=decoding, seed=seed, chunk_size=chunk, **options)
-            return Forecast(panel, h, res.point.numpy(), model=type(self).__name__)
+            point, _ = anchor.blend(self, panel, h, res.point.numpy(), None)
+            return Forecast(panel, h, point, model=type(self).__name__)
         decoding = options.pop("decoding", self.decoding)
         res = rollout(self, context, h, num_samples=num_samples, decoding=decoding, seed=seed,
                       chunk_size=chunk, **options)
         samples = res.paths.numpy()
-        return Forecast(panel, h, samples.mean(axis=1), samples=samples, model=type(self).__name__)
+        point, samples = anchor.blend(self, panel, h, samples.mean(axis=1), samples)
+        return Forecast(panel, h, point, samples=samples, model=type(self).__name__)
 
     def _calibrate_spread(self, batch: dict[str, np.ndarray], context: int, **kwargs: Any
                           ) -> tuple[float, dict[float, float]]:

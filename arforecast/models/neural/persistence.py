@@ -45,6 +45,8 @@ def save(model: Any, path: str | Path) -> None:
                    ((k, getattr(model, k)) for k in CHOSEN)},
         "state_dict": {k: v.detach().cpu() for k, v in model.network_.state_dict().items()},
         "spread": float(getattr(model, "spread_", 1.0)),
+        # the network's share against AR() (anchor.py); AR() itself is refitted to the panel at predict
+        "anchor_share": float(getattr(model, "anchor_share_", 1.0)),
         "panel": {"values": torch.from_numpy(p.values.copy()), "indptr": torch.from_numpy(p.indptr.copy()),
                   "ids": [x.item() if hasattr(x, "item") else x for x in p.ids],
                   "starts": [str(s) for s in p.starts], "tz": _tz_name(p.starts), "freq": _freq_to_dict(p.freq),
@@ -170,6 +172,10 @@ def _build(cls: type, payload: dict, device: str | None) -> Any:
     model.ar_prior_ = float(model.network_.ar_prior_weight)
     model.config_ = model.config_._replace(inputs=dataclasses.replace(model.config_.inputs, ar_prior=model.ar_prior_))
     model.spread_ = float(payload.get("spread", 1.0))
+    share = payload.get("anchor_share", 1.0)          # files written before the anchor: the network alone
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+        raise ModelFileError(f"anchor_share is {share!r}")
+    model.anchor_share_, model.anchor_scores_, model.anchor_ = float(share), {}, None
     pp = payload["panel"]
     freq = _freq_from_dict(pp["freq"])
     tz = pp.get("tz")
