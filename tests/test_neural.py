@@ -255,7 +255,7 @@ def test_bad_parameters_raise_clear_errors():
 
 def test_untrained_model_forecasts_as_its_local_ar():
     """Zero-initialized head: before training the mean path is the per-series ridge AR's forecast."""
-    model = _make("conv", "continuous", max_steps=1, learning_rate=1e-12, warmup_steps=1,
+    model = _make("conv", "continuous", max_steps=1, learning_rate=1e-12, warmup_steps=1, anchor_share=1.0,
                         **TINY).fit(_data())
     ctx = model._context(model.panel_)
     state = model.start(ctx)
@@ -414,7 +414,8 @@ _UNTRAINED: dict = {}
 def _untrained(ar_prior: float) -> af.NeuralAR:
     if ar_prior not in _UNTRAINED:
         _UNTRAINED[ar_prior] = _make("conv", "continuous", **dict(TINY, ar_lags=(1, 2, 7, 12), context_length=48),
-                                     ar_prior=ar_prior, max_steps=1, learning_rate=1e-12, warmup_steps=1).fit(_data())
+                                     ar_prior=ar_prior, anchor_share=1.0, max_steps=1, learning_rate=1e-12,
+                                     warmup_steps=1).fit(_data())
     return _UNTRAINED[ar_prior]
 
 
@@ -484,7 +485,9 @@ _CTX_MODEL: dict = {}
 
 def _context_model() -> af.NeuralAR:
     if not _CTX_MODEL:
-        _CTX_MODEL["m"] = _jiggle(_make("conv", "continuous", max_steps=2, **dict(TINY, periods=(4, 24)))
+        # the network alone: the anchor (AR(), anchor.py) reads each series' whole history
+        _CTX_MODEL["m"] = _jiggle(_make("conv", "continuous", max_steps=2, **dict(TINY, periods=(4, 24),
+                                                                                  anchor_share=1.0))
                                   .fit(_data()))
     return _CTX_MODEL["m"]
 
