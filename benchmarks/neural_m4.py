@@ -87,6 +87,12 @@ def run(config: str, time_limit: float, num_samples: int = 100, n_series: int | 
     name = f"NeuralAR[{config}{'-' + tag if tag else ''}]"
     table[name] = {**score(fc, test, insample, season_length=24), "seconds": fit_s + pred_s}
     table[name + " mean path"] = {**score(mean_path, test, insample, season_length=24), "seconds": 0.0}
+    share = float(getattr(model, "anchor_share_", 1.0))
+    if share < 1:                 # the same trained network without the AR() anchor (anchor.py)
+        model.anchor_share_ = 1.0
+        alone = model.predict(48, num_samples=num_samples, seed=0)
+        table[name + " network alone"] = {**score(alone, test, insample, season_length=24), "seconds": 0.0}
+        model.anchor_share_ = share
     frame = add_owa(pd.DataFrame(table).T)
     res = model.training_
     info = {
@@ -99,13 +105,15 @@ def run(config: str, time_limit: float, num_samples: int = 100, n_series: int | 
         "val_history": [tuple(round(float(x), 4) for x in h) for h in res.history],
         "n_parameters": int(sum(p.numel() for p in model.network_.parameters())),
         "threads": threads, "num_samples": num_samples, "n_series": insample.n_series,
+        "anchor_share": share, "anchor_scores": {str(k): v for k, v in getattr(model, "anchor_scores_", {}).items()},
     }
     cols = [c for c in ["sMAPE", "MASE", "OWA", "MSIS", "coverage", "WQL", "CRPS", "seconds"] if c in frame]
     text = (f"M4 Hourly, {insample.n_series} series, h=48; NeuralAR {config} {tag}\n"
             f"training: {res.steps} steps in {fit_s:.0f} s ({res.stopped}; best validation "
             f"{model.config_.training.val_metric} {res.best_val:.4f} at step {res.best_step}, step 0 (local AR alone) "
             f"{res.history[0][3]:.4f}); {info['n_parameters']} parameters; "
-            f"{num_samples} sample paths in {pred_s:.0f} s; torch threads {threads}\n"
+            f"{num_samples} sample paths in {pred_s:.0f} s; torch threads {threads}; network's share against "
+            f"AR() {share:g}\n"
             + frame[cols].to_string(float_format=lambda v: f"{v:.4f}") + "\n")
     print(text, flush=True)
     if save:
