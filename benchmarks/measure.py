@@ -28,7 +28,7 @@ import pandas as pd
 from arforecast.evaluation.scoring import actuals_matrix
 
 #: fitted attributes shown in the "chosen" column when a model has them (what its defaults became)
-CHOSEN = ("season_length_", "order_", "lags_", "periods_", "ar_lags_", "context_length_")
+CHOSEN = ("anchor_share_", "season_length_", "order_", "lags_", "periods_", "ar_lags_", "context_length_")
 
 
 @dataclass
@@ -67,6 +67,9 @@ def _summary(value: Any) -> str:
 def chosen(model: Any) -> str:
     """The fitted attributes of :data:`CHOSEN` that ``model`` has, summarized on one line."""
     parts = []
+    trained = getattr(model, "training_", None)          # a trained network: its optimizer steps
+    if trained is not None and hasattr(trained, "steps"):
+        parts.append(f"steps={trained.steps} (best {trained.best_step})")
     for name in CHOSEN:
         try:
             value = getattr(model, name)
