@@ -17,10 +17,14 @@ The model, top to bottom:
    (:mod:`arforecast.nn.transformer`).
 4. **Head** (:mod:`arforecast.nn.heads`): a correction of the local AR. Its location is
    ``AR prediction + network output`` and its output layer starts at zero, so an untrained
-   model forecasts exactly as the per-series AR does (:mod:`arforecast.nn.network`).
+   network forecasts exactly as the per-series AR does (:mod:`arforecast.nn.network`).
+5. **Anchor** (:mod:`arforecast.models.neural.anchor`): the forecast is the automatic ``AR()``
+   of each series plus a share of the network's departure from it, the share chosen on the
+   validation windows after training (1: the network alone).
 
 The package: :mod:`~arforecast.models.neural.config` (settings, grouped),
 :mod:`~arforecast.models.neural.defaults` (settings chosen from the data),
+:mod:`~arforecast.models.neural.anchor` (the blend with ``AR()``),
 :mod:`~arforecast.models.neural.fitting` (training), :mod:`~arforecast.models.neural.calibration`
 (interval calibration), :mod:`~arforecast.models.neural.stepping` (the rollout state),
 :mod:`~arforecast.models.neural.persistence` (files), :mod:`~arforecast.models.neural.estimator`
