@@ -32,7 +32,7 @@ def main() -> None:
         start = time.perf_counter()
         model = af.NeuralAR(**grouped(dict(backbone="conv", values=values, max_steps=1, learning_rate=1e-12,
                                            warmup_steps=1, seed=0, progress=False, ar_scale=ar_scale,
-                                           ar_prior=0.0))).fit(train)
+                                           ar_prior=0.0, anchor_share=1.0))).fit(train)
         sc = score(model.predict(48, num_samples=100, seed=0), test, insample, season_length=24)
         row = {k: sc[k] for k in ("MSIS", "coverage", "MASE")}
         if values == "quantized":

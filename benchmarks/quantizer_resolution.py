@@ -38,7 +38,7 @@ def run(threads: int = 2, num_samples: int = 100) -> dict[str, dict[str, float]]
     for name, params in SETTINGS.items():
         # one step at a negligible learning rate: the model as initialised (local AR + starting spread)
         model = af.NeuralAR(**grouped(dict(backbone="conv", max_steps=1, learning_rate=1e-12, val_every=1, seed=0,
-                                           progress=False, **params)))
+                                           progress=False, anchor_share=1.0, **params)))
         t0 = time.perf_counter()
         fc = model.fit(fit).predict(48, num_samples=num_samples, seed=0)
         s = score(fc, val, insample, season_length=24)
