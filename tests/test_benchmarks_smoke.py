@@ -48,6 +48,19 @@ def test_defaults_table_runs_every_model_on_every_data_set(tmp_path):
     assert all(r["sMAPE/Naive2"] == 1.0 and r["error"] == "" for r in reference)
 
 
+@requires_m3
+def test_neural_m3_table_and_budget_split(tmp_path):
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.neural_m3 import budgets
+    split = budgets({"a": 1, "b": 3}, total=100, floor=20)
+    assert split == {"a": 35.0, "b": 65.0} and sum(split.values()) == 100
+    _script(tmp_path, "neural_m3", "--groups", "other")
+    result = json.loads((tmp_path / "neural_m3_quick.json").read_text())
+    models = {r["model"] for r in result["table"]}
+    assert models == {"Naive2", "SeasonalNaive", "AR()", "NeuralAR", "NeuralAR network alone"}
+    assert all(r["sMAPE/Naive2"] == 1.0 for r in result["table"] if r["model"] == "Naive2")
+
+
 def test_simulated_panels_table_runs_every_combination(tmp_path):
     text = _script(tmp_path, "simulated_panels")
     result = json.loads((tmp_path / "simulated_panels_quick.json").read_text())
