@@ -34,7 +34,7 @@ from sklearn.base import clone
 from arforecast.base import Forecaster
 from arforecast.data.covariates import Covariates, build_covariates
 from arforecast.data.frames import to_panel
-from arforecast.data.panel import Panel
+from arforecast.data.panel import Panel, lag_abs_means
 from arforecast.evaluation import metrics as M
 from arforecast.evaluation.windows import Windows, refit_blocks, rolling_windows
 from arforecast.forecasts import quantile_column
@@ -436,7 +436,7 @@ class BacktestResult:
             ok = self._sizes > m
             scale = np.full(len(self._series), np.nan)
             if ok.any():
-                scale[ok] = M.seasonal_scale([self.panel.values[a:a + n] for a, n in zip(lo[ok], self._sizes[ok])], m)
+                scale[ok] = lag_abs_means(self.panel.values, lo[ok], self._sizes[ok], m)
             if not ok.all():
                 r = int(np.flatnonzero(~ok)[0])
                 warnings.warn(f"MASE and MSIS are NaN for {int((~ok).sum())} forecast(s) whose history has "
