@@ -20,8 +20,8 @@ excluded), the one that scores best on one half, scored on the other half, besid
 variant on that other half (what choosing there would have given) and the default there; on the
 fixed split both ways, and averaged over random splits (9 files each, stratified by folder).
 
-    python benchmarks/nab_incidents.py              # ~2 minutes
-    python benchmarks/nab_incidents.py --with-ar    # plus AR() forecast errors (~3 minutes more)
+    python benchmarks/nab_incidents.py              # ~3 minutes on 2 shared cores
+    python benchmarks/nab_incidents.py --with-ar    # plus AR() forecast errors (~2 minutes more)
 """
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ import pandas as pd
 from scipy.special import log_ndtr, ndtri
 
 from arforecast.anomaly.incidents import (INCIDENT_THRESHOLD, LONG_WINDOW, SCALE_FLOOR, baseline_residuals,
-                                          incident_scores, incident_windows, record_ratio, robust_standardize)
+                                          first_records, incident_scores, incident_windows, record_ratio,
+                                          robust_standardize)
 from arforecast.data.frequency import season_lengths
 from arforecast.datasets_nab import (NAB_REGULARIZE, grid_positions, load_nab_file, load_nab_series,
                                      load_nab_windows, nab_files, nab_root)
@@ -91,20 +92,23 @@ def _z(f: dict, seasonal: bool = True) -> np.ndarray:
 
 
 def _peaks(scores: np.ndarray, span: int) -> np.ndarray:
+    """The previous one-alert-per-incident rule: a score where it tops the last ``span`` scores."""
     prev = pd.Series(scores).shift(1).rolling(int(span), min_periods=1).max().fillna(0.0).to_numpy()
     return np.where(scores > prev, scores, 0.0)
 
 
-def _finish(f: dict, scores: np.ndarray, span: int) -> np.ndarray:
+def _finish(f: dict, scores: np.ndarray, span: int, rule: str = "first") -> np.ndarray:
     scores[np.isnan(f["grid"].to_numpy())] = 0.0
-    return _peaks(scores, span)[f["pos"]]
+    return (first_records(scores, span) if rule == "first" else _peaks(scores, span))[f["pos"]]
 
 
-def multiscale(statistic: Callable[[pd.Series, int, int], np.ndarray], zs: Callable[[dict], list[np.ndarray]],
+def multiscale(statistic: Callable[[pd.Series, int, int, dict], np.ndarray], zs: Callable[[dict], list[np.ndarray]],
                windows: Callable[[dict], tuple] = lambda f: incident_windows(_season(f), f["start"]),
-               settle: float = 1.0) -> Callable[[dict], np.ndarray]:
-    """The default's steps with one of them replaced: ``statistic(mean |z| over k, k, warm)``
-    judges each time scale's running mean (the default: the record ratio)."""
+               settle: float = 1.0, rule: str = "first") -> Callable[[dict], np.ndarray]:
+    """The default's steps with some replaced: ``zs`` the standardised residual series,
+    ``statistic(mean |z| over k, k, warm, file)`` judges each time scale's running mean (the
+    default: the record ratio), ``rule`` the one-alert-per-incident rule (``"first"`` record, the
+    default, or ``"tops"`` the last season's scores)."""
     def rows(f: dict) -> np.ndarray:
         w = windows(f)
         warm = f["start"] + max(1, int(settle * f["start"]))
@@ -113,7 +117,7 @@ def multiscale(statistic: Callable[[pd.Series, int, int], np.ndarray], zs: Calla
             absz = pd.Series(np.abs(z))
             for k in w:
                 out = np.maximum(out, statistic(absz.rolling(int(k), min_periods=1).mean(), int(k), warm, f))
-        return _finish(f, out, max(w))
+        return _finish(f, out, max(w), rule)
     return rows
 
 
@@ -172,9 +176,18 @@ def level_z(f: dict) -> np.ndarray:
     return robust_standardize((y - med).to_numpy(), LONG_WINDOW, floor + 1e-12)
 
 
+_AR_Z: dict[str, np.ndarray] = {}
+
+
 def ar_z(f: dict) -> np.ndarray:
     """The signed normal score of each point under ``detect_anomalies(y)``'s calibrated ``AR()``
     one-step forecast (``score = -log10 p``, two-sided), trained on the probationary rows."""
+    if f["name"] not in _AR_Z:
+        _AR_Z[f["name"]] = _ar_z(f)
+    return _AR_Z[f["name"]]
+
+
+def _ar_z(f: dict) -> np.ndarray:
     from arforecast.anomaly import detect_anomalies
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -195,34 +208,48 @@ def _fractions(*shares: float) -> Callable[[dict], tuple]:
     return lambda f: tuple(sorted({max(1, int(round(q * _season(f)))) for q in shares}))
 
 
+def per_season_z(f: dict) -> list[np.ndarray]:
+    """The default's residuals plus one per usable season alone (its own same-phase median)."""
+    y = f["grid"].to_numpy()
+    floor = SCALE_FLOOR * float(np.nanstd(y[:f["start"]]))
+    alone = [robust_standardize(baseline_residuals(y, [p]), LONG_WINDOW, floor + 1e-12) for p in _usable(f)]
+    return [_z(f)] + (alone if len(alone) > 1 else [])
+
+
 def variants(with_ar: bool = False) -> dict[str, tuple[Callable[[dict], np.ndarray], bool]]:
     """name -> (rows of a file, whether the fixed alert ``> 1`` applies to its score)."""
     seasonal = lambda f: [_z(f)]          # noqa: E731
+    old_scales = lambda f: (1, 6, 24)     # noqa: E731
     out = {
-        "default: 4 scales 1..season, settle = training part": (package(), True),
-        "previous default: scales (1, 6, 24) steps, settle = 1/5 training": (package(windows=(1, 6, 24), settle=0.2),
-                                                                           True),
-        "scales (1, 6, 24) steps, settle = training part": (package(windows=(1, 6, 24)), True),
+        "default: 4 scales 1..season, settle = training part, first record per incident": (package(), True),
+        "previous default: scales (1, 6, 24) steps, settle = 1/5 training, tops the last 24 steps":
+            (multiscale(record, seasonal, old_scales, settle=0.2, rule="tops"), True),
+        "scales (1, 6, 24) steps, settle = 1/5 training": (package(windows=(1, 6, 24), settle=0.2), True),
+        "scales (1, 6, 24) steps": (package(windows=(1, 6, 24)), True),
         "scales 1, season/48, season/12 (the old ones at 5 min)": (package(windows=_fractions(0, 1 / 48, 1 / 12)),
                                                                    True),
         "3 scales 1..season": (package(windows=lambda f: incident_windows(_season(f), f["start"], 3)), True),
         "5 scales 1..season": (package(windows=lambda f: incident_windows(_season(f), f["start"], 5)), True),
         "4 scales 1..season/2": (package(windows=lambda f: incident_windows(max(1, _season(f) // 2), f["start"])),
                                  True),
-        "default, settle = 1/5 training part": (package(settle=0.2), True),
-        "default, settle = 1/2 training part": (package(settle=0.5), True),
-        "default, settle = 1.5 training part": (package(settle=1.5), True),
-        "default, settle = 2 training parts": (package(settle=2.0), True),
-        "default, record over the last 2 weeks (longest seasons)": (multiscale(record_with_memory(2), seasonal),
-                                                                     True),
-        "default, HTM likelihood instead of record": (multiscale(likelihood, seasonal), False),
-        "default, exponential-tail p-value instead of record": (multiscale(exponential_tail, seasonal), False),
-        "default + level vs long-run median": (multiscale(record, lambda f: [_z(f), level_z(f)]), True),
-        "default without season (previous value)": (multiscale(record, lambda f: [_z(f, seasonal=False)]), True),
+        "4 scales 1..longest season": (package(windows=lambda f: incident_windows(max(_usable(f), default=1),
+                                                                                  f["start"])), True),
+        "settle = 1/5 training part": (package(settle=0.2), True),
+        "settle = 1/2 training part": (package(settle=0.5), True),
+        "settle = 1.5 training parts": (package(settle=1.5), True),
+        "settle = 2 training parts": (package(settle=2.0), True),
+        "one alert per incident: tops the last season (previous rule)": (multiscale(record, seasonal, rule="tops"),
+                                                                          True),
+        "record over the last 2 longest seasons only": (multiscale(record_with_memory(2), seasonal), True),
+        "HTM likelihood instead of record": (multiscale(likelihood, seasonal), False),
+        "exponential-tail p-value instead of record": (multiscale(exponential_tail, seasonal), False),
+        "+ level vs long-run median": (multiscale(record, lambda f: [_z(f), level_z(f)]), True),
+        "+ each season's baseline alone": (multiscale(record, per_season_z), True),
+        "without season (previous value)": (multiscale(record, lambda f: [_z(f, seasonal=False)]), True),
     }
     if with_ar:
         out["AR() errors only (incident steps on its normal scores)"] = (multiscale(record, lambda f: [ar_z(f)]), True)
-        out["default + AR() errors (max of both records)"] = (multiscale(record, lambda f: [_z(f), ar_z(f)]), True)
+        out["+ AR() errors (max of both records)"] = (multiscale(record, lambda f: [_z(f), ar_z(f)]), True)
     return out
 
 
@@ -282,6 +309,18 @@ def split_check(scorer: Scorer, table: dict[str, list[np.ndarray]], default: str
             "default_picked": float(np.mean([p == default for p in picks])), "n": len(chosen)}
 
 
+def families(names: list[str], default: str) -> dict[str, list[str]]:
+    """The variants grouped by the choice they vary (each with the default), and all of them."""
+    groups = {"time scales": lambda n: (n.startswith("scale") or "scales 1.." in n) and "settle" not in n,
+              "settle-in": lambda n: n.startswith("settle ="),
+              "incident rule": lambda n: n.startswith("one alert"),
+              "record statistic": lambda n: n.startswith("record over") or "instead of record" in n,
+              "residuals": lambda n: n.startswith(("+ ", "without season", "AR() errors"))}
+    out = {g: [default] + [n for n in names[1:] if keep(n)] for g, keep in groups.items()}
+    out["all variants"] = names
+    return out
+
+
 def run(with_ar: bool = False, random_splits: int = RANDOM_SPLITS) -> str:
     files = files_on_grid()
     scorer = Scorer(files)
@@ -307,19 +346,22 @@ def run(with_ar: bool = False, random_splits: int = RANDOM_SPLITS) -> str:
         lines.append(f"| {name} | " + " | ".join(f"{s:.1f}" for s in sw) +
                      f" | {fx} | {scorer.score(rows, a):.1f} | {scorer.score(rows, b):.1f} | {alerts} | {seconds:.1f} |")
     default = next(iter(table))
-    fixed_split = split_check(scorer, table, default, [(a, b)])
     rng = np.random.default_rng(0)
-    rand = split_check(scorer, table, default, [halves(files, rng) for _ in range(random_splits)])
+    random_halves = [halves(files, rng) for _ in range(random_splits)]
     lines += ["", f"A = {', '.join(files[i]['name'].split('/')[1] for i in a)}",
               f"B = {', '.join(files[i]['name'].split('/')[1] for i in b)}", "",
-              f"Split-half check over the {len(table)} variants above (standard profile, threshold swept on the "
-              "scored half):", "",
-              "| splits | chosen on one half, scored on the other | best on the other half | default on the other half "
-              "| default chosen |", "| --- | ---: | ---: | ---: | ---: |"]
-    for label, r in ((f"fixed A/B, both ways ({fixed_split['n']})", fixed_split),
-                     (f"{random_splits} random stratified splits, both ways ({rand['n']})", rand)):
-        lines.append(f"| {label} | {r['chosen']:.1f} | {r['best']:.1f} | {r['default']:.1f} | "
-                     f"{100 * r['default_picked']:.0f}% |")
+              "Split-half check of each choice (standard profile, threshold swept on the scored half): within a "
+              "family of variants (the default included), the one that scores best on one half, scored on the other "
+              "half, beside the best of the family there and the default there; on the fixed split (A -> B and "
+              f"B -> A) and on {random_splits} random stratified splits (both ways).", "",
+              "| family (variants) | fixed: chosen | fixed: best | fixed: default | random: chosen | random: best | "
+              "random: default | default chosen (random) |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for family, members in families(list(table), default).items():
+        sub = {n: table[n] for n in members}
+        fx = split_check(scorer, sub, default, [(a, b)])
+        rd = split_check(scorer, sub, default, random_halves)
+        lines.append(f"| {family} ({len(sub)}) | {fx['chosen']:.1f} | {fx['best']:.1f} | {fx['default']:.1f} | "
+                     f"{rd['chosen']:.1f} | {rd['best']:.1f} | {rd['default']:.1f} | {100 * rd['default_picked']:.0f}% |")
     lines += ["", f"fixed alert: incident_score > {INCIDENT_THRESHOLD} (any new record)"]
     return "\n".join(lines)
 

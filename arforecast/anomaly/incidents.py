@@ -23,9 +23,11 @@ values before it only), in four steps:
    part included); the incident score is the largest ratio. A ratio above 1 is a new record; the
    score is scale-free, so one threshold serves every series.
 5. **Settle-in and one alert per incident.** Records need a history: the ``settle`` values after
-   the training part (by default as many as the training part holds) score 0. A score is kept
-   only where it tops every score of the last ``max(windows)`` steps (0 elsewhere), so a record
-   that keeps growing through a burst alerts once.
+   the training part (by default as many as the training part holds) score 0. An incident alerts
+   once, at its first record: a score is kept only where it tops every score of the last
+   ``max(windows)`` steps (one season) and none of them was a record, or it is more than
+   ``ESCALATION`` times the largest of them (0 elsewhere). A burst that keeps setting records
+   alerts once; one that escalates (a small record, then a far larger one) alerts again.
 
 The default alert is ``incident_score > INCIDENT_THRESHOLD``: any new record. The variants tried
 (time scales, settle-in, record memory, likelihoods, the AR forecast's errors) and how much of the
@@ -62,6 +64,8 @@ LONG_WINDOW = 2000
 INCIDENT_THRESHOLD = 1.0
 #: the scale floor, as a share of the training part's standard deviation
 SCALE_FLOOR = 0.01
+#: within an incident, a record this many times the incident's largest so far alerts again
+ESCALATION = 2.0
 #: values after the training part that score 0 while records settle, as a share of the training part
 SETTLE_SHARE = 1.0
 
@@ -155,7 +159,17 @@ def incident_scores(values: Sequence[float], start: int, season_lengths: Sequenc
     for k in windows:
         scores = np.maximum(scores, record_ratio(absz.rolling(int(k), min_periods=1).mean().to_numpy(), warm))
     scores[np.isnan(y)] = 0.0
-    # one alert per incident: a score counts only when it tops the scores of the last max(windows)
-    # steps, so a record that keeps growing through a burst is not alerted at every step
-    prev = pd.Series(scores).shift(1).rolling(max(windows), min_periods=1).max().fillna(0.0).to_numpy()
-    return np.where(scores > prev, scores, 0.0)
+    return first_records(scores, max(windows))
+
+
+def first_records(scores: np.ndarray, span: int, threshold: float = INCIDENT_THRESHOLD) -> np.ndarray:
+    """One alert per incident: ``scores[t]`` where it tops every score of the ``span`` steps
+    before it and none of them exceeds ``threshold`` (a record there began the same incident)
+    or it exceeds ``ESCALATION`` times the largest of them; 0 elsewhere.
+
+    Example:
+        >>> first_records(np.array([0.5, 1.2, 1.5, 0.9, 0.2, 0.3, 1.1, 3.0]), span=3).tolist()
+        [0.5, 1.2, 0.0, 0.0, 0.0, 0.0, 1.1, 3.0]
+    """
+    prev = pd.Series(scores).shift(1).rolling(int(span), min_periods=1).max().fillna(0.0).to_numpy()
+    return np.where((scores > prev) & ((prev <= threshold) | (scores > ESCALATION * prev)), scores, 0.0)
