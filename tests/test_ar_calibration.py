@@ -107,13 +107,16 @@ def test_series_of_one_or_two_values_get_a_naive_forecast():
     df = _monthly(n_series=4, length=40)
     ds = pd.date_range("2001-01-01", periods=2, freq="MS")
     df = pd.concat([df, pd.DataFrame({"unique_id": "two", "ds": ds, "y": [5.0, 7.0]}),
-                    pd.DataFrame({"unique_id": "one", "ds": ds[:1], "y": [3.0]})])
+                    pd.DataFrame({"unique_id": "one", "ds": ds[:1], "y": [3.0]}),
+                    pd.DataFrame({"unique_id": "flat", "ds": pd.date_range("2001-01-01", periods=40, freq="MS"),
+                                  "y": 4.0})])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         model = af.AR().fit(df)
     summary = model.summary()
     assert summary.loc["two", "fallback"].startswith("2 observed values") and summary.loc["s0", "fallback"] == ""
     assert summary.loc["one", "fallback"].startswith("1 observed value")
+    assert summary.loc["flat", "fallback"] == "constant"
     fc = model.predict(3, num_samples=20, seed=0)
     two, one = list(model.ids_).index("two"), list(model.ids_).index("one")
     np.testing.assert_allclose(fc.point[two], 7.0)
@@ -127,6 +130,7 @@ def test_series_of_one_or_two_values_get_a_naive_forecast():
     np.testing.assert_allclose(hi[two] - 7.0, stats.t.ppf(0.975, 1) * sd, rtol=1e-6)
     assert np.all(np.isnan(lo[one])) and np.all(np.isnan(fc.samples[one]))
     assert np.all(np.isfinite(fc.samples[two]))
+    np.testing.assert_allclose(fc.point[list(model.ids_).index("flat")], 4.0)
     # a new history re-conditions the fallback too
     newer = pd.DataFrame({"unique_id": ["two"] * 3, "ds": pd.date_range("2001-01-01", periods=3, freq="MS"),
                           "y": [5.0, 7.0, 6.0]})

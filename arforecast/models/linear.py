@@ -119,7 +119,9 @@ class AR(Forecaster):
         (order selection only); residuals_: ``[n, max nobs]`` centred residuals, NaN-padded
         (``bootstrap=True`` only). These are the model of the differenced, adjusted series.
         d_, D_, season_length_, adjusted_, seasonal_index_ (``[n, m]`` by calendar phase),
-        seasonal_lags_, max_order_: the choices (also ``summary()``); level_coef_, level_lags_,
+        seasonal_lags_, max_order_, fallback_ (series of 1-2 values: the naive fallback, and why):
+        the choices (also ``summary()``); interval_factor_, calibration_h_, calibration_errors_: the
+        holdout calibration of the combination's intervals; level_coef_, level_lags_,
         level_intercept_: the same model on the levels, which forecasts; context_lengths_: the
         values each series' model reads.
 
@@ -210,8 +212,7 @@ class AR(Forecaster):
                 self._fit_short(panel, observed)
                 return
         self._fit_panel(panel)
-        self.fallback_ = ["constant" if np.nanmin(y, initial=np.inf) == np.nanmax(y, initial=-np.inf) else ""
-                          for y in (panel.series(i) for i in range(panel.n_series))]
+        self.fallback_ = _constant_reasons(panel)
 
     def _fit_short(self, panel: Panel, observed: np.ndarray) -> None:
         """The automatic mode with series of fewer than ``AUTO_MIN_VALUES`` observed values: the others
@@ -228,7 +229,7 @@ class AR(Forecaster):
             raise DataError(f"AR: every series has fewer than {AUTO_MIN_VALUES} observed values (e.g. "
                             f"{panel.ids[0]!r}): nothing to fit the automatic model to; use Naive()")
         self._fit_panel(panel.subset(long_rows))
-        reasons = self.fallback_ if hasattr(self, "fallback_") else [""] * len(long_rows)
+        reasons = _constant_reasons(panel.subset(long_rows))
         sigma2 = np.full(len(short_rows), np.nan)
         for j, i in enumerate(short_rows):
             y = panel.series(i)
@@ -237,6 +238,7 @@ class AR(Forecaster):
                 sigma2[j] = (y[1] - y[0]) ** 2
         for model in [self] + list(getattr(self, "members_", [])):
             _expand_with_naive(model, panel, long_rows, short_rows, sigma2)
+            model.__dict__.pop("fallback_", None)            # the reasons are the combination's
         self.fallback_ = [""] * panel.n_series
         for k, i in enumerate(long_rows):
             self.fallback_[i] = reasons[k]
@@ -623,6 +625,13 @@ class AR(Forecaster):
         values = torch.from_numpy(panel.padded(int(need.max(initial=width))))
         lengths = torch.from_numpy(need.astype(np.int64))
         return Context(values, lengths, torch.from_numpy(rows), torch.from_numpy(panel.next_positions()))
+
+
+def _constant_reasons(panel: Panel) -> list[str]:
+    """``"constant"`` for each series whose observed values are all equal (its level, zero-width
+    intervals), ``""`` for the others."""
+    return ["constant" if np.nanmin(y, initial=np.inf) == np.nanmax(y, initial=-np.inf) else ""
+            for y in (panel.series(i) for i in range(panel.n_series))]
 
 
 def _expand_with_naive(model: AR, panel: Panel, long_rows: np.ndarray, short_rows: np.ndarray,
