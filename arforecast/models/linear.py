@@ -239,6 +239,8 @@ class AR(Forecaster):
         for model in [self] + list(getattr(self, "members_", [])):
             _expand_with_naive(model, panel, long_rows, short_rows, sigma2)
             model.__dict__.pop("fallback_", None)            # the reasons are the combination's
+            if model is not self:
+                model.ids_ = panel.ids
         self.fallback_ = [""] * panel.n_series
         for k, i in enumerate(long_rows):
             self.fallback_[i] = reasons[k]
