@@ -28,27 +28,34 @@ def test_normal_scores_match_scipy():
     assert np.allclose(C.normal_scores(u), expected, atol=1e-12)
 
 
-@pytest.mark.parametrize("true_sd, expected", [(2.0, 2.0), (0.5, 1.0)])
-def test_holdout_factor_recovers_a_known_scale(true_sd, expected):
-    """Errors N(0, true_sd^2) judged by a model that claims N(0, 1): the factor is true_sd (a closed
-    form: the 95% quantile of |N(0, s^2)| over that of |N(0, 1)|), floored at 1."""
-    panel = _panel(400, 60)
+@pytest.mark.parametrize("true_sd", [2.0, 0.5])
+def test_holdout_factor_recovers_a_known_scale(true_sd):
+    """Errors N(0, true_sd^2) judged by a model that claims N(0, 1): the Normal scores are the
+    errors themselves, so each series' mean square estimates true_sd^2 (closed form); factors
+    below 1 are floored."""
+    panel = _panel(300, 60)
     rng = np.random.default_rng(1)
 
     def forecast(history, h, actual):
-        assert np.all(history.lengths == 60 - (60 - history.lengths))        # cut histories
-        errors = rng.normal(scale=true_sd, size=actual.shape)
-        return stats.norm.cdf(errors)                                        # PIT under N(0, 1)
+        return stats.norm.cdf(rng.normal(scale=true_sd, size=actual.shape))     # PIT under N(0, 1)
 
-    f, count = C.holdout_factor(forecast, panel, H=5, min_train=20)
-    assert count == 400 * 5 * C.WINDOWS
-    assert f == pytest.approx(expected, rel=0.05)
+    scores = C.holdout_scores(forecast, panel, H=20, min_train=10)
+    assert all(len(g) == 20 * C.WINDOWS for g in scores)
+    f = C.series_factors(scores)
+    # pooled: the 95% quantile of |N(0, s^2)| over that of |N(0, 1)| is s
+    assert C.pooled_factor(scores) == pytest.approx(max(true_sd, 1.0), rel=0.03)
+    if true_sd > 1:
+        assert np.mean(f ** 2) == pytest.approx(true_sd ** 2, rel=0.03)
+    else:
+        assert np.all(f == 1.0)
 
 
-def test_holdout_factor_needs_enough_errors():
-    f, count = C.holdout_factor(lambda history, h, actual: np.full(actual.shape, 0.999), _panel(3, 30),
-                                H=4, min_train=10)
-    assert count == 3 * 4 * C.WINDOWS < C.MIN_ERRORS and f == 1.0
+def test_series_too_short_for_a_window_keep_the_analytic_scale():
+    panel = af.Panel.from_arrays([np.arange(30.0), np.arange(12.0)], starts=[0, 0], freq=None)
+    scores = C.holdout_scores(lambda history, h, actual: np.full(actual.shape, 0.9999), panel, H=4, min_train=10)
+    f = C.series_factors(scores)
+    assert [len(g) for g in scores] == [8, 0] and f[1] == 1.0 and f[0] > 3
+    assert C.pooled_factor(scores) == 1.0                 # 8 scores are too few to pool
 
 
 def test_holdout_windows_never_read_past_their_cut():
@@ -63,7 +70,7 @@ def test_holdout_windows_never_read_past_their_cut():
         seen.append(int(history.lengths[0]))
         return np.full(actual.shape, 0.5)
 
-    C.holdout_factor(forecast, panel, H=6, min_train=10)
+    C.holdout_scores(forecast, panel, H=6, min_train=10)
     assert seen == [34, 28]
 
 
@@ -96,11 +103,19 @@ def test_calibration_widens_the_combination_by_its_factor():
         warnings.simplefilter("ignore", RuntimeWarning)
         on = af.AR().fit(df)
         off = af.AR(calibrate=False).fit(df)
-    assert on.interval_factor_ >= 1.0 and on.calibration_h_ == 15 and on.calibration_errors_ > 0
+    assert np.all(on.interval_factor_ >= 1.0) and on.calibration_h_ == 15 and np.all(on.calibration_errors_ == 30)
     assert not hasattr(off, "interval_factor_")
     a, b = on.predict(6), off.predict(6)
     np.testing.assert_allclose(a.point, b.point, rtol=1e-12)
-    np.testing.assert_allclose(a.marginals.scale.numpy(), on.interval_factor_ * b.marginals.scale.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(a.marginals.scale.numpy(), on.interval_factor_[:, None] * b.marginals.scale.numpy(),
+                               rtol=1e-12)
+    pooled = af.AR(calibrate="pooled").fit(df)
+    assert np.all(pooled.interval_factor_ == pooled.interval_factor_[0]) and pooled.interval_factor_[0] >= 1.0
+    with pytest.raises(ValueError, match="calibrate"):
+        af.AR(calibrate="sometimes").fit(df)
+    # a series' intervals depend on its own values only: fitted alone, it gets the same forecast
+    alone = af.AR().fit(df[df["unique_id"] == "s3"]).predict(6)
+    np.testing.assert_allclose(alone.marginals.scale.numpy()[0], a.marginals.scale.numpy()[3], rtol=1e-9)
 
 
 def test_series_of_one_or_two_values_get_a_naive_forecast():
@@ -125,7 +140,8 @@ def test_series_of_one_or_two_values_get_a_naive_forecast():
     # (sigma j / sqrt(1 equation)) weighted by their share; Student-t with one degree of freedom
     sigma, j = 2.0, np.arange(1, 4)
     with_constant = sum(w for w, m in zip(model.member_weights_[:, two], [model] + model.members_) if "c" in m.trend)
-    sd = np.sqrt(sigma ** 2 * j + (with_constant * sigma * j) ** 2) * model.interval_factor_
+    sd = np.sqrt(sigma ** 2 * j + (with_constant * sigma * j) ** 2) * model.interval_factor_[two]
+    assert model.interval_factor_[two] == 1.0 and model.calibration_errors_[two] == 0
     lo, hi = fc.interval_values(0.95)
     np.testing.assert_allclose(hi[two] - 7.0, stats.t.ppf(0.975, 1) * sd, rtol=1e-6)
     assert np.all(np.isnan(lo[one])) and np.all(np.isnan(fc.samples[one]))

@@ -106,9 +106,10 @@ class AR(Forecaster):
             with the reason in ``summary()`` (:mod:`arforecast.models.transforms`).
         bias_adjust: with a transform, forecast the mean of the back-transformed distribution
             instead of its median (the back-transformed mean path); intervals are unchanged.
-        calibrate: widen the combination's intervals by the factor its own forecasts of the last
-            values of the training part need (:mod:`arforecast.models.ar_calibration`); default on
-            with the combination.
+        calibrate: widen the combination's intervals by the factor each series' own forecasts of
+            the last values of its training part need (:mod:`arforecast.models.ar_calibration`);
+            default on with the combination (``"series"``); ``"pooled"``: one factor for the panel;
+            ``False``: the analytic intervals.
 
     Fitted attributes (one row per series, in the order of ``ids_``):
         lags_: the lag of each column of ``coef_``; coef_: ``[n, len(lags_)]`` AR coefficients
@@ -137,7 +138,7 @@ class AR(Forecaster):
                  seasonal_lags: tuple[int, ...] | None = None, bootstrap: bool = False,
                  d: int | str | None = None, D: int = 0, season_length: int | None = None,
                  deseasonalize: bool | None = None, combine: bool | None = None,
-                 transform: str | None = None, bias_adjust: bool = False, calibrate: bool | None = None) -> None:
+                 transform: str | None = None, bias_adjust: bool = False, calibrate: bool | str | None = None) -> None:
         self.p = p
         self.trend = trend
         self.max_p = max_p
@@ -349,7 +350,9 @@ class AR(Forecaster):
         self._tensors = None
         if combining:
             self._fit_members(panel)
-            if self.calibrate is None or self.calibrate:
+            if self.calibrate not in (None, True, False, "series", "pooled"):
+                raise ValueError(f"calibrate must be None, True, False, 'series' or 'pooled', got {self.calibrate!r}")
+            if self.calibrate is not False:
                 self._calibrate(panel)
 
     def _combining(self) -> bool:
@@ -377,8 +380,8 @@ class AR(Forecaster):
                                               np.stack([m.n_coefficients_ for m in everyone]))
 
     def _calibrate(self, panel: Panel) -> None:
-        """``interval_factor_``: how much wider the combination's intervals must be, from its own
-        forecasts of the last values of the training part (:mod:`arforecast.models.ar_calibration`)."""
+        """``interval_factor_`` ``[n]``: how much wider each series' combination intervals must be, from
+        its own forecasts of the last values of its training part (:mod:`arforecast.models.ar_calibration`)."""
         m = self.season_length_
         H = ar_calibration.calibration_horizon(m, panel.lengths)
         params = self._init_args()
@@ -392,9 +395,13 @@ class AR(Forecaster):
                 return np.full(actual.shape, np.nan)
             return fc.marginals.cdf(torch.from_numpy(actual)).numpy()
 
+        scores = ar_calibration.holdout_scores(forecast, panel, H, max(2 * m + 1, 2 * H))
         self.calibration_h_ = H
-        self.interval_factor_, self.calibration_errors_ = ar_calibration.holdout_factor(
-            forecast, panel, H, max(2 * m + 1, 2 * H))
+        self.calibration_errors_ = np.array([len(g) for g in scores], dtype=np.int64)
+        if self.calibrate == "pooled":
+            self.interval_factor_ = np.full(panel.n_series, ar_calibration.pooled_factor(scores))
+        else:
+            self.interval_factor_ = ar_calibration.series_factors(scores)
 
     def _init_args(self) -> dict[str, Any]:
         return {"p": self.p, "trend": self.trend, "max_p": self.max_p, "seasonal_lags": self.seasonal_lags,
@@ -576,7 +583,9 @@ class AR(Forecaster):
         fills = _fill_inflation(self, panel, rows, h)    # holes in a context, filled by the model, add error
         if len(members) > 1:
             sd, sd_paths, df = interval_scale(members, w, rows, h, points)
-            sd, sd_paths = sd * fills * getattr(self, "interval_factor_", 1.0), sd_paths * fills
+            calibration = getattr(self, "interval_factor_", None)
+            sd = sd * fills * (1.0 if calibration is None else calibration[rows][:, None])
+            sd_paths = sd_paths * fills
             if samples is not None:                      # the uncertainties the paths lack, one draw per path
                 gen = torch.Generator()
                 gen.seed() if seed is None else gen.manual_seed(int(seed) + 1)
@@ -650,7 +659,8 @@ def _expand_with_naive(model: AR, panel: Panel, long_rows: np.ndarray, short_row
     fill = {"coef_": 0.0, "intercept_": 0.0, "trend_coef_": 0.0, "sigma2_": np.nan, "order_": 0, "hold_back_": 0,
             "nobs_": 1, "n_coefficients_": 0, "aic_": np.nan, "bic_": np.nan, "criteria_": np.nan, "d_": 1,
             "D_": 0, "seasonal_index_": 1.0, "adjusted_": False, "max_order_": 0, "level_coef_": 0.0,
-            "level_intercept_": 0.0, "context_lengths_": 1, "residuals_": np.nan, "lambda_": np.nan}
+            "level_intercept_": 0.0, "context_lengths_": 1, "residuals_": np.nan, "lambda_": np.nan,
+            "interval_factor_": 1.0, "calibration_errors_": 0}
     for name, value in list(model.__dict__.items()):
         if name in shared or name.startswith("_"):
             continue
