@@ -79,11 +79,9 @@ def forecast(models: Any, df: Any, h: int, *, levels: float | Sequence[float] = 
     cov = _covariates(X, X_future, static, past_only)
     from arforecast.distributed import is_dask_frame
     if is_dask_frame(df):
-        if cov is not None:
-            raise ValueError("covariates are not supported with a Dask frame yet: compute it to pandas first")
         from arforecast import distributed
         return distributed.forecast(named, df, h, levels=lvls, num_samples=num_samples, seed=seed,
-                                    id_col=id_col, time_col=time_col, target_col=target_col)
+                                    id_col=id_col, time_col=time_col, target_col=target_col, cov=cov)
     panel = to_panel(df, freq=freq, id_col=id_col, time_col=time_col, target_col=target_col, **data_options)
     frame: pd.DataFrame | None = None
     for name, model in named.items():
