@@ -18,8 +18,8 @@ the network's). Only ``predict`` is moved: the network, its likelihood (``nll``)
 rollout as a :class:`~arforecast.rollout.protocol.Stepper` are the network's.
 
 ``AR()`` is fitted twice before training (to the series less their validation values, and to the
-whole series; about 1-2 ms per series on a 2-core CPU), and that time counts in ``time_limit``.
-Series too short for ``AR()`` (fewer than its ``min_length`` values) keep the network's forecast.
+whole series; a few milliseconds per series on a 2-core CPU), and that time counts in ``time_limit``.
+Series too short for ``AR()`` (fewer than its ``min_length`` values, if any) keep the network's forecast.
 A forecast from new histories (``predict(y=...)``) fits ``AR()`` to them.
 
 Example:
