@@ -104,3 +104,24 @@ def test_save_load_keeps_the_share(tmp_path):
 def test_bad_share_is_refused():
     with pytest.raises(ValueError, match="anchor_share"):
         _model(1.5).fit(_data())
+
+
+def test_a_failing_ar_leaves_the_network_alone(monkeypatch):
+    from arforecast.exceptions import DataError
+    from arforecast.models.neural import anchor
+
+    model = _model(0.5).fit(_data())
+    model.anchor_share_ = 1.0
+    network = model.predict(4).point
+    model.anchor_share_ = 0.5
+
+    class Refuses:
+        def fit(self, panel):
+            raise DataError("refused")
+
+    monkeypatch.setattr(anchor, "_automatic_ar", lambda: type("AR", (), {"min_length": 1, "fit": Refuses.fit})())
+    with pytest.warns(RuntimeWarning, match="anchor failed"):
+        got = model.predict(4, y=_data(n_series=2, length=60)).point
+    model.anchor_share_ = 1.0
+    np.testing.assert_allclose(got, model.predict(4, y=_data(n_series=2, length=60)).point)
+    assert network.shape == (4, 4)

@@ -31,6 +31,7 @@ Example:
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -58,12 +59,15 @@ def anchor_points(panel: Panel, h: int, model: Any = None) -> np.ndarray:
     rows = _fittable(panel)
     if not len(rows):
         return out
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)              # constant series
-        if model is None or len(rows) != panel.n_series:
-            model = _automatic_ar().fit(panel.subset(rows))
-        out[rows] = model.predict(int(h)).point
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)          # constant series
+            if model is None or len(rows) != panel.n_series:
+                model = _automatic_ar().fit(panel.subset(rows))
+            out[rows] = model.predict(int(h)).point
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:      # DataError is a ValueError
+        warnings.warn(f"NeuralAR: the automatic AR() anchor failed ({type(err).__name__}: {err}); "
+                      "these forecasts are the network's alone", RuntimeWarning, stacklevel=3)
     return out
 
 
@@ -71,10 +75,12 @@ def fit_anchor(panel: Panel) -> Any:
     """``AR()`` fitted to every series of ``panel`` (``None`` if one is too short: fitted at predict)."""
     if len(_fittable(panel)) != panel.n_series:
         return None
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return _automatic_ar().fit(panel)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return _automatic_ar().fit(panel)
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+        return None                                  # tried again (and reported) at predict
 
 
 def choose_share(network: np.ndarray, anchor: np.ndarray, target: np.ndarray, scale: np.ndarray
