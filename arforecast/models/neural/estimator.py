@@ -61,8 +61,8 @@ class NeuralAR(NeuralStepper, Forecaster):
     ``window_length_``; rules in :mod:`arforecast.models.neural.defaults`; ``ar_lags_`` and the
     weight of the pooled AR prior ``ar_prior_`` on validation windows, :mod:`arforecast.models.neural.prior`;
     the network's share against the automatic ``AR()`` ``anchor_share_``, every share's validation
-    score ``anchor_scores_`` and that ``AR()`` ``anchor_``, :mod:`arforecast.models.neural.anchor`), ``config_`` (the four
-    groups as used), ``network_``, ``training_`` (steps, validation history) and ``spread_``.
+    score ``anchor_scores_`` and that ``AR()`` ``anchor_``, :mod:`arforecast.models.neural.anchor`),
+    ``config_`` (the four groups as used), ``network_``, ``training_`` (steps, validation history) and ``spread_``.
 
     Example:
         >>> import arforecast as af
