@@ -393,3 +393,24 @@ def test_forecast_and_compare_pass_covariates_like_single_model_calls():
     assert table.loc["ARX", "MAE"] < 0.5 * table.loc["Naive2", "MAE"]
     with pytest.raises(ValueError, match="need X"):
         af.forecast(ARX(p=1), train_y, h=10, X_future=future)
+
+
+def test_neural_ar_with_covariates_saves_and_loads_the_same_forecasts(tmp_path):
+    """Past-only, future-known and static covariates survive save/load: the same forecast with
+    the same X_future, on the kept history and on a newer one."""
+    y, X = covariate_panel(n_series=2, n=200)
+    X = X.assign(sold=np.random.default_rng(5).normal(size=len(X)))
+    static = pd.DataFrame({"unique_id": [0, 1], "size": [1.0, 2.0]})
+    train_y, train_X = y.groupby("unique_id").head(180), X.groupby("unique_id").head(180)
+    future = X.groupby("unique_id").tail(20).drop(columns="sold")
+    model = neural(steps=20).fit(train_y, X=train_X, static=static, past_only=["sold"])
+    model.save(tmp_path / "m.pt")
+    loaded = af.NeuralAR.load(tmp_path / "m.pt")
+    assert loaded.covariate_spec_ == model.covariate_spec_
+    np.testing.assert_array_equal(loaded.predict(20, X_future=future).point, model.predict(20, X_future=future).point)
+    newer = y.groupby("unique_id").head(190)
+    a = model.predict(10, y=newer, X=X, num_samples=20, seed=1).samples
+    b = loaded.predict(10, y=newer, X=X, num_samples=20, seed=1).samples
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(DataError):
+        loaded.predict(20)                               # still needs the future values

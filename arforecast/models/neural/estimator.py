@@ -268,9 +268,6 @@ class NeuralAR(NeuralStepper, Forecaster):
         """Write parameters, data-chosen settings, weights and the fitted series to ``path``
         (tensors, numbers and strings only: read with ``weights_only=True``)."""
         self._check_fitted()
-        if getattr(self, "n_exog_", 0):
-            raise NotImplementedError("saving a NeuralAR fitted with covariates is not supported yet; "
-                                      "pickle it (joblib.dump) instead")
         persistence.save(self, path)
 
     @classmethod

@@ -30,7 +30,8 @@ from arforecast.models.neural.config import GROUPS, to_dict
 FORMAT = "arforecast.NeuralAR"
 #: 2: settings grouped (architecture, inputs, output, training) and the data-chosen ones saved.
 #: 3: the local AR's pooled prior and its weight (network buffers).
-FORMAT_VERSION = 3
+#: 4: covariates (the kept history, their kinds and the input normalisation).
+FORMAT_VERSION = 4
 #: fitted attributes chosen from the data at fit time
 CHOSEN = ("d_model_", "context_length_", "validation_length_", "window_length_", "lags_", "periods_", "ar_lags_")
 
@@ -53,7 +54,45 @@ def save(model: Any, path: str | Path) -> None:
                   "step": int(p.step), "layout": [p.layout.kind, p.layout.name, p.layout.id_col,
                                                   p.layout.time_col, p.layout.target_col]},
     }
+    if getattr(model, "n_exog_", 0):
+        payload["covariates"] = _covariates_to_dict(model)
     _atomic_write(payload, Path(path))
+
+
+def _covariates_to_dict(model: Any) -> dict:
+    """The covariates a fitted model forecasts with: those kept at fit, their kinds, the input
+    normalisation (tensors, numbers and strings only)."""
+    c = model.covariates_
+    return {"names": list(c.names), "past_only": torch.from_numpy(np.asarray(c.past_only, dtype=bool).copy()),
+            "ids": [x.item() if hasattr(x, "item") else x for x in c.ids],
+            "origins": torch.from_numpy(np.asarray(c.origins, dtype=np.int64).copy()),
+            "values": torch.from_numpy(np.asarray(c.values, dtype=np.float64).copy()),
+            "indptr": torch.from_numpy(np.asarray(c.indptr, dtype=np.int64).copy()),
+            "static_names": list(c.static_names),
+            "static": None if c.static is None else torch.from_numpy(np.asarray(c.static, dtype=np.float64).copy()),
+            "n_exog": int(model.n_exog_),
+            "exog_past": torch.from_numpy(np.asarray(model.exog_past_, dtype=bool).copy()),
+            "exog_mean": torch.from_numpy(np.asarray(model.exog_mean_, dtype=np.float64).copy()),
+            "exog_scale": torch.from_numpy(np.asarray(model.exog_scale_, dtype=np.float64).copy())}
+
+
+def _covariates_from_dict(model: Any, d: dict) -> None:
+    """Set the covariate attributes of a loaded model (before its network is built)."""
+    from arforecast.data.covariates import Covariates
+    n = int(d["n_exog"])
+    static = None if d["static"] is None else d["static"].numpy()
+    cov = Covariates(tuple(d["names"]), d["past_only"].numpy().astype(bool), np.asarray(d["ids"], dtype=object),
+                     d["origins"].numpy(), d["values"].numpy(), d["indptr"].numpy(), tuple(d["static_names"]), static)
+    width = len(cov.names) + len(cov.static_names)
+    if n < 1 or n != width or any(len(d[k]) != n for k in ("exog_past", "exog_mean", "exog_scale")) \
+            or cov.values.shape != (int(cov.indptr[-1]), len(cov.names)):
+        raise ModelFileError("the covariates do not fit together")
+    model.n_exog_ = n
+    model.exog_past_ = d["exog_past"].numpy().astype(bool)
+    model.exog_mean_ = d["exog_mean"].numpy()
+    model.exog_scale_ = d["exog_scale"].numpy()
+    model.covariates_ = cov
+    model.covariate_spec_ = cov.spec()
 
 
 def _atomic_write(payload: dict, path: Path) -> None:
@@ -160,6 +199,8 @@ def _build(cls: type, payload: dict, device: str | None) -> Any:
     if device is not None:
         params["device"] = device
     model = cls(**params)
+    if payload.get("covariates") is not None:
+        _covariates_from_dict(model, payload["covariates"])
     chosen = payload["chosen"]
     for key in CHOSEN:
         v = chosen[key]
