@@ -689,6 +689,8 @@ def _fill_inflation(model: AR, panel: Panel, rows: np.ndarray, h: int) -> np.nda
     """``[n, h]`` factor by which holes in the forecast contexts, filled by ``model`` itself, widen its
     forecast standard deviations (1 without holes): exact for a single AR; a combination's members
     share the automatic model's factor (an approximation; their paths carry their own fills)."""
+    if not np.isnan(panel.values).any():                  # no hole anywhere: no context to replay
+        return np.ones((len(rows), h))
     replay = plan_replay(model._context(panel, rows))
     if replay is None or not replay.width:
         return np.ones((len(rows), h))
