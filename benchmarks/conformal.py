@@ -113,7 +113,8 @@ def neural(spec: Spec, time_limit: float | None, max_steps: int | None) -> af.Ne
 
 
 def conformal(model: af.Forecaster, spec: Spec, **kw) -> af.Conformal:
-    return af.Conformal(model, h=spec.h, n_windows=spec.n_windows, step=spec.step, **kw)
+    kw = {"n_windows": spec.n_windows, "step": spec.step, **kw}
+    return af.Conformal(model, h=spec.h, **kw)
 
 
 def table(rows: list[tuple[str, dict, float]], ref: dict[str, dict]) -> str:

@@ -100,8 +100,26 @@ def test_local_conformal_calibrates_each_history_length_on_its_own_kind():
     table, counts, index = cp._local_sets(np.array([60, 200]), h)
     assert np.all(index[0] == index[1])
     np.testing.assert_allclose(table[0, :counts[0]], np.sort(np.concatenate([errors[:, 0], -errors[:, 0]])))
+    # local_by="recency" calibrates a local model on the newest fits too, like the global one
+    cp = af.Conformal(af.Naive(), h=h, n_windows=3, method="pooled", local_by="recency").fit(train)
+    assert cp.local_by_ == "recency"
+    np.testing.assert_array_equal(cp._local_sets(np.array([60, 200]), h)[0], table)
     with pytest.raises(ValueError, match="local must be"):
         af.Conformal(af.Naive(), h=h, local=0).fit(train)
+    with pytest.raises(ValueError, match="local_by must be one of"):
+        af.Conformal(af.Naive(), h=h, local_by="age").fit(train)
+
+
+@pytest.mark.parametrize("local_by", ["length", "recency"])
+def test_conformal_covers_at_nominal_level_with_either_neighbourhood(exchangeable, local_by):
+    """On exchangeable data both neighbourhoods (history length, newest fits) cover at the level;
+    tolerances as in ``test_conformal_covers_at_nominal_level``."""
+    train, y = exchangeable
+    cp = af.Conformal(af.AR(p=1), h=H, n_windows=3, local_by=local_by).fit(train)
+    lo, hi = cp.predict(H).interval_values(LEVEL)
+    covered = ((y >= lo) & (y <= hi)).mean(axis=0)
+    assert np.all(np.abs(covered - LEVEL) < 0.05), covered
+    assert abs(covered.mean() - LEVEL) < 0.03, covered
 
 
 def test_raw_models_miss_the_level(exchangeable):

@@ -79,6 +79,8 @@ from arforecast.forecasts import Forecast
 from arforecast.wrappers.laws import ScoreLaw, history_scale
 
 METHODS = ("normalized", "scaled", "pooled", "series")
+#: how ``local`` picks a forecast's calibration neighbours (``"auto"``: recency for a global model, else length)
+LOCAL_BY = ("auto", "length", "recency")
 #: the quantiles whose distance is a model's predictive spread (``method="normalized"``)
 SPREAD_QUANTILES = (0.25, 0.75)
 #: ``local=True`` calibrates on at least this many forecasts (twice as many scores with their mirror
@@ -112,6 +114,10 @@ class Conformal(Forecaster):
         local: ``True`` (default): calibrate each forecast on the ``max(calibrated series, 100)``
             calibration forecasts whose history lengths are nearest its own; an integer: that many;
             ``False``: on all of them. Not used by ``method="series"``.
+        local_by: which calibration forecasts are "nearest": ``"length"`` (history length, in
+            log), ``"recency"`` (the newest fits: the last windows of the series) or ``"auto"``
+            (default: recency for a global model, whose one fit serves every series, length
+            otherwise).
 
     Fitted attributes: model_ (the wrapped model fitted on all of ``y``); scores_ (``[T, R]``
     sorted scores, ``+inf`` padded; one row per step, or per series and step for ``"series"``);
@@ -122,7 +128,8 @@ class Conformal(Forecaster):
 
     def __init__(self, model: Forecaster, h: int, n_windows: int = 4, step: int | None = None,
                  method: str = "normalized", symmetric: bool = True, refit: bool | int = True,
-                 num_samples: int = 100, seed: int = 0, local: bool | int = True) -> None:
+                 num_samples: int = 100, seed: int = 0, local: bool | int = True,
+                 local_by: str = "auto") -> None:
         self.model = model
         self.h = h
         self.n_windows = n_windows
@@ -133,6 +140,7 @@ class Conformal(Forecaster):
         self.num_samples = num_samples
         self.seed = seed
         self.local = local
+        self.local_by = local_by
 
     # ------------------------------------------------------------------ properties of the wrapped model
     @property
@@ -160,6 +168,8 @@ class Conformal(Forecaster):
         if not (isinstance(self.local, (bool, np.bool_)) or (isinstance(self.local, (int, np.integer))
                                                              and self.local >= 1)):
             raise ValueError(f"local must be True, False or a positive integer, got {self.local!r}")
+        if self.local_by not in LOCAL_BY:
+            raise ValueError(f"local_by must be one of {LOCAL_BY}, got {self.local_by!r}")
         for name in ("n_windows", "num_samples"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
@@ -203,7 +213,8 @@ class Conformal(Forecaster):
         self.n_calibration_ = int(len(scores))
         self.calibration_lengths_ = np.asarray(ends, dtype=np.float64)
         self.calibration_offsets_ = panel.lengths[series] - np.asarray(ends)   # h for the last window
-        self.local_by_ = "recency" if self.model.is_global else "length"
+        auto = "recency" if self.model.is_global else "length"
+        self.local_by_ = auto if self.local_by == "auto" else self.local_by
         self._errors, self._local_cache = scores, {}
         self.n_local_ = self._n_local(len(rows), len(scores))
 
