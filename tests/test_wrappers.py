@@ -65,6 +65,38 @@ def test_conformal_covers_at_nominal_level(exchangeable, model, method, local):
     assert abs(covered.mean() - LEVEL) < 0.03, covered
 
 
+class HeldOutAR(af.AR):
+    """An AR that, like NeuralAR, fits on all but the last ``validation_length_`` values."""
+
+    validation_length_ = H
+
+    def _fit(self, panel):
+        super()._fit(panel.head(panel.lengths - self.validation_length_))
+
+
+def test_conformal_calibrated_on_the_final_model_covers(exchangeable):
+    """``refit="final"`` scores the final model itself on values it held out of its fit: on
+    exchangeable data it covers at the level (tolerances as above) with one fit only; a model that
+    trained on those values is warned about, and other strings are refused."""
+    train, y = exchangeable
+    cp = af.Conformal(HeldOutAR(p=1), h=H, n_windows=1, refit="final").fit(train)
+    assert cp.n_calibration_ == N_SERIES
+    lo, hi = cp.predict(H).interval_values(LEVEL)
+    covered = ((y >= lo) & (y <= hi)).mean(axis=0)
+    assert np.all(np.abs(covered - LEVEL) < 0.05), covered
+    # the calibration forecasts are the final model's, re-conditioned on each series cut h before its end
+    cut = train.groupby("unique_id", sort=False).head(120 - H)
+    ref = cp.model_.predict(H, y=cut)
+    last = train.groupby("unique_id", sort=False).tail(H)["y"].to_numpy().reshape(-1, H)
+    lo_q, hi_q = ref.quantile_values([0.25, 0.75])
+    np.testing.assert_allclose(np.sort(np.abs(cp._errors), axis=0), np.sort(np.abs((last - ref.point) / (hi_q - lo_q)),
+                                                                             axis=0), rtol=1e-10)
+    with pytest.warns(UserWarning, match="did not hold the last 3 values out of its fit"):
+        af.Conformal(af.AR(p=1), h=H, n_windows=1, refit="final").fit(train.iloc[:120 * 20])
+    with pytest.raises(ValueError, match="refit must be"):
+        af.Conformal(af.AR(p=1), h=H, refit="last").fit(train)
+
+
 def _two_lengths(n: int, h: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Random walks: ``n`` short ones (60 values, noise sd 1) and ``n`` long ones (200 values, sd 3);
     train part, the last ``h`` values and which series are long."""

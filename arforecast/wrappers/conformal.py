@@ -108,7 +108,12 @@ class Conformal(Forecaster):
         refit: the calibration backtest's refit policy: ``True`` (default) fits at every
             calibration origin, so calibration forecasts are made as the final one is; ``False``
             fits once at the first origin and re-conditions (cheaper for neural models, but their
-            errors are then larger than the final model's and intervals come out too wide).
+            errors are then larger than the final model's and intervals come out too wide);
+            ``"final"`` fits nothing more: the final model is re-conditioned on each series cut at
+            each calibration origin. Only sound for a model that held those values out of its fit
+            (a NeuralAR whose ``validation_length_`` covers the calibration windows, which it
+            checks; otherwise it warns): the calibration errors are then those of the very model
+            that forecasts, not of other fits.
         num_samples, seed: sample paths the calibration (and ``predict``, when it was given none)
             draws for the spread of a model that has no closed-form marginals.
         local: ``True`` (default): calibrate each forecast on the ``max(calibrated series, 100)``
@@ -127,7 +132,7 @@ class Conformal(Forecaster):
     """
 
     def __init__(self, model: Forecaster, h: int, n_windows: int = 4, step: int | None = None,
-                 method: str = "normalized", symmetric: bool = True, refit: bool | int = True,
+                 method: str = "normalized", symmetric: bool = True, refit: bool | int | str = True,
                  num_samples: int = 100, seed: int = 0, local: bool | int = True,
                  local_by: str = "auto") -> None:
         self.model = model
@@ -174,6 +179,8 @@ class Conformal(Forecaster):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if isinstance(self.refit, str) and self.refit != "final":
+            raise ValueError(f"refit must be True, False, a positive integer or 'final', got {self.refit!r}")
         step = h if self.step is None else self.step
         if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
             raise ValueError(f"step must be a positive integer or None, got {self.step!r}")
@@ -184,6 +191,10 @@ class Conformal(Forecaster):
         self.model_ = clone(self.model).fit(panel)
         probe = self.model_.predict(1)
         self.needs_samples_ = probe.marginals is None      # the spread then comes from sample paths
+        self._calibrate(panel, h, step)
+
+    def _calibrate(self, panel: Panel, h: int, step: int) -> None:
+        """Calibration forecasts, their scores and the neighbourhoods, for the fitted ``model_``."""
         need = self.model.min_length + h + (self.n_windows - 1) * step
         rows = np.flatnonzero(panel.lengths >= need)
         if not len(rows):
@@ -192,20 +203,10 @@ class Conformal(Forecaster):
                             f"{self.model.min_length} to fit); use fewer windows, a smaller step or h")
         cal = panel if len(rows) == panel.n_series else panel.subset(rows)
         spread = self.method == "normalized"
-        res = backtest(self.model, cal, h, n_windows=self.n_windows, step=step, refit=self.refit,
-                       quantiles=SPREAD_QUANTILES if spread else (),
-                       num_samples=self.num_samples if spread and self.needs_samples_ else None,
-                       seed=self.seed, progress=False, n_jobs=1)
-        frame, lay = res.forecasts, cal.layout
-        y = frame[lay.target_col].to_numpy().reshape(-1, h)
-        point = frame["mean"].to_numpy().reshape(-1, h)
-        series = rows[rows_of_ids(cal.ids, frame[lay.id_col].to_numpy()[::h])[0]]   # rows of `panel`
-        ends = res.windows.ends[res.windows.present]                  # series-major, like the frame
-        if spread:
-            qcols = [f"q{q:g}" for q in SPREAD_QUANTILES]
-            width = frame[qcols[1]].to_numpy().reshape(-1, h) - frame[qcols[0]].to_numpy().reshape(-1, h)
+        if isinstance(self.refit, str):
+            y, point, width, series, ends = self._final_windows(cal, rows, h, step, spread)
         else:
-            width = None
+            y, point, width, series, ends = self._backtest_windows(cal, rows, h, step, spread)
         base = _at_rows(panel, series, ends)
         scale = self._scale(width, base, y.shape)
         scores = (y - point) / scale
@@ -217,6 +218,49 @@ class Conformal(Forecaster):
         self.local_by_ = auto if self.local_by == "auto" else self.local_by
         self._errors, self._local_cache = scores, {}
         self.n_local_ = self._n_local(len(rows), len(scores))
+
+    def _backtest_windows(self, cal: Panel, rows: np.ndarray, h: int, step: int, spread: bool) -> tuple:
+        """Calibration forecasts of fits at the calibration origins (:func:`arforecast.backtest`)."""
+        res = backtest(self.model, cal, h, n_windows=self.n_windows, step=step, refit=self.refit,
+                       quantiles=SPREAD_QUANTILES if spread else (),
+                       num_samples=self.num_samples if spread and self.needs_samples_ else None,
+                       seed=self.seed, progress=False, n_jobs=1)
+        frame, lay = res.forecasts, cal.layout
+        y = frame[lay.target_col].to_numpy().reshape(-1, h)
+        point = frame["mean"].to_numpy().reshape(-1, h)
+        series = rows[rows_of_ids(cal.ids, frame[lay.id_col].to_numpy()[::h])[0]]   # rows of the fit panel
+        ends = res.windows.ends[res.windows.present]                  # series-major, like the frame
+        width = None
+        if spread:
+            qcols = [f"q{q:g}" for q in SPREAD_QUANTILES]
+            width = frame[qcols[1]].to_numpy().reshape(-1, h) - frame[qcols[0]].to_numpy().reshape(-1, h)
+        return y, point, width, series, ends
+
+    def _final_windows(self, cal: Panel, rows: np.ndarray, h: int, step: int, spread: bool) -> tuple:
+        """``refit="final"``: calibration forecasts of the final model, re-conditioned on each
+        series cut at each calibration origin (window ``j`` ends ``j * step`` before the end)."""
+        held = getattr(self.model_, "validation_length_", None)
+        span = h + (self.n_windows - 1) * step
+        if held is None or held < span:
+            warnings.warn(f"Conformal(refit='final'): {type(self.model).__name__} did not hold the last {span} "
+                          f"values out of its fit (validation_length_={held}), so its calibration errors are "
+                          f"in-sample and the intervals may come out too narrow", UserWarning, stacklevel=4)
+        ys, points, widths, series, ends = [], [], [], [], []
+        for j in range(self.n_windows):
+            cut = cal.lengths - h - j * step
+            fc = self.model_.predict(h, y=cal.head(cut), num_samples=self.num_samples if self.needs_samples_
+                                     else None, seed=self.seed)
+            idx = cal.indptr[:-1, None] + cut[:, None] + np.arange(h)[None, :]
+            ys.append(cal.values[idx])
+            points.append(fc.point)
+            if spread:
+                lo, hi = fc.quantile_values(list(SPREAD_QUANTILES))
+                widths.append(hi - lo)
+            series.append(rows)
+            ends.append(cut)
+        order = np.argsort(np.concatenate(series), kind="stable")      # series-major, like a backtest
+        cat = lambda parts: np.concatenate(parts)[order]            # noqa: E731
+        return (cat(ys), cat(points), cat(widths) if spread else None, cat(series), cat(ends))
 
     def _n_local(self, n_series: int, n_forecasts: int) -> int | None:
         """How many calibration forecasts each new one is calibrated on (``None``: all of them)."""
