@@ -24,7 +24,16 @@ fit on a few values, or a fallback forecast inside a ``WithFallback``, errs far 
 fit); matching lengths compares like with like. When all series have one length it is the last
 calibration window of every series; on panels of mixed lengths a short series is calibrated on
 forecasts from short histories, a long one on the longest. ``local=False`` pools all calibration
-forecasts; an integer sets ``n_local_``.
+forecasts; an integer sets ``n_local_``. ``local_by`` picks the kind of neighbourhood: ``"length"``,
+``"recency"`` (the newest fits: the last window of every series) or ``"auto"`` (default: recency
+for a global model, whose single fit serves every series, length otherwise).
+
+**Which fits** (``refit``). By default every calibration origin gets its own fit (``refit=True``),
+so a calibration forecast is made as the final one is, but by another fit. ``refit="final"``
+calibrates the final model itself, re-conditioned on each series cut at each calibration origin:
+exchangeable with the final forecasts only when that model never trained on the calibration
+windows' values (NeuralAR holds its last ``validation_length_`` values out of training; the
+wrapper checks that attribute and warns without it).
 
 With ``symmetric=True`` (default) every score enters with its negative, so intervals are
 symmetric about the wrapped model's point forecast (the absolute-residual score of split
