@@ -12,6 +12,11 @@ periods differ; its root mean square distance from 0.95 over the history windows
 compares the two rules without the test part.
 
     python benchmarks/conformal_ahead.py
+    python benchmarks/conformal_ahead.py --volatility 1   # scores over IQR x (recent / whole volatility)
+
+``--volatility a`` divides each score by ``r ** a``, ``r`` the ratio of the series' mean absolute
+difference over its last ``max(h, m)`` values to that over its whole history before the cut-off: a
+check whether a recently more volatile series explains a harder window.
 """
 from __future__ import annotations
 
@@ -30,7 +35,19 @@ from conformal import SPECS, ar, load  # noqa: E402
 N_WINDOWS, N_CALS = 14, (1, 4)
 
 
-def ahead(name: str) -> str:
+def volatility_ratio(full: pd.DataFrame, f: pd.DataFrame, w: np.ndarray, h: int, step: int, m: int) -> np.ndarray:
+    """For every forecast row: ``mean |diff|`` of the last ``m`` values before its cut-off over that
+    of its whole history before the cut-off (above 1: a recently more volatile series)."""
+    values = {k: g["y"].to_numpy() for k, g in full.groupby("unique_id", sort=False)}
+    out = np.empty(len(f))
+    for r in range(0, len(f), h):                       # one forecast is h consecutive rows
+        y = values[f["unique_id"].iat[r]]
+        d = np.abs(np.diff(y[:len(y) - h - (w[r] - 1) * step]))
+        out[r:r + h] = d[-m:].mean() / max(d.mean(), 1e-12)
+    return out
+
+
+def ahead(name: str, volatility: float = 0.0) -> str:
     spec = SPECS[name]
     h = spec.h
     train, test = load(name, None)
@@ -43,9 +60,12 @@ def ahead(name: str) -> str:
     f = res.forecasts
     w = f.groupby("unique_id")["cutoff"].rank(method="dense", ascending=False).astype(int).to_numpy()
     s = ((f["y"] - f["mean"]).abs() / (f["q0.75"] - f["q0.25"])).to_numpy()
+    if volatility:
+        s = s / volatility_ratio(full, f, w, h, spec.step, max(h, spec.season_length)) ** volatility
     gap = -(-h // spec.step)                # windows before w whose targets overlap w's origin are skipped
     lines = [f"## {name}: {len(keep)} of {len(lengths)} series (those with {need}+ values), h={h}, "
-             f"windows every {spec.step} steps; window 1 = the test part",
+             f"windows every {spec.step} steps; window 1 = the test part"
+             + (f"; scores over IQR x (recent / whole mean |diff|)^{volatility:g}" if volatility else ""),
              f"{'window':>6s} {'q95 of its scores':>18s} " + " ".join(f"{f'coverage, the {k} before':>22s}"
                                                                    for k in N_CALS)]
     last = N_WINDOWS - gap - max(N_CALS) + 1
@@ -67,9 +87,10 @@ def ahead(name: str) -> str:
 def main() -> None:
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
-    print("$ python benchmarks/conformal_ahead.py")
+    volatility = float(sys.argv[sys.argv.index("--volatility") + 1]) if "--volatility" in sys.argv else 0.0
+    print("$ python benchmarks/conformal_ahead.py" + (f" --volatility {volatility:g}" if volatility else ""))
     for name in SPECS:
-        print("\n" + ahead(name), flush=True)
+        print("\n" + ahead(name, volatility), flush=True)
 
 
 if __name__ == "__main__":
