@@ -78,7 +78,8 @@ def ahead(name: str, volatility: float = 0.0) -> str:
         lines.append(f"{k:6d} {np.quantile(s[w == k], 0.95):18.3f} " + " ".join(f"{c:22.3f}" for c in covs[k - 1]))
     for j, n_cal in enumerate(N_CALS):
         past = covs[1:, j]
-        lines.append(f"the {n_cal} before, windows 2..{last} (history only): coverage {past.min():.3f}..{past.max():.3f}, "
+        lines.append(f"the {n_cal} before, windows 2..{last} (history only): "
+                     f"coverage {past.min():.3f}..{past.max():.3f}, "
                      f"rms distance from 0.95 {np.sqrt(np.mean((past - 0.95) ** 2)):.3f}, "
                      f"{np.mean((past >= 0.94) & (past <= 0.96)):.0%} in [0.94, 0.96]")
     return "\n".join(lines)
