@@ -26,7 +26,8 @@ calibration window of every series; on panels of mixed lengths a short series is
 forecasts from short histories, a long one on the longest. ``local=False`` pools all calibration
 forecasts; an integer sets ``n_local_``. ``local_by`` picks the kind of neighbourhood: ``"length"``,
 ``"recency"`` (the newest fits: the last window of every series) or ``"auto"`` (default: recency
-for a global model, whose single fit serves every series, length otherwise).
+for a global model, whose single fit serves every series, length otherwise). With recency only the
+windows that hold the ``n_local_`` newest forecasts are fitted (``n_windows_``).
 
 **Which fits** (``refit``). By default every calibration origin gets its own fit (``refit=True``),
 so a calibration forecast is made as the final one is, but by another fit. ``refit="final"``
@@ -133,8 +134,9 @@ class Conformal(Forecaster):
             (default: recency for a global model, whose one fit serves every series, length
             otherwise).
 
-    Fitted attributes: model_ (the wrapped model fitted on all of ``y``); scores_ (``[T, R]``
-    sorted scores, ``+inf`` padded; one row per step, or per series and step for ``"series"``);
+    Fitted attributes: model_ (the wrapped model fitted on all of ``y``); n_windows_ (calibration
+    windows fitted: ``n_windows``, or fewer when neighbours by recency need only the newest ones);
+    scores_ (``[T, R]`` sorted scores, ``+inf`` padded; one row per step, or per series and step for ``"series"``);
     counts_ (scores per row); calibrated_ (boolean per series: had its own calibration
     windows); n_calibration_ (calibration forecasts); calibration_lengths_ (history length of each);
     n_local_ (neighbours per forecast, ``None`` when all are used).
@@ -204,10 +206,13 @@ class Conformal(Forecaster):
 
     def _calibrate(self, panel: Panel, h: int, step: int) -> None:
         """Calibration forecasts, their scores and the neighbourhoods, for the fitted ``model_``."""
-        need = self.model.min_length + h + (self.n_windows - 1) * step
+        auto = "recency" if self.model.is_global else "length"
+        self.local_by_ = auto if self.local_by == "auto" else self.local_by
+        self.n_windows_ = self._windows_used(panel, h)
+        need = self.model.min_length + h + (self.n_windows_ - 1) * step
         rows = np.flatnonzero(panel.lengths >= need)
         if not len(rows):
-            raise DataError(f"Conformal: no series has the {need} values that {self.n_windows} calibration "
+            raise DataError(f"Conformal: no series has the {need} values that {self.n_windows_} calibration "
                             f"window(s) of h={h} every {step} step(s) need ({type(self.model).__name__} needs "
                             f"{self.model.min_length} to fit); use fewer windows, a smaller step or h")
         cal = panel if len(rows) == panel.n_series else panel.subset(rows)
@@ -223,14 +228,12 @@ class Conformal(Forecaster):
         self.n_calibration_ = int(len(scores))
         self.calibration_lengths_ = np.asarray(ends, dtype=np.float64)
         self.calibration_offsets_ = panel.lengths[series] - np.asarray(ends)   # h for the last window
-        auto = "recency" if self.model.is_global else "length"
-        self.local_by_ = auto if self.local_by == "auto" else self.local_by
         self._errors, self._local_cache = scores, {}
         self.n_local_ = self._n_local(len(rows), len(scores))
 
     def _backtest_windows(self, cal: Panel, rows: np.ndarray, h: int, step: int, spread: bool) -> tuple:
         """Calibration forecasts of fits at the calibration origins (:func:`arforecast.backtest`)."""
-        res = backtest(self.model, cal, h, n_windows=self.n_windows, step=step, refit=self.refit,
+        res = backtest(self.model, cal, h, n_windows=self.n_windows_, step=step, refit=self.refit,
                        quantiles=SPREAD_QUANTILES if spread else (),
                        num_samples=self.num_samples if spread and self.needs_samples_ else None,
                        seed=self.seed, progress=False, n_jobs=1)
@@ -249,13 +252,13 @@ class Conformal(Forecaster):
         """``refit="final"``: calibration forecasts of the final model, re-conditioned on each
         series cut at each calibration origin (window ``j`` ends ``j * step`` before the end)."""
         held = getattr(self.model_, "validation_length_", None)
-        span = h + (self.n_windows - 1) * step
+        span = h + (self.n_windows_ - 1) * step
         if held is None or held < span:
             warnings.warn(f"Conformal(refit='final'): {type(self.model).__name__} did not hold the last {span} "
                           f"values out of its fit (validation_length_={held}), so its calibration errors are "
                           f"in-sample and the intervals may come out too narrow", UserWarning, stacklevel=4)
         ys, points, widths, series, ends = [], [], [], [], []
-        for j in range(self.n_windows):
+        for j in range(self.n_windows_):
             cut = cal.lengths - h - j * step
             fc = self.model_.predict(h, y=cal.head(cut), num_samples=self.num_samples if self.needs_samples_
                                      else None, seed=self.seed)
@@ -270,6 +273,18 @@ class Conformal(Forecaster):
         order = np.argsort(np.concatenate(series), kind="stable")      # series-major, like a backtest
         cat = lambda parts: np.concatenate(parts)[order]            # noqa: E731
         return (cat(ys), cat(points), cat(widths) if spread else None, cat(series), cat(ends))
+
+    def _windows_used(self, panel: Panel, h: int) -> int:
+        """``n_windows``, or fewer when the newest windows already hold every neighbour: with
+        ``local_by_ == "recency"`` only the ``n_local_`` newest calibration forecasts are used, so
+        older windows would be fitted for nothing (a global model on 100+ series: one window)."""
+        if self.method == "series" or self.local is False or self.local_by_ != "recency":
+            return int(self.n_windows)
+        n_series = int(np.sum(panel.lengths >= self.model.min_length + h))   # series one window can calibrate
+        if not n_series:
+            return int(self.n_windows)
+        k = max(n_series, MIN_LOCAL) if self.local is True else int(self.local)
+        return int(min(self.n_windows, -(-k // n_series)))
 
     def _n_local(self, n_series: int, n_forecasts: int) -> int | None:
         """How many calibration forecasts each new one is calibrated on (``None``: all of them)."""
