@@ -235,7 +235,7 @@ def main() -> None:
         train, test_part = load(name, args.n_series)
         n = train["unique_id"].nunique()
         print(f"\n## {name}: {n} series, h={spec.h}, season_length={spec.season_length}, AR{spec.ar}, calibration: "
-              f"{spec.n_windows} windows every {spec.step} steps\n", flush=True)
+              f"{spec.n_windows} windows every {spec.step} steps (neural rows: {CALIBRATION})\n", flush=True)
         if not args.skip_validation:
             print("validation (last h of the train part held out):\n" + validation(spec, train, args.num_samples),
                   flush=True)
