@@ -21,16 +21,30 @@ from arforecast.multi import interval_columns, name_models
 
 
 def _fit_predict(name: str, model: Any, panel: Panel, h: int, num_samples: int | None, seed: int | None,
-                 need_distribution: bool) -> Any:
-    fc = clone(model).fit(panel).predict(h, num_samples=num_samples, seed=seed)
+                 need_distribution: bool, cov: dict | None = None) -> Any:
+    if cov:         # models without covariates warn that they ignore them, as in a single-model call
+        fitted = clone(model).fit(panel, X=cov["X"], static=cov["static"], past_only=cov["past_only"])
+        future = {"X": cov["X"]} if cov["X_future"] is None else {"X_future": cov["X_future"]}
+        fc = fitted.predict(h, num_samples=num_samples, seed=seed, **future)
+    else:
+        fc = clone(model).fit(panel).predict(h, num_samples=num_samples, seed=seed)
     if need_distribution and fc.marginals is None and fc.samples is None:
         raise ValueError(f"model {name!r} ({type(model).__name__}) gives point forecasts only, so it has no "
                          "intervals: pass num_samples=... (e.g. 100) to get them from sample paths, or drop levels")
     return fc
 
 
+def _covariates(X: Any, X_future: Any, static: Any, past_only: Sequence[str]) -> dict | None:
+    if X is None:
+        if X_future is not None or static is not None or tuple(past_only):
+            raise ValueError("X_future, static and past_only need X (the covariates over the history)")
+        return None
+    return {"X": X, "X_future": X_future, "static": static, "past_only": tuple(past_only)}
+
+
 def forecast(models: Any, df: Any, h: int, *, levels: float | Sequence[float] = (), num_samples: int | None = None,
-             seed: int | None = None, freq: Any = None, id_col: str = "unique_id", time_col: str = "ds",
+             seed: int | None = None, X: Any = None, X_future: Any = None, static: Any = None,
+             past_only: Sequence[str] = (), freq: Any = None, id_col: str = "unique_id", time_col: str = "ds",
              target_col: str = "y", **data_options: str) -> pd.DataFrame:
     """Fit every model on ``df`` and forecast ``h`` steps: one long frame, a column per model.
 
@@ -62,15 +76,16 @@ def forecast(models: Any, df: Any, h: int, *, levels: float | Sequence[float] = 
     """
     named = name_models(models)
     lvls = as_levels(levels)
+    cov = _covariates(X, X_future, static, past_only)
     from arforecast.distributed import is_dask_frame
     if is_dask_frame(df):
         from arforecast import distributed
         return distributed.forecast(named, df, h, levels=lvls, num_samples=num_samples, seed=seed,
-                                    id_col=id_col, time_col=time_col, target_col=target_col)
+                                    id_col=id_col, time_col=time_col, target_col=target_col, cov=cov)
     panel = to_panel(df, freq=freq, id_col=id_col, time_col=time_col, target_col=target_col, **data_options)
     frame: pd.DataFrame | None = None
     for name, model in named.items():
-        fc = _fit_predict(name, model, panel, h, num_samples, seed, bool(lvls))
+        fc = _fit_predict(name, model, panel, h, num_samples, seed, bool(lvls), cov)
         columns = forecast_columns(name, fc, lvls, first=frame is None)
         if frame is None:
             frame = columns
@@ -97,8 +112,8 @@ def forecast_columns(name: str, fc: Any, levels: Sequence[float], *, first: bool
 
 def compare(models: Any, train: Any, test: Any, h: int | None = None, *, level: float = 0.95,
             season_length: int | None = None, num_samples: int | None = None, seed: int | None = None,
-            baseline: str | None = "Naive2", freq: Any = None, id_col: str = "unique_id", time_col: str = "ds",
-            target_col: str = "y") -> pd.DataFrame:
+            baseline: str | None = "Naive2", X: Any = None, static: Any = None, past_only: Sequence[str] = (),
+            freq: Any = None, id_col: str = "unique_id", time_col: str = "ds", target_col: str = "y") -> pd.DataFrame:
     """Fit every model on ``train``, forecast the ``test`` period and score it: one row per model.
 
     Columns: sMAPE, MASE, MAE, RMSE (panel averages), with a predictive distribution MSIS,
@@ -112,6 +127,8 @@ def compare(models: Any, train: Any, test: Any, h: int | None = None, *, level: 
         h: horizon; default: the length of the test part (the same for every series).
         level: the interval scored by MSIS and coverage (``0.95`` or ``95``).
         season_length: the MASE/MSIS scale (default: the main season of the data's frequency).
+        X, static, past_only: covariates (docs/covariates.md); ``X`` covers the training and the
+            test period (the test rows serve as the future-known values).
 
     Example:
         >>> import arforecast as af
@@ -132,10 +149,11 @@ def compare(models: Any, train: Any, test: Any, h: int | None = None, *, level: 
         h = int(lengths[0])
     m = insample.season_length if season_length is None else int(season_length)
     lv = as_level(level)
+    cov = _covariates(X, None, static, past_only)
     rows = {}
     for name, model in named.items():
         start = time.perf_counter()
-        fc = _fit_predict(name, model, insample, h, num_samples, seed, False)
+        fc = _fit_predict(name, model, insample, h, num_samples, seed, False, cov)
         rows[name] = {**score(fc, actual, insample, m, level=lv), "seconds": time.perf_counter() - start}
     table = pd.DataFrame(rows).T
     if baseline is not None:

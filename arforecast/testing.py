@@ -88,3 +88,59 @@ def _assert_unchanged(before: Any, after: Any) -> None:
         pd.testing.assert_series_equal(before, after, check_exact=True)
     else:
         pd.testing.assert_frame_equal(before, after, check_exact=True)
+
+
+#: the ways :func:`damaged_model_file` can spoil a saved model file
+DAMAGES = ("empty", "truncated", "random", "text", "pickle", "evil", "tampered", "bad_setting", "wrong_type")
+
+
+def damaged_model_file(good: Any, kind: str, dest: Any, evil: Any = None) -> Any:
+    """Write to ``dest`` a copy of the saved NeuralAR file ``good`` spoiled one way (``kind`` in
+    :data:`DAMAGES`), for checks that loading refuses it with one clear error; returns ``dest``.
+
+    ``"evil"`` stores ``evil``, an object whose unpickling would run code (required for that kind):
+    a safe loader must refuse it without running anything. ``"tampered"`` cuts every weight tensor,
+    ``"bad_setting"`` gives a fitted setting the wrong type, ``"wrong_type"`` replaces the stored
+    training values by a string.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> (folder / "good.pt").write_bytes(b"0123456789")
+        10
+        >>> damaged_model_file(folder / "good.pt", "truncated", folder / "bad.pt").read_bytes()
+        b'012'
+    """
+    import pickle
+    from pathlib import Path
+
+    import torch
+
+    good, dest = Path(good), Path(dest)
+    if kind not in DAMAGES:
+        raise ValueError(f"kind must be one of {DAMAGES}, got {kind!r}")
+    raw = good.read_bytes()
+    if kind == "empty":
+        dest.write_bytes(b"")
+    elif kind == "truncated":
+        dest.write_bytes(raw[: len(raw) // 3])
+    elif kind == "random":
+        dest.write_bytes(np.random.default_rng(0).bytes(4096))
+    elif kind == "text":
+        dest.write_text("hello")
+    elif kind == "pickle":
+        dest.write_bytes(pickle.dumps({"format": "arforecast.NeuralAR"}))
+    elif kind == "evil":
+        if evil is None:
+            raise ValueError('kind="evil" needs the object to store (evil=...)')
+        torch.save({"format": "arforecast.NeuralAR", "x": evil}, dest)
+    else:
+        payload = torch.load(good, weights_only=True)
+        if kind == "tampered":
+            payload["state_dict"] = {k: (v[..., :1] if v.dim() else v) for k, v in payload["state_dict"].items()}
+        elif kind == "bad_setting":
+            payload["chosen"]["context_length_"] = "many"
+        else:
+            payload["panel"]["values"] = "not a tensor"
+        torch.save(payload, dest)
+    return dest

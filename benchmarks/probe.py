@@ -301,7 +301,7 @@ def cases(quick: bool) -> list[tuple[str, Callable[[], Any]]]:
 
 def _save_load_cases(make: Callable[[], Any], clean: pd.DataFrame, quick: bool) -> list:
     import arforecast as af
-    import torch
+    from arforecast.testing import damaged_model_file
     folder = Path(tempfile.mkdtemp(prefix="arforecast-probe-"))
     marker = folder / "PWNED"
 
@@ -316,23 +316,7 @@ def _save_load_cases(make: Callable[[], Any], clean: pd.DataFrame, quick: bool) 
         good = folder / "good.pt"
         if not good.exists():
             fitted().save(good)
-        raw = good.read_bytes()
-        p = folder / f"{kind}.pt"
-        if kind == "empty":
-            p.write_bytes(b"")
-        elif kind == "truncated":
-            p.write_bytes(raw[: len(raw) // 3])
-        elif kind == "random":
-            p.write_bytes(np.random.default_rng(0).bytes(4096))
-        elif kind == "evil":
-            torch.save({"format": "arforecast.NeuralAR", "x": Evil()}, p)
-        elif kind == "text":
-            p.write_text("hello")
-        elif kind == "tampered":
-            payload = torch.load(good, weights_only=True)
-            payload["chosen"]["context_length_"] = "many"
-            torch.save(payload, p)
-        return p
+        return damaged_model_file(good, kind, folder / f"{kind}.pt", evil=Evil())
 
     def load_case(kind: str) -> Callable[[], Any]:
         def run() -> str:
@@ -359,7 +343,7 @@ def _save_load_cases(make: Callable[[], Any], clean: pd.DataFrame, quick: bool) 
                 raise Wrong("save/load changed the forecasts or their timestamps")
         return run
 
-    kinds = ["evil", "truncated"] if quick else ["empty", "truncated", "random", "evil", "text", "tampered"]
+    kinds = ["evil", "truncated"] if quick else ["empty", "truncated", "random", "evil", "text", "bad_setting"]
     out = [(f"load {k} file", load_case(k)) for k in kinds]
     out += [("save/load round trip", roundtrip(False)), ("save/load tz-aware", roundtrip(True))]
     return out

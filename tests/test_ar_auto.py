@@ -206,9 +206,11 @@ def test_defaults_fit_every_frequency_and_length(freq):
     assert list(summary.index) == [f"s{i}" for i in range(len(lengths))] and set(summary["d"]) <= {0, 1}
 
 
-def test_too_short_for_any_model_is_a_clear_error():
+def test_too_short_series_get_the_fallback_and_explicit_models_refuse_them():
+    model = af.AR().fit(_frame([np.array([1.0, 2.0]), np.arange(30.0) + np.sin(np.arange(30.0))], freq="YS"))
+    assert model.summary().loc["s0", "fallback"].startswith("2 observed values")
     with pytest.raises(DataError, match="s0"):
-        af.AR().fit(_frame([np.array([1.0, 2.0]), np.arange(30.0)], freq="YS"))
+        af.AR(p=1).fit(_frame([np.array([1.0, 2.0]), np.arange(30.0)], freq="YS"))
 
 
 def test_default_contract(walks):

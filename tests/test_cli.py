@@ -329,3 +329,39 @@ def test_console_command_writes_stdout_and_fails_in_one_line(tmp_path):
     bad = run("detect", "--input", EXAMPLE, "--history", 5000, "--output", "a.csv", "--plot", "a.png")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     assert not list(tmp_path.iterdir())
+
+
+def test_covariates_file_reaches_arx_in_forecast_backtest_and_detect(tmp_path, capsys):
+    """``--covariates`` (long, with future rows) and ``--past-only``: the CLI forecast equals
+    ``ARX().fit(y, X=...).predict(h, X=...)``; backtest and detect run with them; bad files and flags
+    are one-line errors."""
+    import arforecast as af
+    rng = np.random.default_rng(0)
+    t = pd.date_range("2024-01-01", periods=160, freq="h")
+    rows_y, rows_x = [], []
+    for k in range(2):
+        x = rng.normal(size=160)
+        y = 5.0 + 2.0 * x + rng.normal(scale=0.1, size=160)
+        rows_y.append(pd.DataFrame({"unique_id": f"s{k}", "ds": t[:150], "y": y[:150]}))
+        rows_x.append(pd.DataFrame({"unique_id": f"s{k}", "ds": t, "x": x, "sold": rng.normal(size=160)}))
+    y_df, x_df = pd.concat(rows_y, ignore_index=True), pd.concat(rows_x, ignore_index=True)
+    y_path, x_path, out = tmp_path / "y.csv", tmp_path / "x.csv", tmp_path / "fc.csv"
+    y_df.to_csv(y_path, index=False)
+    x_df.to_csv(x_path, index=False)
+    code, _, err = cli(capsys, "forecast", "--input", y_path, "--covariates", x_path, "--past-only", "sold",
+                       "--model", "arx", "--p", 1, "--horizon", 10, "--output", out)
+    assert code == 0, err
+    ref = af.ARX(p=1).fit(y_df, X=x_df, past_only=["sold"]).predict(10, X=x_df)
+    np.testing.assert_allclose(pd.read_csv(out)["mean"].to_numpy(), ref.point.reshape(-1), rtol=1e-9)
+    code, _, err = cli(capsys, "backtest", "--input", y_path, "--covariates", x_path, "--model", "arx",
+                       "--horizon", 5, "--windows", 2, "--output", tmp_path / "bt.csv")
+    assert code == 0, err
+    code, _, err = cli(capsys, "detect", "--input", y_path, "--covariates", x_path, "--model", "arx",
+                       "--output", tmp_path / "an.csv")
+    assert code == 0, err
+    assert_one_line_error(cli(capsys, "forecast", "--input", y_path, "--past-only", "sold"), "--covariates")
+    assert_one_line_error(cli(capsys, "forecast", "--input", y_path, "--covariates", x_path, "--past-only", "nope"),
+                          "no such column")
+    assert_one_line_error(cli(capsys, "forecast", "--input", y_path, "--covariates", tmp_path / "none.csv"),
+                          "no such file")
+    assert_one_line_error(cli(capsys, "forecast", "--input", y_path, "--model", "arx", "--d", 1), "--d does not apply")

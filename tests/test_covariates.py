@@ -374,3 +374,22 @@ def test_epf_day_ahead_protocol_on_a_short_slice():
     model = ARX(**E.TARGET, x_lags=(0,)).fit(y.iloc[:-7 * 24], X=X.iloc[:-7 * 24])
     first = model.predict(24, X_future=X.iloc[-7 * 24:-6 * 24]).point[0]
     np.testing.assert_allclose(point[:24], first, rtol=1e-9)
+
+
+def test_forecast_and_compare_pass_covariates_like_single_model_calls():
+    """``af.forecast`` / ``af.compare`` with ``X=``: each column equals that model's own
+    ``fit(y, X=...).predict(h, X_future=...)``, and AR warns that it ignores them."""
+    y, X = long_frames()
+    train_y, test_y = y.groupby("unique_id").head(290), y.groupby("unique_id").tail(10)
+    train_X, future = X.groupby("unique_id").head(290), X.groupby("unique_id").tail(10)
+    with pytest.warns(UserWarning, match="AR does not use covariates"):
+        out = af.forecast({"arx": ARX(p=1), "ar": af.AR(p=1)}, train_y, h=10, X=train_X, X_future=future)
+    ref = ARX(p=1).fit(train_y, X=train_X).predict(10, X_future=future).point.reshape(-1)
+    np.testing.assert_array_equal(out["arx"].to_numpy(), ref)
+    np.testing.assert_array_equal(out["ar"].to_numpy(), af.AR(p=1).fit(train_y).predict(10).point.reshape(-1))
+    both = af.forecast(ARX(p=1), train_y, h=10, X=X)            # X holding the future rows too
+    np.testing.assert_array_equal(both["ARX"].to_numpy(), ref)
+    table = af.compare([ARX(p=1), af.Naive2()], train_y, test_y, X=X)
+    assert table.loc["ARX", "MAE"] < 0.5 * table.loc["Naive2", "MAE"]
+    with pytest.raises(ValueError, match="need X"):
+        af.forecast(ARX(p=1), train_y, h=10, X_future=future)

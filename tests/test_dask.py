@@ -82,3 +82,34 @@ def test_data_errors_fire_with_their_message(client, frame):
     with pytest.raises(af.DataError) as got:
         af.forecast(af.Naive(), dd.from_pandas(bad, npartitions=2), h=2).compute()
     assert str(got.value) == str(want.value)
+
+
+def test_forecast_with_covariates_equals_pandas(client, frame):
+    """Covariates keyed by series (pandas or Dask) travel with their series' rows; a time-indexed
+    frame shared by every series is handed to every partition; the numbers are the pandas call's."""
+    rng = np.random.default_rng(3)
+    ids, T, h = sorted(frame["unique_id"].unique()), 80, 6
+    times = pd.date_range("2024", periods=T + h, freq="D")
+    X = pd.DataFrame({"unique_id": np.repeat(ids, T + h), "ds": np.tile(times, len(ids)),
+                      "x": rng.standard_normal(len(ids) * (T + h))})
+    y = frame.merge(X, on=["unique_id", "ds"]).assign(y=lambda d: d["y"] + 3.0 * d["x"])[["unique_id", "ds", "y"]]
+    models = {"arx": af.ARX(p=2), "naive": af.Naive()}
+    want = af.forecast(models, y, h=h, levels=[90], X=X)
+    ddf = dd.from_pandas(y, npartitions=3)
+    for given in (X, dd.from_pandas(X.sample(frac=1.0, random_state=0), npartitions=2)):
+        _same(af.forecast(models, ddf, h=h, levels=[90], X=given).compute(), want, ["unique_id", "ds"], rtol=1e-12)
+    shared = pd.DataFrame({"w": np.sin(np.arange(T + h))}, index=times)
+    _same(af.forecast(af.ARX(p=1), ddf, h=h, X=shared).compute(), af.forecast(af.ARX(p=1), y, h=h, X=shared),
+          ["unique_id", "ds"], rtol=1e-12)
+
+
+def test_backtest_and_detection_with_covariates_equal_pandas(client, frame):
+    rng = np.random.default_rng(4)
+    X = frame[["unique_id", "ds"]].assign(x=rng.standard_normal(len(frame)))
+    y = frame.assign(y=frame["y"] + 2.0 * X["x"])
+    ddf = dd.from_pandas(y, npartitions=2)
+    got = af.backtest(af.ARX(p=2), ddf, h=4, n_windows=2, X=dd.from_pandas(X, npartitions=3)).compute()
+    want = af.backtest(af.ARX(p=2), y, h=4, n_windows=2, X=X, progress=False).forecasts
+    _same(got, want, ["unique_id", "cutoff", "ds"], rtol=1e-12)
+    got = af.detect_anomalies(ddf, af.ARX(p=1), level=0.95, X=X).compute()
+    _same(got, af.detect_anomalies(y, af.ARX(p=1), level=0.95, X=X), ["unique_id", "ds"], rtol=1e-12)

@@ -152,3 +152,39 @@ def test_plots_stay_readable_on_long_series():
     assert len(zoomed.get_lines()[0].get_xdata()) == 41
     fig = zoom_anomalies(out, n=2, width=48)
     assert len(fig.axes) == 3
+
+
+def test_time_scales_come_from_the_season_length():
+    from arforecast.anomaly.incidents import incident_windows
+    for s in (4, 7, 12, 24, 48, 52, 288):
+        w = incident_windows(s, 10 * s)
+        assert w[0] == 1 and w[-1] == s and list(w) == sorted(set(w))
+        ratios = np.diff(np.log(w))           # evenly spaced on a log scale, up to rounding
+        assert np.allclose(ratios, np.log(s) / (len(w) - 1), atol=np.log(2) / 2 + 1e-9)
+    assert incident_windows(1, 500)[-1] == 50     # no season: a tenth of the training part
+    # the default of incident_scores: a spike is found on hourly and 5-minute grids alike
+    for season in (24, 288):
+        y = seasonal_series(n=season * 20, season=season, seed=5)
+        y[season * 15] += 3.0
+        s = incident_scores(y, start=season * 3, season_lengths=(season,))
+        assert np.argmax(s) == season * 15 and s[season * 15] > INCIDENT_THRESHOLD
+
+
+@settings(max_examples=30, deadline=None)
+@given(values=hs.lists(hs.floats(0, 5), min_size=1, max_size=60), span=hs.integers(1, 8))
+def test_first_records_keep_one_alert_per_incident(values, span):
+    from arforecast.anomaly.incidents import ESCALATION, first_records
+    s = np.asarray(values)
+    kept = first_records(s, span)
+    assert set(np.flatnonzero(kept)) <= set(np.flatnonzero(s))
+    for t in np.flatnonzero(kept > INCIDENT_THRESHOLD):
+        before = s[max(0, t - span):t]
+        assert (before < s[t]).all()
+        assert (before <= INCIDENT_THRESHOLD).all() or s[t] > ESCALATION * before.max()
+
+
+def test_a_settle_in_as_long_as_the_training_part():
+    y = seasonal_series(seed=6)
+    s = incident_scores(y, start=200, season_lengths=(24,))
+    assert (s[:400] == 0).all()
+    assert (incident_scores(y, start=200, season_lengths=(24,), settle=10)[:210] == 0).all()

@@ -3,6 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from hypothesis import given, settings, strategies as st
 
 from arforecast import metrics
 
@@ -111,3 +112,23 @@ def test_per_value_scores_reject_mismatched_shapes():
         metrics.crps_per_step(np.zeros((3, 5)), np.zeros((3, 40, 4)))
     with pytest.raises(ValueError, match="shape"):
         metrics.interval_score(np.zeros((3, 5)), np.zeros((3, 5)), np.zeros((3, 4)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.floats(-1e6, 1e6), st.just(float("nan"))), min_size=3, max_size=40), st.integers(1, 3),
+       st.integers(0, 2 ** 31 - 1))
+def test_lag_abs_means_equals_a_loop_over_overlapping_segments(values, lag, seed):
+    """The shared MASE-scale kernel against the plain per-segment nanmean, with missing values and
+    overlapping segments (backtest windows)."""
+    from arforecast.data.panel import lag_abs_means
+    v = np.asarray(values)
+    rng = np.random.default_rng(seed)
+    if len(v) <= lag + 1:
+        return
+    starts = rng.integers(0, len(v) - lag - 1, size=5)
+    lengths = np.array([rng.integers(lag + 1, len(v) - a + 1) for a in starts])
+    got = lag_abs_means(v, starts, lengths, lag)
+    for a, n, g in zip(starts, lengths, got):
+        d = np.abs(v[a + lag:a + n] - v[a:a + n - lag])
+        want = np.nan if np.isnan(d).all() else np.nanmean(d)
+        np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-9, equal_nan=True)

@@ -13,6 +13,7 @@ import arforecast as af
 from arforecast.datasets import simulate_ar
 from arforecast.exceptions import ModelFileError, NotFittedError, TrainingError
 from arforecast.models.neural.config import grouped
+from arforecast.testing import DAMAGES, damaged_model_file
 
 TINY = dict(context_length=24, d_model=8, n_layers=2, n_heads=2, attention_context=12, lags=(4,), periods=(),
             ar_lags=(1, 2), window_length=6, batch_size=8, validation_length=6, val_every=3, n_bins=32,
@@ -105,30 +106,11 @@ class _Evil:
         return (os.system, ("echo pwned > /dev/null",))
 
 
-@pytest.mark.parametrize("kind", ["empty", "truncated", "random", "pickle", "evil", "tampered", "wrong_type"])
+@pytest.mark.parametrize("kind", DAMAGES)
 def test_loading_a_bad_file_raises_one_clear_error(tmp_path, kind):
     good = tmp_path / "good.pt"
     _make().fit(_data()).save(good)
-    bad = tmp_path / "bad.pt"
-    raw = good.read_bytes()
-    if kind == "empty":
-        bad.write_bytes(b"")
-    elif kind == "truncated":
-        bad.write_bytes(raw[: len(raw) // 2])
-    elif kind == "random":
-        bad.write_bytes(np.random.default_rng(0).bytes(5000))
-    elif kind == "pickle":
-        import pickle
-        bad.write_bytes(pickle.dumps({"format": "arforecast.NeuralAR"}))
-    elif kind == "evil":
-        torch.save({"format": "arforecast.NeuralAR", "x": _Evil()}, bad)
-    else:
-        payload = torch.load(good, weights_only=True)
-        if kind == "tampered":
-            payload["state_dict"] = {k: (v[..., :1] if v.dim() else v) for k, v in payload["state_dict"].items()}
-        else:
-            payload["panel"]["values"] = "not a tensor"
-        torch.save(payload, bad)
+    bad = damaged_model_file(good, kind, tmp_path / "bad.pt", evil=_Evil())
     with pytest.raises(ModelFileError) as info:
         af.NeuralAR.load(bad)
     assert "weights_only" not in str(info.value) and str(bad) in str(info.value)

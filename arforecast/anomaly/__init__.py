@@ -14,11 +14,11 @@ made before it arrived?
 from arforecast.anomaly.alerts import alerts, suppress_repeats
 from arforecast.anomaly.baselines import RollingZScore
 from arforecast.anomaly.detect import detect_anomalies
-from arforecast.anomaly.incidents import INCIDENT_THRESHOLD, incident_scores
+from arforecast.anomaly.incidents import INCIDENT_THRESHOLD, incident_scores, incident_windows
 from arforecast.anomaly.plot import plot_anomalies, zoom_anomalies
 from arforecast.anomaly.scores import tail_score
 from arforecast.anomaly.streaming import AnomalyDetector
 
 __all__ = ["detect_anomalies", "AnomalyDetector", "RollingZScore", "tail_score", "plot_anomalies", "zoom_anomalies",
-           "incident_scores", "INCIDENT_THRESHOLD",
+           "incident_scores", "incident_windows", "INCIDENT_THRESHOLD",
            "alerts", "suppress_repeats"]

@@ -111,15 +111,14 @@ def detect_anomalies(y: Any, model: Any = None, level: float = 0.99, h: int = 1,
         raise DataError("detect_anomalies needs the series to score: detect_anomalies(y, model=None, ...)")
     from arforecast.distributed import is_dask_frame
     if is_dask_frame(y):               # a Dask DataFrame: the same frame, per partition of whole series
-        if X is not None or static is not None:
-            raise NotImplementedError("detect_anomalies on a Dask DataFrame with covariates is not supported yet: "
-                                      "compute() it, or leave X out")
         from arforecast.distributed import per_partition
         args = dict(level=level, h=h, num_samples=num_samples, refit=refit, start=start, robust=robust,
                     calibrate=calibrate, replace_with=replace_with, bounds=bounds, incidents=incidents, seed=seed,
                     progress=False, freq=freq, **columns)
-        return per_partition(lambda part: detect_anomalies(part, model, **args), model, y,
-                             columns.get("id_col", "unique_id"), columns.get("time_col", "ds"), "detect_anomalies")
+        return per_partition(lambda part, **cov: detect_anomalies(part, model, **args, **cov), model, y,
+                             columns.get("id_col", "unique_id"), columns.get("time_col", "ds"), "detect_anomalies",
+                             cov={"X": X, "static": static, "past_only": past_only},
+                             target_col=columns.get("target_col", "y"))
     if several(model):
         return _detect_with_models(model, y, level=level, h=h, num_samples=num_samples, refit=refit, start=start,
                                    robust=robust, calibrate=calibrate, replace_with=replace_with, bounds=bounds,

@@ -219,13 +219,7 @@ class AnomalyDetector(BaseEstimator):
                 model = self._base_model().fit(head_panel, **self._covariates_for(head_panel))
         except DataError:
             return self._insample_normal_scores()
-        saved = self.model_, self.source_
-        self.model_ = model
-        self.source_ = self._make_source()
-        try:
-            return self._insample_normal_scores()
-        finally:
-            self.model_, self.source_ = saved
+        return self._insample_normal_scores(model, self._make_source(model))
 
     def _scored_count(self, histories: list[np.ndarray]) -> int:
         """Points at the end of every history that the calibration scores (the second half, at
@@ -233,36 +227,39 @@ class AnomalyDetector(BaseEstimator):
         k = min(len(h) - max(len(h) // 2, self.h) for h in histories)
         return min(k, CALIBRATION_WINDOW)
 
-    def _insample_normal_scores(self) -> list[list[float]]:
+    def _insample_normal_scores(self, model: Any = None, source: Source | None = None) -> list[list[float]]:
         """Normal scores of the second half of each history (at most its last 2000 points),
         forecast step by step from the values before (all series in lockstep over the same
-        number of points).
+        number of points) by ``model`` through ``source`` (default: the fitted ``model_`` and
+        ``source_``).
 
         The forecasts condition on the values the model was fed (robust mode's replacements
         included) but score what was observed: scoring the replacements instead would drop every
         flagged point's large score from the calibration, thin its tail, and so flag more points
         after each refit, the opposite of calibrated. Missing values are not scored.
         """
+        model = self.model_ if model is None else model
+        source = self.source_ if source is None else source
         histories = self._histories()
         observed = [np.asarray(o, dtype=np.float64) for o in self.observed_]
         k = self._scored_count(histories)
         out: list[list[float]] = [[] for _ in histories]
         if k <= 0:
             return out
-        width = getattr(self.model_, "context_width", None) if self.h == 1 else None
-        if isinstance(self.source_, StepperSource) and isinstance(width, int):
-            return self._batched_normal_scores(histories, observed, k, width)
-        g = self.source_.open(np.arange(len(histories)), [h[:len(h) - k] for h in histories])
+        width = getattr(model, "context_width", None) if self.h == 1 else None
+        if isinstance(source, StepperSource) and isinstance(width, int):
+            return self._batched_normal_scores(model, histories, observed, k, width)
+        g = source.open(np.arange(len(histories)), [h[:len(h) - k] for h in histories])
         for j in range(k):
             y = np.array([o[len(o) - k + j] for o in observed])
             z = g.pending[0].normal_score(np.where(np.isnan(y), 0.0, y))
             for r in range(len(histories)):
                 if not np.isnan(y[r]):
                     out[r].append(float(z[r]))
-            self.source_.step(g, np.array([h[len(h) - k + j] for h in histories]))
+            source.step(g, np.array([h[len(h) - k + j] for h in histories]))
         return out
 
-    def _batched_normal_scores(self, histories: list[np.ndarray], observed: list[np.ndarray], k: int,
+    def _batched_normal_scores(self, model: Any, histories: list[np.ndarray], observed: list[np.ndarray], k: int,
                                width: int) -> list[list[float]]:
         """The same one-step normal scores as stepping through the last ``k`` values, for a model
         whose state is its last ``width`` values: one row per prefix, in chunks, no Python loop
@@ -286,7 +283,7 @@ class AnomalyDetector(BaseEstimator):
                               series=torch.full((b - a,), r, dtype=torch.int64),
                               positions=torch.from_numpy(targets[a:b].astype(np.int64) + int(origins[r])),
                               covariates=cov)
-                dist = self.model_.distribution(self.model_.start(ctx))
+                dist = model.distribution(model.start(ctx))
                 y = o[targets[a:b]]
                 z[a:b] = DistributionPredictive(dist).normal_score(np.where(np.isnan(y), 0.0, y))
             out.append(z[~np.isnan(o[targets])].tolist())
@@ -328,10 +325,12 @@ class AnomalyDetector(BaseEstimator):
         """A fresh, unfitted copy of the model to fit (the default one when none was given)."""
         return default_model() if self.model is None else clone(self.model)
 
-    def _make_source(self) -> Source:
-        args = (self.model_, int(self.h), int(self.num_samples), int(self.seed))
+    def _make_source(self, model: Any = None) -> Source:
+        """How ``model`` (default: the fitted ``model_``) forecasts the stream's next points."""
+        model = self.model_ if model is None else model
+        args = (model, int(self.h), int(self.num_samples), int(self.seed))
         cov = getattr(self, "covariates_", None)
-        if isinstance(self.model_, Stepper):
+        if isinstance(model, Stepper):
             return StepperSource(*args, origins=self.panel_.origins, covariates=cov)
         return PredictSource(*args, make_panel=self._panel_of, covariates=cov)
 

@@ -65,6 +65,37 @@ def read_series_csv(path: str, id_col: str = "unique_id", time_col: str = "ds",
     return long.dropna(subset=[target_col])[[id_col, time_col, target_col]].reset_index(drop=True)
 
 
+def read_covariates_csv(path: str, id_col: str = "unique_id", time_col: str = "ds") -> pd.DataFrame:
+    """Read a covariates CSV: the time column, the id column when the covariates differ by series,
+    and one numeric column per covariate (rows past each series' end carry the future-known values).
+
+    Returns a long frame keyed by id and time, or a frame indexed by time (covariates shared by
+    every series) when the file has no id column; the layouts of docs/covariates.md.
+    """
+    file = Path(path)
+    if not file.exists() or file.is_dir():
+        raise CliError(f"--covariates {path}: no such file")
+    try:
+        df = pd.read_csv(file, dtype={id_col: str})
+    except pd.errors.EmptyDataError:
+        raise CliError(f"--covariates {path}: the file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise CliError(f"--covariates {path}: not a readable CSV ({str(err).splitlines()[0]})") from None
+    if time_col not in df.columns:
+        raise CliError(f"--covariates {path}: missing time column {time_col!r} (name it with --time-col)")
+    df[time_col] = _parse_times(df[time_col], path, time_col)
+    names = [c for c in df.columns if c not in (id_col, time_col)]
+    if df.empty or not names:
+        raise CliError(f"--covariates {path}: needs rows and at least one covariate column besides "
+                       f"{id_col!r} and {time_col!r}")
+    text = [c for c in names if not pd.api.types.is_numeric_dtype(df[c])]
+    if text:
+        raise CliError(f"--covariates {path}: covariate column {text[0]!r} is not numeric")
+    if id_col in df.columns:
+        return df[[id_col, time_col] + names]
+    return df.set_index(time_col)[names]
+
+
 def _parse_times(col: pd.Series, path: str, name: str) -> pd.Series:
     if pd.api.types.is_integer_dtype(col):
         return col

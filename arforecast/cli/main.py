@@ -17,8 +17,8 @@ import sys
 import warnings
 from typing import Any, NoReturn, Sequence
 
-from arforecast.cli.io import (STDOUT, CliError, data_error_message, figure_format, read_series_csv,
-                               render_figure, render_table, table_format, write_outputs)
+from arforecast.cli.io import (STDOUT, CliError, data_error_message, figure_format, read_covariates_csv,
+                               read_series_csv, render_figure, render_table, table_format, write_outputs)
 from arforecast.cli.models import (add_model_options, build_model, level_value, positive_float, positive_int,
                                    quantile_value)
 
@@ -74,6 +74,12 @@ def _add_io_options(p: argparse.ArgumentParser, output_help: str) -> None:
                    help="time stamps between the steps of --freq: move them to the step before or the nearest")
     r.add_argument("--missing", choices=("allow", "raise"), default="allow",
                    help="empty values inside a series: keep them as missing values (every model handles them) or refuse")
+    c = p.add_argument_group("covariates (docs/covariates.md; models that use them: arx, neural)")
+    c.add_argument("--covariates", default=None, metavar="FILE",
+                   help="CSV of covariates: the time column, the id column if they differ by series, one column per "
+                        "covariate; rows after each series' end give the future-known values a forecast needs")
+    c.add_argument("--past-only", action="append", default=None, metavar="NAME",
+                   help="a covariate known only up to each forecast origin (repeat for several)")
     o = p.add_argument_group("output")
     o.add_argument("--output", default=STDOUT, help=output_help + " by extension: .csv, .parquet (needs pyarrow), "
                    ".json (records); - (default) writes CSV to standard output")
@@ -259,6 +265,19 @@ def _data_options(args: argparse.Namespace) -> dict[str, str]:
     return {"duplicates": args.duplicates, "gaps": args.gaps, "off_grid": args.off_grid, "missing": args.missing}
 
 
+def _covariates(args: argparse.Namespace) -> dict[str, Any]:
+    """``X=`` and ``past_only=`` of the covariate flags, or nothing."""
+    if args.covariates is None:
+        if args.past_only:
+            raise CliError("--past-only names a column of --covariates: give --covariates FILE")
+        return {}
+    X = read_covariates_csv(args.covariates, args.id_col, args.time_col)
+    unknown = [n for n in args.past_only or () if n not in X.columns]
+    if unknown:
+        raise CliError(f"--past-only {unknown[0]!r}: no such column in {args.covariates}")
+    return {"X": X, "past_only": tuple(args.past_only or ())}
+
+
 def _panel(args: argparse.Namespace, df: Any):
     import arforecast as af
     return af.to_panel(df, freq=args.freq, id_col=args.id_col, time_col=args.time_col, target_col=args.target_col,
@@ -290,8 +309,9 @@ def _forecast(args: argparse.Namespace) -> int:
     if _samples_needed(args) and (args.level or args.quantile):
         raise CliError("--level and --quantile need sample paths from the neural model: add --samples, e.g. --samples 100")
     levels = args.level if args.level is not None else ([] if _samples_needed(args) else [0.95])
-    model = build_model(args).fit(panel)
-    fc = model.predict(h, num_samples=args.samples, seed=args.seed)
+    cov = _covariates(args)
+    model = build_model(args).fit(panel, **cov)
+    fc = model.predict(h, num_samples=args.samples, seed=args.seed, **({"X": cov["X"]} if cov else {}))
     frame = fc.to_frame(quantiles=args.quantile or (), levels=levels)
     outputs.add_table("forecasts", frame)
     if outputs.wants("plot"):
@@ -333,7 +353,8 @@ def _backtest(args: argparse.Namespace) -> int:
     result = af.backtest(build_model(args), panel, h=h, n_windows=args.windows, step=args.step or h,
                          window=args.window, window_size=args.window_size, refit=refit,
                          num_samples=args.samples, levels=levels, quantiles=args.quantile or (), seed=args.seed,
-                         season_length=args.season_length, n_jobs=args.n_jobs, progress=args.progress)
+                         season_length=args.season_length, n_jobs=args.n_jobs, progress=args.progress,
+                         **_covariates(args))
     outputs.add_table("forecasts", result.forecasts)
     if outputs.wants("metrics"):
         outputs.add_table("metrics", result.metrics(by=None if args.by == "all" else args.by).reset_index())
@@ -358,7 +379,8 @@ def _detect(args: argparse.Namespace) -> int:
                                 refit=args.refit or False, robust=not args.no_robust,
                                 calibrate=False if args.calibrate == "no" else args.calibrate, replace_with=args.replace_with,
                                 seed=args.seed, progress=args.progress, freq=args.freq, id_col=args.id_col,
-                                time_col=args.time_col, target_col=args.target_col, **_data_options(args), **options)
+                                time_col=args.time_col, target_col=args.target_col, **_data_options(args),
+                                **_covariates(args), **options)
     outputs.add_table("anomalies", frame)
     id_col = frame.columns[0]
     if outputs.wants("plot"):

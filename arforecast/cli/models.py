@@ -6,7 +6,7 @@ from typing import Any
 
 from arforecast.cli.io import CliError
 
-MODEL_CHOICES = ("ar", "seasonal-naive", "naive", "naive2", "mean", "drift", "neural")
+MODEL_CHOICES = ("ar", "arx", "seasonal-naive", "naive", "naive2", "mean", "drift", "neural")
 
 
 def positive_int(text: str) -> int:
@@ -72,7 +72,7 @@ def add_model_options(parser: argparse.ArgumentParser, *, neural_calibrate: bool
     g.add_argument("--season-length", type=positive_int, default=None,
                    help="season length for seasonal-naive / naive2 and the MASE scale "
                         "(default: from the data's frequency, e.g. 24 hourly, 7 daily, 12 monthly)")
-    a = parser.add_argument_group("ar options")
+    a = parser.add_argument_group("ar options (arx: --p as an integer, --trend, --seasonal-lags, --bootstrap)")
     a.add_argument("--p", default=None,
                    help="AR order: an integer, 'aic' / 'aicc' / 'bic' to choose it per series with --max-p, "
                         "or 'auto' (default: AR's automatic model, differencing and order from the data)")
@@ -155,6 +155,8 @@ def build_model(args: argparse.Namespace) -> Any:
         if args.bootstrap:
             kwargs["bootstrap"] = True
         return af.AR(**kwargs)
+    if args.model == "arx":
+        return _arx(args)
     kwargs = {"backbone": args.backbone, "values": args.values, "max_steps": args.max_steps,
               "time_limit": args.time_limit, "seed": getattr(args, "seed", None), "device": args.device,
               "progress": getattr(args, "progress", True)}
@@ -164,3 +166,28 @@ def build_model(args: argparse.Namespace) -> Any:
             kwargs[option] = value
     from arforecast.models.neural.config import grouped
     return af.NeuralAR(**grouped(kwargs))           # batch_size etc. belong to the training settings
+
+
+def _arx(args: argparse.Namespace) -> Any:
+    """ARX from the AR flags it shares (an integer ``--p``, ``--trend``, ``--seasonal-lags``, ``--bootstrap``)."""
+    import arforecast as af
+
+    unused = [flag for flag, value in (("--max-p", args.max_p), ("--d", args.d), ("--seasonal-d", args.D),
+                                       ("--deseasonalize", args.deseasonalize)) if value is not None]
+    if unused:
+        raise CliError(f"{unused[0]} does not apply to --model arx")
+    kwargs: dict[str, Any] = {}
+    if args.p is not None:
+        try:
+            kwargs["p"] = int(args.p)
+        except ValueError:
+            raise CliError(f"--p must be a non-negative integer with --model arx, got {args.p!r}") from None
+        if kwargs["p"] < 0:
+            raise CliError(f"--p must be a non-negative integer with --model arx, got {args.p!r}")
+    if args.trend is not None:
+        kwargs["trend"] = args.trend
+    if args.seasonal_lags is not None:
+        kwargs["seasonal_lags"] = args.seasonal_lags
+    if args.bootstrap:
+        kwargs["bootstrap"] = True
+    return af.ARX(**kwargs)

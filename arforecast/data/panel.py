@@ -334,27 +334,39 @@ class Panel:
         return out[next(iter(out))] if len(out) == 1 else out
 
 
+def lag_abs_means(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray, lag: int) -> np.ndarray:
+    """``mean(|y_t - y_{t-lag}|)`` over each segment ``values[starts[i]:starts[i] + lengths[i]]``,
+    the pairs with a missing value skipped (NaN where a segment has no observed pair), on whole arrays.
+
+    Segments may overlap (a backtest's windows of one series) and must be longer than ``lag``.
+    This is the MASE/MSIS scale; :func:`in_sample_scales` and the metrics share it.
+
+    Example:
+        >>> lag_abs_means(np.array([1.0, 2.0, 4.0, 10.0, 10.0]), np.array([0, 3]), np.array([3, 2]), 1).tolist()
+        [1.5, 0.0]
+    """
+    starts, lengths = np.asarray(starts, dtype=np.int64), np.asarray(lengths, dtype=np.int64)
+    if len(starts) == 0:
+        return np.empty(0)
+    if lag < 1 or np.any(lengths <= lag):
+        raise ValueError(f"every segment needs more than lag={lag} values")
+    diffs = np.abs(values[lag:] - values[:-lag])     # pairs across two segments are never summed below
+    seen = ~np.isnan(diffs)
+    # reduceat sums [bounds[2i], bounds[2i+1]): each segment's pairs; the odd slices are discarded
+    bounds = np.stack([starts, starts + lengths - lag], axis=1).ravel()
+    padded = np.append(np.where(seen, diffs, 0.0), 0.0)
+    sums = np.add.reduceat(padded, bounds)[::2]
+    counts = np.add.reduceat(np.append(seen, False).astype(np.int64), bounds)[::2]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
 def in_sample_scales(panel: Panel) -> dict[int, np.ndarray]:
     """``{m: mean(|y_t - y_{t-m}|) per series}`` for ``m`` = 1 and the panel's main season (the MASE
     scales), for the series long enough; what a lean fitted model keeps for ``score()``."""
-    out = {}
     lengths = panel.lengths
-    groups = [(int(n), np.flatnonzero(lengths == n)) for n in np.unique(lengths)]
-    for m in sorted({1, panel.season_length}):
-        if not np.all(lengths > m):
-            continue
-        scales = np.empty(panel.n_series)
-        for n, rows in groups:            # series of one length as one matrix: a row mean per series,
-            block = panel.values[panel.indptr[rows][:, None] + np.arange(n)[None, :]]
-            diffs = np.abs(block[:, m:] - block[:, :-m])
-            if np.isnan(diffs).any():     # missing values: the pairs both observed
-                with np.errstate(invalid="ignore"), warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    scales[rows] = np.nanmean(diffs, axis=1)
-            else:
-                scales[rows] = np.mean(diffs, axis=1)   # summed as np.mean sums one
-        out[m] = scales
-    return out
+    return {m: lag_abs_means(panel.values, panel.indptr[:-1], lengths, m)
+            for m in sorted({1, panel.season_length}) if np.all(lengths > m)}
 
 
 #: most steps of one calendar grid :meth:`Panel.future_times` and :meth:`Panel.observed_times` build before going series by series

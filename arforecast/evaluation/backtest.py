@@ -34,7 +34,7 @@ from sklearn.base import clone
 from arforecast.base import Forecaster
 from arforecast.data.covariates import Covariates, build_covariates
 from arforecast.data.frames import to_panel
-from arforecast.data.panel import Panel
+from arforecast.data.panel import Panel, lag_abs_means
 from arforecast.evaluation import metrics as M
 from arforecast.evaluation.windows import Windows, refit_blocks, rolling_windows
 from arforecast.forecasts import quantile_column
@@ -281,17 +281,15 @@ def backtest(model: Any, y: Any, h: int, n_windows: int | None = None, step: int
     """
     from arforecast.distributed import is_dask_frame
     if is_dask_frame(y):               # a Dask DataFrame: the forecasts frame, per partition of whole series
-        if X is not None or static is not None:
-            raise NotImplementedError("backtest of a Dask DataFrame with covariates is not supported yet: "
-                                      "compute() it, or backtest without X")
         from arforecast.distributed import per_partition
         args = dict(n_windows=n_windows, step=step, start=start, window=window, window_size=window_size,
                     refit=refit, num_samples=num_samples, seed=seed, quantiles=quantiles, levels=levels,
                     season_length=season_length, chunk_size=chunk_size, progress=False,
                     predict_options=predict_options, freq=freq, id_col=id_col, time_col=time_col,
                     target_col=target_col, **data_options)
-        return per_partition(lambda part: backtest(model, part, h, **args).forecasts, model, y, id_col, time_col,
-                             "backtest")
+        return per_partition(lambda part, **cov: backtest(model, part, h, **args, **cov).forecasts, model, y,
+                             id_col, time_col, "backtest", cov={"X": X, "static": static, "past_only": past_only},
+                             target_col=target_col)
     if data_options:                   # messy timestamps fixed (and checked) once, for every window and model
         y = to_panel(y, freq=freq, id_col=id_col, time_col=time_col, target_col=target_col, **data_options)
     if several(model):
@@ -436,7 +434,7 @@ class BacktestResult:
             ok = self._sizes > m
             scale = np.full(len(self._series), np.nan)
             if ok.any():
-                scale[ok] = M.seasonal_scale([self.panel.values[a:a + n] for a, n in zip(lo[ok], self._sizes[ok])], m)
+                scale[ok] = lag_abs_means(self.panel.values, lo[ok], self._sizes[ok], m)
             if not ok.all():
                 r = int(np.flatnonzero(~ok)[0])
                 warnings.warn(f"MASE and MSIS are NaN for {int((~ok).sum())} forecast(s) whose history has "

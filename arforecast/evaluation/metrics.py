@@ -22,7 +22,7 @@ from typing import Sequence
 
 import numpy as np
 
-from arforecast.data.panel import Panel
+from arforecast.data.panel import Panel, lag_abs_means
 
 
 def _nanmean(a: np.ndarray, axis: int) -> np.ndarray:
@@ -65,16 +65,20 @@ def smape(y: np.ndarray, yhat: np.ndarray) -> np.ndarray:
 
 def seasonal_scale(insample: Panel | Sequence[np.ndarray], season_length: int) -> np.ndarray:
     """``mean(|y_t - y_{t-m}|)`` over each training series, ``m = season_length`` (the MASE/MSIS
-    denominator)."""
+    denominator); pairs with a missing value are skipped."""
     m = int(season_length)
-    series = [insample.series(i) for i in range(insample.n_series)] if isinstance(insample, Panel) else insample
-    out = np.empty(len(series))
-    for i, s in enumerate(series):
-        s = np.asarray(s, dtype=np.float64)
-        if len(s) <= m:
-            raise ValueError(f"series {i} has {len(s)} in-sample values; MASE with season_length={m} needs more than {m}")
-        out[i] = _nanmean(np.abs(s[m:] - s[:-m]), axis=0)       # pairs with a missing value skipped
-    return out
+    if isinstance(insample, Panel):
+        values, starts, lengths = insample.values, insample.indptr[:-1], insample.lengths
+    else:
+        series = [np.asarray(s, dtype=np.float64).ravel() for s in insample]
+        lengths = np.array([len(s) for s in series], dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        values = np.concatenate(series) if series else np.empty(0)
+    short = np.flatnonzero(lengths <= m)
+    if len(short):
+        i = int(short[0])
+        raise ValueError(f"series {i} has {lengths[i]} in-sample values; MASE with season_length={m} needs more than {m}")
+    return lag_abs_means(values, starts, lengths, m)
 
 
 def mase(y: np.ndarray, yhat: np.ndarray, insample: Panel | Sequence[np.ndarray], season_length: int) -> np.ndarray:

@@ -59,7 +59,7 @@ from arforecast.data.panel import Panel
 from arforecast.distributions import Distribution, Normal, StudentT
 from arforecast.forecasts import Forecast
 from arforecast.exceptions import DataError
-from arforecast.models import ar_auto, ar_groups, ar_kernels as K, transforms as T
+from arforecast.models import ar_auto, ar_calibration, ar_groups, ar_kernels as K, transforms as T
 from arforecast.models.ar_combination import combined_sd, interval_scale, member_specs, member_weights
 from arforecast.models.differencing import difference, level_polynomial, loss
 from arforecast.rollout.engine import rollout
@@ -74,6 +74,9 @@ AUTO = "auto"
 AUTO_CRITERION = "aicc"
 #: sample paths drawn for intervals when ``bootstrap=True`` and ``predict`` is given no ``num_samples``
 DEFAULT_BOOTSTRAP_SAMPLES = 1000
+#: the automatic mode fits series of at least this many observed values; shorter ones get the
+#: naive fallback (:meth:`AR._fit_short`)
+AUTO_MIN_VALUES = 3
 
 
 class AR(Forecaster):
@@ -103,6 +106,10 @@ class AR(Forecaster):
             with the reason in ``summary()`` (:mod:`arforecast.models.transforms`).
         bias_adjust: with a transform, forecast the mean of the back-transformed distribution
             instead of its median (the back-transformed mean path); intervals are unchanged.
+        calibrate: widen the combination's intervals by the factor each series' own forecasts of
+            the last values of its training part need (:mod:`arforecast.models.ar_calibration`);
+            default on with the combination (``"series"``); ``"pooled"``: one factor for the panel;
+            ``False``: the analytic intervals.
 
     Fitted attributes (one row per series, in the order of ``ids_``):
         lags_: the lag of each column of ``coef_``; coef_: ``[n, len(lags_)]`` AR coefficients
@@ -113,7 +120,9 @@ class AR(Forecaster):
         (order selection only); residuals_: ``[n, max nobs]`` centred residuals, NaN-padded
         (``bootstrap=True`` only). These are the model of the differenced, adjusted series.
         d_, D_, season_length_, adjusted_, seasonal_index_ (``[n, m]`` by calendar phase),
-        seasonal_lags_, max_order_: the choices (also ``summary()``); level_coef_, level_lags_,
+        seasonal_lags_, max_order_, fallback_ (series of 1-2 values: the naive fallback, and why):
+        the choices (also ``summary()``); interval_factor_, calibration_h_, calibration_errors_: the
+        holdout calibration of the combination's intervals; level_coef_, level_lags_,
         level_intercept_: the same model on the levels, which forecasts; context_lengths_: the
         values each series' model reads.
 
@@ -129,7 +138,7 @@ class AR(Forecaster):
                  seasonal_lags: tuple[int, ...] | None = None, bootstrap: bool = False,
                  d: int | str | None = None, D: int = 0, season_length: int | None = None,
                  deseasonalize: bool | None = None, combine: bool | None = None,
-                 transform: str | None = None, bias_adjust: bool = False) -> None:
+                 transform: str | None = None, bias_adjust: bool = False, calibrate: bool | str | None = None) -> None:
         self.p = p
         self.trend = trend
         self.max_p = max_p
@@ -142,6 +151,7 @@ class AR(Forecaster):
         self.combine = combine
         self.transform = transform
         self.bias_adjust = bias_adjust
+        self.calibrate = calibrate
 
     # ------------------------------------------------------------------ parameters
     def _spec(self) -> tuple[int, str | None, tuple[int, ...]]:
@@ -177,6 +187,8 @@ class AR(Forecaster):
         max_p, criterion, seasonal = self._spec()
         d, D = self._differencing()
         lost = (d or 0) + D * (self.season_length or 1)
+        if self.p == AUTO and self.combine is not False:   # shorter series: the naive fallback
+            return 1
         if criterion is not None:              # orders are capped per series: order 0 must fit
             max_p = 0
         hold = max((max_p,) + seasonal)
@@ -195,10 +207,55 @@ class AR(Forecaster):
 
     # ------------------------------------------------------------------ estimation
     def _fit(self, panel: Panel) -> None:
+        if self.p == AUTO:
+            observed = ar_auto.observed_counts(panel.values, panel.indptr)
+            if (observed < AUTO_MIN_VALUES).any():
+                self._fit_short(panel, observed)
+                return
+        self._fit_panel(panel)
+        self.fallback_ = _constant_reasons(panel)
+
+    def _fit_short(self, panel: Panel, observed: np.ndarray) -> None:
+        """The automatic mode with series of fewer than ``AUTO_MIN_VALUES`` observed values: the others
+        are fitted as usual; these forecast their last value (a random walk, every member alike) with
+        the variance of their one difference (two values; Student-t with 1 degree of freedom, and the
+        drift's error as for any ``d = 1`` member: honestly wide) or no interval (one value: NaN).
+        ``fallback_`` / ``summary()["fallback"]`` say which and why."""
+        if (observed == 0).any():
+            raise DataError(f"AR: series {[panel.ids[i] for i in np.flatnonzero(observed == 0)[:5]]} have no "
+                            "observed value: there is nothing to forecast from")
+        short = observed < AUTO_MIN_VALUES
+        long_rows, short_rows = np.flatnonzero(~short), np.flatnonzero(short)
+        if not len(long_rows):
+            raise DataError(f"AR: every series has fewer than {AUTO_MIN_VALUES} observed values (e.g. "
+                            f"{panel.ids[0]!r}): nothing to fit the automatic model to; use Naive()")
+        self._fit_panel(panel.subset(long_rows))
+        reasons = _constant_reasons(panel.subset(long_rows))
+        sigma2 = np.full(len(short_rows), np.nan)
+        for j, i in enumerate(short_rows):
+            y = panel.series(i)
+            y = y[~np.isnan(y)]
+            if len(y) == 2:
+                sigma2[j] = (y[1] - y[0]) ** 2
+        for model in [self] + list(getattr(self, "members_", [])):
+            _expand_with_naive(model, panel, long_rows, short_rows, sigma2)
+            model.__dict__.pop("fallback_", None)            # the reasons are the combination's
+            if model is not self:
+                model.ids_ = panel.ids
+        self.fallback_ = [""] * panel.n_series
+        for k, i in enumerate(long_rows):
+            self.fallback_[i] = reasons[k]
+        for j, i in enumerate(short_rows):
+            self.fallback_[i] = (f"{int(observed[i])} observed value{'s' if observed[i] > 1 else ''}: the last value, "
+                                 + ("t(1) intervals from its one difference" if observed[i] == 2 else "no interval"))
+        self._tensors = None
+
+    def _fit_panel(self, panel: Panel) -> None:
         max_p, criterion, seasonal = self._spec()
         d, D = self._differencing()
         combining = self._combining()
-        for stale in ("criteria_", "residuals_", "members_", "member_weights_"):          # from an earlier fit with other options
+        for stale in ("criteria_", "residuals_", "members_", "member_weights_", "interval_factor_",
+                      "calibration_h_", "calibration_errors_", "fallback_"):          # from an earlier fit with other options
             self.__dict__.pop(stale, None)
         self.lambda_, self.transform_reason_ = np.full(panel.n_series, np.nan), [""] * panel.n_series
         if self.transform is not None:
@@ -293,6 +350,10 @@ class AR(Forecaster):
         self._tensors = None
         if combining:
             self._fit_members(panel)
+            if self.calibrate not in (None, True, False, "series", "pooled"):
+                raise ValueError(f"calibrate must be None, True, False, 'series' or 'pooled', got {self.calibrate!r}")
+            if self.calibrate is not False:
+                self._calibrate(panel)
 
     def _combining(self) -> bool:
         if self.combine is None:
@@ -318,6 +379,36 @@ class AR(Forecaster):
                                               np.stack([m.nobs_ for m in everyone]),
                                               np.stack([m.n_coefficients_ for m in everyone]))
 
+    def _calibrate(self, panel: Panel) -> None:
+        """``interval_factor_`` ``[n]``: how much wider each series' combination intervals must be, from
+        its own forecasts of the last values of its training part (:mod:`arforecast.models.ar_calibration`)."""
+        m = self.season_length_
+        H = ar_calibration.calibration_horizon(m, panel.lengths)
+        params = self._init_args()
+
+        def forecast(history: Panel, h: int, actual: np.ndarray) -> np.ndarray:
+            model = AR(**params)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                fc = model.fit(history).predict(h)
+            if fc.marginals is None:                     # bootstrapped paths: nothing to compare with
+                return np.full(actual.shape, np.nan)
+            return fc.marginals.cdf(torch.from_numpy(actual)).numpy()
+
+        scores = ar_calibration.holdout_scores(forecast, panel, H, max(2 * m + 1, 2 * H))
+        self.calibration_h_ = H
+        self.calibration_errors_ = np.array([len(g) for g in scores], dtype=np.int64)
+        if self.calibrate == "pooled":
+            self.interval_factor_ = np.full(panel.n_series, ar_calibration.pooled_factor(scores))
+        else:
+            self.interval_factor_ = ar_calibration.series_factors(scores)
+
+    def _init_args(self) -> dict[str, Any]:
+        return {"p": self.p, "trend": self.trend, "max_p": self.max_p, "seasonal_lags": self.seasonal_lags,
+                "bootstrap": self.bootstrap, "d": self.d, "D": self.D, "season_length": self.season_length,
+                "deseasonalize": self.deseasonalize, "combine": self.combine, "transform": self.transform,
+                "bias_adjust": self.bias_adjust, "calibrate": False}
+
     def __getstate__(self) -> dict[str, Any]:
         # the tensors are a cache of the parameters (rebuilt on the next predict): not pickled
         return {**self.__dict__, "_tensors": None, "_stepping_transformed": False}
@@ -339,7 +430,8 @@ class AR(Forecaster):
                             "d": self.d_, "D": self.D_, "season_length": self.season_length_,
                             "deseasonalized": self.adjusted_, "seasonal_lags": self.seasonal_lags_,
                             "max_order": self.max_order_, "order": self.order_, "nobs": self.nobs_,
-                            "sigma2": self.sigma2_}, index=pd.Index(self.ids_, name="unique_id"))
+                            "sigma2": self.sigma2_, "fallback": getattr(self, "fallback_", [""] * n)},
+                           index=pd.Index(self.ids_, name="unique_id"))
         if getattr(self, "members_", None):
             names = ["auto"] + [name for name, _, _ in member_specs()]
             for k, name in enumerate(names):
@@ -433,7 +525,10 @@ class AR(Forecaster):
             t = {"width": width, "columns": columns, "weights": torch.from_numpy(np.ascontiguousarray(weights)),
                  "intercept": torch.from_numpy(self.level_intercept_),
                  "season": torch.from_numpy(self.seasonal_index_) if self.adjusted_.any() else None,
-                 "trend": torch.from_numpy(self.trend_coef_), "scale": torch.from_numpy(np.sqrt(self.sigma2_)),
+                 # a one-value series (the automatic mode's fallback) has no variance: its paths are
+                 # drawn flat here and set to NaN by predict
+                 "trend": torch.from_numpy(self.trend_coef_),
+                 "scale": torch.from_numpy(np.sqrt(np.nan_to_num(self.sigma2_))),
                  "origin": torch.from_numpy(self.origins_)}
             if self.bootstrap:
                 t["residuals"] = torch.from_numpy(np.sort(self.residuals_, axis=1))   # NaN last
@@ -477,6 +572,9 @@ class AR(Forecaster):
         w = self.member_weights_[:, rows] if len(members) > 1 else np.ones((1, len(rows)))
         point = np.einsum("kn,knh->nh", w, points)
         samples = None if num_samples is None else np.einsum("kn,knsh->nsh", w, np.stack([p[1] for p in parts]))
+        unknown_scale = np.isnan(self.sigma2_[rows])       # one-value series: no spread to draw from
+        if samples is not None and unknown_scale.any():
+            samples[unknown_scale] = np.nan
         factor = np.ones((len(rows), h))
         if self.adjusted_[rows].any():                   # the index of each future value's phase
             future = panel.next_positions()[:, None] + np.arange(h)[None, :]
@@ -485,7 +583,9 @@ class AR(Forecaster):
         fills = _fill_inflation(self, panel, rows, h)    # holes in a context, filled by the model, add error
         if len(members) > 1:
             sd, sd_paths, df = interval_scale(members, w, rows, h, points)
-            sd, sd_paths = sd * fills, sd_paths * fills
+            calibration = getattr(self, "interval_factor_", None)
+            sd = sd * fills * (1.0 if calibration is None else calibration[rows][:, None])
+            sd_paths = sd_paths * fills
             if samples is not None:                      # the uncertainties the paths lack, one draw per path
                 gen = torch.Generator()
                 gen.seed() if seed is None else gen.manual_seed(int(seed) + 1)
@@ -536,6 +636,53 @@ class AR(Forecaster):
         values = torch.from_numpy(panel.padded(int(need.max(initial=width))))
         lengths = torch.from_numpy(need.astype(np.int64))
         return Context(values, lengths, torch.from_numpy(rows), torch.from_numpy(panel.next_positions()))
+
+
+def _constant_reasons(panel: Panel) -> list[str]:
+    """``"constant"`` for each series whose observed values are all equal (its level, zero-width
+    intervals), ``""`` for the others."""
+    return ["constant" if np.nanmin(y, initial=np.inf) == np.nanmax(y, initial=-np.inf) else ""
+            for y in (panel.series(i) for i in range(panel.n_series))]
+
+
+def _expand_with_naive(model: AR, panel: Panel, long_rows: np.ndarray, short_rows: np.ndarray,
+                       sigma2: np.ndarray) -> None:
+    """Grow ``model``'s per-series attributes, fitted on ``long_rows`` of ``panel``, to every series:
+    the ``short_rows`` become a random walk (level coefficient 1 at lag 1, ``d = 1``, order 0, one
+    equation, no coefficient) with innovation variance ``sigma2``."""
+    n = panel.n_series
+    shared = {"lags_", "level_lags_", "member_weights_", "members_", "fallback_"}
+    if 1 not in set(model.level_lags_.tolist()):           # the random walk's lag
+        model.level_lags_ = np.sort(np.r_[model.level_lags_, 1]).astype(model.level_lags_.dtype)
+        at = int(np.searchsorted(model.level_lags_, 1))
+        model.level_coef_ = np.insert(model.level_coef_, at, 0.0, axis=1)
+    fill = {"coef_": 0.0, "intercept_": 0.0, "trend_coef_": 0.0, "sigma2_": np.nan, "order_": 0, "hold_back_": 0,
+            "nobs_": 1, "n_coefficients_": 0, "aic_": np.nan, "bic_": np.nan, "criteria_": np.nan, "d_": 1,
+            "D_": 0, "seasonal_index_": 1.0, "adjusted_": False, "max_order_": 0, "level_coef_": 0.0,
+            "level_intercept_": 0.0, "context_lengths_": 1, "residuals_": np.nan, "lambda_": np.nan,
+            "interval_factor_": 1.0, "calibration_errors_": 0}
+    for name, value in list(model.__dict__.items()):
+        if name in shared or name.startswith("_"):
+            continue
+        if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == len(long_rows):
+            out = np.empty((n,) + value.shape[1:], dtype=value.dtype)
+            out[long_rows] = value
+            out[short_rows] = fill.get(name, 0)
+            setattr(model, name, out)
+        elif isinstance(value, list) and len(value) == len(long_rows):
+            out = [() if name == "seasonal_lags_" else "too short for a transform" if name == "transform_reason_"
+                   else None] * n
+            for k, i in enumerate(long_rows):
+                out[i] = value[k]
+            setattr(model, name, out)
+    model.origins_ = np.array(panel.origins, dtype=np.int64)
+    model.sigma2_[short_rows] = sigma2
+    model.level_coef_[short_rows, int(np.searchsorted(model.level_lags_, 1))] = 1.0
+    if hasattr(model, "member_weights_"):
+        w = np.full((model.member_weights_.shape[0], n), 1.0 / model.member_weights_.shape[0])
+        w[:, long_rows] = model.member_weights_
+        model.member_weights_ = w
+    model._tensors = None
 
 
 def _fill_inflation(model: AR, panel: Panel, rows: np.ndarray, h: int) -> np.ndarray:

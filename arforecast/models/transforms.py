@@ -178,5 +178,16 @@ class BackTransformed(Distribution):
         jac = torch.where(raw, torch.zeros_like(x), (lam - 1) * torch.log(x))
         return self.normal.log_prob(z) + jac
 
+    def cdf(self, x: torch.Tensor) -> torch.Tensor:
+        """``P(Y <= x)``: the base CDF at the transformed ``x`` (the transform is increasing; 0 for
+        ``x <= 0`` of a transformed row)."""
+        x = x.to(torch.float64)
+        lam = torch.from_numpy(np.nan_to_num(self.lambdas, nan=1.0)).reshape((-1,) + (1,) * (x.dim() - 1))
+        raw = torch.from_numpy(np.isnan(self.lambdas)).reshape(lam.shape)
+        pos = x.clamp_min(1e-300)
+        z = torch.where(lam == 0, torch.log(pos), (pos.pow(lam) - 1) / torch.where(lam == 0, 1.0, lam))
+        out = self.normal.cdf(torch.where(raw, x, z))
+        return torch.where(raw | (x > 0) | torch.isnan(x), out, torch.zeros_like(out))
+
     def icdf(self, u: torch.Tensor) -> torch.Tensor:
         return self._inverse(self.normal.icdf(u))
