@@ -6,7 +6,9 @@ then the raw forecast and the conformal ones calibrated on every calibration for
     python benchmarks/conformal_neighbours.py m4_hourly ar validation        # data set, model, split
     python benchmarks/conformal_neighbours.py m4_hourly neural test --max-steps 200
 
-``model`` is ``ar``, ``neural`` or ``ensemble`` (their benchmarks/conformal.py configurations).
+``model`` is ``ar``, ``neural`` or ``ensemble`` (their benchmarks/conformal.py configurations), or
+``ar_auto``: ``AR()`` with its defaults (orders chosen from the data, holdout-calibrated intervals),
+and ``ensemble_auto`` its ensemble with NeuralAR.
 ``validation`` holds out the last ``h`` values of the train part (the split that chooses);
 ``test`` fits on the train part and scores the test part.
 """
@@ -30,15 +32,19 @@ from conformal import SPECS, ar, conformal, holdout, load, neural, scores, table
 def model_of(kind: str, spec, steps: int) -> af.Forecaster:
     if kind == "ar":
         return ar(spec)
+    if kind == "ar_auto":                        # AR() with its defaults: orders chosen, intervals calibrated
+        return af.AR()
     if kind == "neural":
         return neural(spec, None, steps)
+    if kind == "ensemble_auto":
+        return af.Ensemble([af.AR(), neural(spec, None, steps)])
     return af.Ensemble([ar(spec), neural(spec, None, steps)])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dataset", choices=list(SPECS))
-    parser.add_argument("model", choices=("ar", "neural", "ensemble"))
+    parser.add_argument("model", choices=("ar", "ar_auto", "neural", "ensemble", "ensemble_auto"))
     parser.add_argument("split", choices=("validation", "test"))
     parser.add_argument("--max-steps", type=int, default=200, help="NeuralAR training steps per fit")
     parser.add_argument("--n-windows", type=int, default=None, help="calibration windows (default: the spec's)")
@@ -57,7 +63,8 @@ def main() -> None:
     cp = conformal(model_of(args.model, spec, args.max_steps), spec, **kw).fit(train)
     print(f"$ python benchmarks/conformal_neighbours.py {' '.join(sys.argv[1:])}\nfit {time.time() - start:.0f} s, "
           f"n_local_ {cp.n_local_}", flush=True)
-    name = {"ar": "AR", "neural": "NeuralAR", "ensemble": "Ensemble"}[args.model]
+    name = {"ar": "AR", "ar_auto": "AR()", "neural": "NeuralAR", "ensemble": "Ensemble",
+            "ensemble_auto": "Ensemble(AR(), NeuralAR)"}[args.model]
     S = args.num_samples
     fc = cp.model_.predict(spec.h, num_samples=S, seed=0)
     raw = scores(fc, test, cp.panel_, spec.season_length)
