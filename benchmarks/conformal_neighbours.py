@@ -1,48 +1,90 @@
-"""Which calibration forecasts a NeuralAR's conformal intervals should use: one ``Conformal`` fit,
+"""Which calibration forecasts a model's conformal intervals should use: one ``Conformal`` fit,
 then the raw forecast and the conformal ones calibrated on every calibration forecast
-(``local=False``), on those nearest in history length, and on the newest fits (the default for a
-global model such as NeuralAR).
+(``local=False``), on those nearest in history length (``local="length"``), and on the newest fits
+(``local="recency"``, the default).
 
-    python benchmarks/conformal_neighbours.py m4_hourly 200 validation   # data set, training steps, split
-    python benchmarks/conformal_neighbours.py m4_hourly 200 test
+    python benchmarks/conformal_neighbours.py m4_hourly ar validation        # data set, model, split
+    python benchmarks/conformal_neighbours.py m4_hourly neural test --max-steps 200
 
+``model`` is ``ar``, ``neural`` or ``ensemble`` (their benchmarks/conformal.py configurations), or
+``ar_auto``: ``AR()`` with its defaults (orders chosen from the data, holdout-calibrated intervals),
+and ``ensemble_auto`` its ensemble with NeuralAR.
 ``validation`` holds out the last ``h`` values of the train part (the split that chooses);
 ``test`` fits on the train part and scores the test part.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 import warnings
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conformal import SPECS, conformal, holdout, load, neural, scores, table  # noqa: E402
+import arforecast as af  # noqa: E402
+from conformal import SPECS, ar, conformal, holdout, load, neural, scores, table  # noqa: E402
+
+
+def model_of(kind: str, spec, steps: int) -> af.Forecaster:
+    if kind == "ar":
+        return ar(spec)
+    if kind == "ar_auto":                        # AR() with its defaults: orders chosen, intervals calibrated
+        return af.AR()
+    if kind == "neural":
+        return neural(spec, None, steps)
+    if kind == "ensemble_auto":
+        return af.Ensemble([af.AR(), neural(spec, None, steps)])
+    return af.Ensemble([ar(spec), neural(spec, None, steps)])
 
 
 def main() -> None:
-    name, steps, split = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dataset", choices=list(SPECS))
+    parser.add_argument("model", choices=("ar", "ar_auto", "neural", "ensemble", "ensemble_auto"))
+    parser.add_argument("split", choices=("validation", "test"))
+    parser.add_argument("--max-steps", type=int, default=200, help="NeuralAR training steps per fit")
+    parser.add_argument("--n-windows", type=int, default=None, help="calibration windows (default: the spec's)")
+    parser.add_argument("--num-samples", type=int, default=100)
+    parser.add_argument("--save", default=None, help="write the calibration scores and the final forecast's "
+                                                     "quantiles to this .npz (for offline looks)")
+    args = parser.parse_args()
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
-    spec = SPECS[name]
-    train, test = load(name, None)
-    if split == "validation":
+    spec = SPECS[args.dataset]
+    train, test = load(args.dataset, None)
+    if args.split == "validation":
         train, test = holdout(train, spec.h)
     start = time.time()
-    cp = conformal(neural(spec, None, steps), spec).fit(train)
-    print(f"$ python benchmarks/conformal_neighbours.py {name} {steps} {split}\nfit {time.time() - start:.0f} s, "
+    kw = {} if args.n_windows is None else {"n_windows": args.n_windows}
+    cp = conformal(model_of(args.model, spec, args.max_steps), spec, **kw).fit(train)
+    print(f"$ python benchmarks/conformal_neighbours.py {' '.join(sys.argv[1:])}\nfit {time.time() - start:.0f} s, "
           f"n_local_ {cp.n_local_}", flush=True)
-    raw = scores(cp.model_.predict(spec.h, num_samples=100, seed=0), test, cp.panel_, spec.season_length)
-    rows, ref = [("NeuralAR raw", raw, 0.0)], {}
-    for label, n_local, by in (("local=False", None, None), ("local, by length", cp.n_local_, "length"),
-                               ("local, by recency", cp.n_local_, "recency")):
-        cp.n_local_, cp.local_by_, cp._local_cache = n_local, by, {}     # same calibration, other neighbours
-        s = scores(cp.predict(spec.h, num_samples=100, seed=0), test, cp.panel_, spec.season_length)
-        rows.append((f"Conformal(NeuralAR, {label})", s, 0.0))
+    name = {"ar": "AR", "ar_auto": "AR()", "neural": "NeuralAR", "ensemble": "Ensemble",
+            "ensemble_auto": "Ensemble(AR(), NeuralAR)"}[args.model]
+    S = args.num_samples
+    fc = cp.model_.predict(spec.h, num_samples=S, seed=0)
+    raw = scores(fc, test, cp.panel_, spec.season_length)
+    if args.save:
+        qs = [0.025, 0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 0.95, 0.975]
+        y = np.stack([g["y"].to_numpy() for _, g in test.groupby(pd.Categorical(test["unique_id"], list(fc.ids)),
+                                                                 observed=True, sort=True)])
+        np.savez(args.save, errors=cp._errors, lengths=cp.calibration_lengths_, offsets=cp.calibration_offsets_,
+                 point=fc.point, quantiles=np.stack(fc.quantile_values(qs)), qs=np.array(qs), y=y,
+                 final_lengths=cp.panel_.lengths)
+    rows, ref = [(f"{name} raw", raw, 0.0)], {}
+    n_local = cp.n_local_
+    for label, k, by in (("local=False", None, None), ("by length", n_local, "length"),
+                         ("by recency", n_local, "recency")):
+        cp.n_local_, cp.local_by_, cp._local_cache = k, by, {}     # same calibration, other neighbours
+        t = time.time()
+        s = scores(cp.predict(spec.h, num_samples=S, seed=0), test, cp.panel_, spec.season_length)
+        rows.append((f"Conformal({name}, {label})", s, time.time() - t))
         ref[rows[-1][0]] = raw
-    print(f"## {name} {split}\n" + table(rows, ref), flush=True)
+    print(f"## {args.dataset} {args.split}\n" + table(rows, ref), flush=True)
     print(f"wall {time.time() - start:.0f} s (1 torch thread, shared 2-core machine)")
 
 

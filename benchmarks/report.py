@@ -101,8 +101,8 @@ def _recorded_separately() -> str:
     conformal = folder / "conformal.txt"
     if conformal.exists():
         parts += ["## Conformal calibration (recorded separately)", "",
-                  "Recorded by `benchmarks/conformal.py`, `conformal_neighbours.py`, `conformal_ahead.py` and "
-                  "`conformal_spread.py` (each run "
+                  "Recorded by `benchmarks/conformal.py`, `conformal_neighbours.py`, `conformal_final.py`, "
+                  "`conformal_ahead.py` and `conformal_spread.py` (each run "
                   "starts with its command): 95% coverage, MSIS and "
                   "WQL (quantiles 0.1..0.9) of each model raw and wrapped in `Conformal` with its defaults; the "
                   "validation tables (the last h values of each training series held out) chose the default "

@@ -57,12 +57,47 @@ def test_conformal_covers_at_nominal_level(exchangeable, model, method, local):
     plus the calibration quantile's own noise (3000 errors, sd 0.007): tolerance 0.05, about 3.4 sd."""
     train, y = exchangeable
     cp = af.Conformal(model, h=H, n_windows=3, method=method, local=local).fit(train)
-    assert cp.n_local_ == (N_SERIES if local else None)       # local: the last window of every series
     assert cp.local_by_ == ("recency" if model.is_global else "length")
+    if local and model.is_global:        # the newest window holds every neighbour: only it is fitted
+        assert cp.n_windows_ == 1 and cp.n_local_ is None and cp.n_calibration_ == N_SERIES
+    else:
+        assert cp.n_windows_ == 3 and cp.n_local_ == (N_SERIES if local else None)
     lo, hi = cp.predict(H).interval_values(LEVEL)
     covered = ((y >= lo) & (y <= hi)).mean(axis=0)            # per step, over series
     assert np.all(np.abs(covered - LEVEL) < 0.05), covered
     assert abs(covered.mean() - LEVEL) < 0.03, covered
+
+
+class HeldOutAR(af.AR):
+    """An AR that, like NeuralAR, fits on all but the last ``validation_length_`` values."""
+
+    validation_length_ = H
+
+    def _fit(self, panel):
+        super()._fit(panel.head(panel.lengths - self.validation_length_))
+
+
+def test_conformal_calibrated_on_the_final_model_covers(exchangeable):
+    """``refit="final"`` scores the final model itself on values it held out of its fit: on
+    exchangeable data it covers at the level (tolerances as above) with one fit only; a model that
+    trained on those values is warned about, and other strings are refused."""
+    train, y = exchangeable
+    cp = af.Conformal(HeldOutAR(p=1), h=H, n_windows=1, refit="final").fit(train)
+    assert cp.n_calibration_ == N_SERIES
+    lo, hi = cp.predict(H).interval_values(LEVEL)
+    covered = ((y >= lo) & (y <= hi)).mean(axis=0)
+    assert np.all(np.abs(covered - LEVEL) < 0.05), covered
+    # the calibration forecasts are the final model's, re-conditioned on each series cut h before its end
+    cut = train.groupby("unique_id", sort=False).head(120 - H)
+    ref = cp.model_.predict(H, y=cut)
+    last = train.groupby("unique_id", sort=False).tail(H)["y"].to_numpy().reshape(-1, H)
+    lo_q, hi_q = ref.quantile_values([0.25, 0.75])
+    np.testing.assert_allclose(np.sort(np.abs(cp._errors), axis=0), np.sort(np.abs((last - ref.point) / (hi_q - lo_q)),
+                                                                             axis=0), rtol=1e-10)
+    with pytest.warns(UserWarning, match="did not hold the last 3 values out of its fit"):
+        af.Conformal(af.AR(p=1), h=H, n_windows=1, refit="final").fit(train.iloc[:120 * 20])
+    with pytest.raises(ValueError, match="refit must be"):
+        af.Conformal(af.AR(p=1), h=H, refit="last").fit(train)
 
 
 def _two_lengths(n: int, h: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -93,15 +128,41 @@ def test_local_conformal_calibrates_each_history_length_on_its_own_kind():
         by_group = np.array([covered[~long_].mean(), covered[long_].mean()])
         assert np.all(np.abs(by_group - LEVEL) < 0.05) == ok, (local, by_group)
     assert cp.n_local_ is None and af.Conformal(af.Naive(), h=h, local=50).fit(train).n_local_ == 50
-    # a global model is calibrated on the newest fits, whatever the length: the last window of every series
-    cp = af.Conformal(GlobalNaive(), h=h, n_windows=3, method="pooled").fit(train)
+    # a global model is calibrated on the newest fits, whatever the length: the last window of every
+    # series (with 800 series, more than MIN_LOCAL, that window alone is fitted); with fewer series,
+    # the newest windows until MIN_LOCAL forecasts
     last = af.backtest(af.Naive(), train, h, n_windows=1, progress=False).forecasts
     errors = (last["y"] - last["mean"]).to_numpy().reshape(-1, h)
+    mirrored = np.sort(np.concatenate([errors[:, 0], -errors[:, 0]]))
+    cp = af.Conformal(GlobalNaive(), h=h, n_windows=3, method="pooled").fit(train)
+    assert cp.n_windows_ == 1 and cp.n_local_ is None
+    np.testing.assert_allclose(cp.scores_[0, :cp.counts_[0]], mirrored)
+    cp = af.Conformal(GlobalNaive(), h=h, n_windows=3, method="pooled", local=1000).fit(train)
+    assert cp.n_windows_ == 2 and cp.n_local_ == 1000
     table, counts, index = cp._local_sets(np.array([60, 200]), h)
-    assert np.all(index[0] == index[1])
-    np.testing.assert_allclose(table[0, :counts[0]], np.sort(np.concatenate([errors[:, 0], -errors[:, 0]])))
+    assert np.all(index[0] == index[1]) and counts[0] == 2 * 2 * 2 * n    # both windows (ties kept), mirrored
+    few = train[train["unique_id"].isin([f"s{i}" for i in range(30)])]
+    assert af.Conformal(GlobalNaive(), h=h, n_windows=3, method="pooled").fit(few).n_windows_ == 3
+    # local_by="recency" calibrates a local model on the newest fits too, like the global one
+    cp = af.Conformal(af.Naive(), h=h, n_windows=3, method="pooled", local_by="recency").fit(train)
+    assert cp.local_by_ == "recency" and cp.n_windows_ == 1
+    np.testing.assert_allclose(cp.scores_[0, :cp.counts_[0]], mirrored)
     with pytest.raises(ValueError, match="local must be"):
         af.Conformal(af.Naive(), h=h, local=0).fit(train)
+    with pytest.raises(ValueError, match="local_by must be one of"):
+        af.Conformal(af.Naive(), h=h, local_by="age").fit(train)
+
+
+@pytest.mark.parametrize("local_by", ["length", "recency"])
+def test_conformal_covers_at_nominal_level_with_either_neighbourhood(exchangeable, local_by):
+    """On exchangeable data both neighbourhoods (history length, newest fits) cover at the level;
+    tolerances as in ``test_conformal_covers_at_nominal_level``."""
+    train, y = exchangeable
+    cp = af.Conformal(af.AR(p=1), h=H, n_windows=3, local_by=local_by).fit(train)
+    lo, hi = cp.predict(H).interval_values(LEVEL)
+    covered = ((y >= lo) & (y <= hi)).mean(axis=0)
+    assert np.all(np.abs(covered - LEVEL) < 0.05), covered
+    assert abs(covered.mean() - LEVEL) < 0.03, covered
 
 
 def test_raw_models_miss_the_level(exchangeable):

@@ -24,7 +24,17 @@ fit on a few values, or a fallback forecast inside a ``WithFallback``, errs far 
 fit); matching lengths compares like with like. When all series have one length it is the last
 calibration window of every series; on panels of mixed lengths a short series is calibrated on
 forecasts from short histories, a long one on the longest. ``local=False`` pools all calibration
-forecasts; an integer sets ``n_local_``.
+forecasts; an integer sets ``n_local_``. ``local_by`` picks the kind of neighbourhood: ``"length"``,
+``"recency"`` (the newest fits: the last window of every series) or ``"auto"`` (default: recency
+for a global model, whose single fit serves every series, length otherwise). With recency only the
+windows that hold the ``n_local_`` newest forecasts are fitted (``n_windows_``).
+
+**Which fits** (``refit``). By default every calibration origin gets its own fit (``refit=True``),
+so a calibration forecast is made as the final one is, but by another fit. ``refit="final"``
+calibrates the final model itself, re-conditioned on each series cut at each calibration origin:
+exchangeable with the final forecasts only when that model never trained on the calibration
+windows' values (NeuralAR holds its last ``validation_length_`` values out of training; the
+wrapper checks that attribute and warns without it).
 
 With ``symmetric=True`` (default) every score enters with its negative, so intervals are
 symmetric about the wrapped model's point forecast (the absolute-residual score of split
@@ -79,6 +89,8 @@ from arforecast.forecasts import Forecast
 from arforecast.wrappers.laws import ScoreLaw, history_scale
 
 METHODS = ("normalized", "scaled", "pooled", "series")
+#: how ``local`` picks a forecast's calibration neighbours (``"auto"``: recency for a global model, else length)
+LOCAL_BY = ("auto", "length", "recency")
 #: the quantiles whose distance is a model's predictive spread (``method="normalized"``)
 SPREAD_QUANTILES = (0.25, 0.75)
 #: ``local=True`` calibrates on at least this many forecasts (twice as many scores with their mirror
@@ -106,23 +118,34 @@ class Conformal(Forecaster):
         refit: the calibration backtest's refit policy: ``True`` (default) fits at every
             calibration origin, so calibration forecasts are made as the final one is; ``False``
             fits once at the first origin and re-conditions (cheaper for neural models, but their
-            errors are then larger than the final model's and intervals come out too wide).
+            errors are then larger than the final model's and intervals come out too wide);
+            ``"final"`` fits nothing more: the final model is re-conditioned on each series cut at
+            each calibration origin. Only sound for a model that held those values out of its fit
+            (a NeuralAR whose ``validation_length_`` covers the calibration windows, which it
+            checks; otherwise it warns): the calibration errors are then those of the very model
+            that forecasts, not of other fits.
         num_samples, seed: sample paths the calibration (and ``predict``, when it was given none)
             draws for the spread of a model that has no closed-form marginals.
         local: ``True`` (default): calibrate each forecast on the ``max(calibrated series, 100)``
             calibration forecasts whose history lengths are nearest its own; an integer: that many;
             ``False``: on all of them. Not used by ``method="series"``.
+        local_by: which calibration forecasts are "nearest": ``"length"`` (history length, in
+            log), ``"recency"`` (the newest fits: the last windows of the series) or ``"auto"``
+            (default: recency for a global model, whose one fit serves every series, length
+            otherwise).
 
-    Fitted attributes: model_ (the wrapped model fitted on all of ``y``); scores_ (``[T, R]``
-    sorted scores, ``+inf`` padded; one row per step, or per series and step for ``"series"``);
+    Fitted attributes: model_ (the wrapped model fitted on all of ``y``); n_windows_ (calibration
+    windows fitted: ``n_windows``, or fewer when neighbours by recency need only the newest ones);
+    scores_ (``[T, R]`` sorted scores, ``+inf`` padded; one row per step, or per series and step for ``"series"``);
     counts_ (scores per row); calibrated_ (boolean per series: had its own calibration
     windows); n_calibration_ (calibration forecasts); calibration_lengths_ (history length of each);
     n_local_ (neighbours per forecast, ``None`` when all are used).
     """
 
     def __init__(self, model: Forecaster, h: int, n_windows: int = 4, step: int | None = None,
-                 method: str = "normalized", symmetric: bool = True, refit: bool | int = True,
-                 num_samples: int = 100, seed: int = 0, local: bool | int = True) -> None:
+                 method: str = "normalized", symmetric: bool = True, refit: bool | int | str = True,
+                 num_samples: int = 100, seed: int = 0, local: bool | int = True,
+                 local_by: str = "auto") -> None:
         self.model = model
         self.h = h
         self.n_windows = n_windows
@@ -133,6 +156,7 @@ class Conformal(Forecaster):
         self.num_samples = num_samples
         self.seed = seed
         self.local = local
+        self.local_by = local_by
 
     # ------------------------------------------------------------------ properties of the wrapped model
     @property
@@ -160,10 +184,14 @@ class Conformal(Forecaster):
         if not (isinstance(self.local, (bool, np.bool_)) or (isinstance(self.local, (int, np.integer))
                                                              and self.local >= 1)):
             raise ValueError(f"local must be True, False or a positive integer, got {self.local!r}")
+        if self.local_by not in LOCAL_BY:
+            raise ValueError(f"local_by must be one of {LOCAL_BY}, got {self.local_by!r}")
         for name in ("n_windows", "num_samples"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if isinstance(self.refit, str) and self.refit != "final":
+            raise ValueError(f"refit must be True, False, a positive integer or 'final', got {self.refit!r}")
         step = h if self.step is None else self.step
         if isinstance(step, bool) or not isinstance(step, (int, np.integer)) or step < 1:
             raise ValueError(f"step must be a positive integer or None, got {self.step!r}")
@@ -174,28 +202,25 @@ class Conformal(Forecaster):
         self.model_ = clone(self.model).fit(panel)
         probe = self.model_.predict(1)
         self.needs_samples_ = probe.marginals is None      # the spread then comes from sample paths
-        need = self.model.min_length + h + (self.n_windows - 1) * step
+        self._calibrate(panel, h, step)
+
+    def _calibrate(self, panel: Panel, h: int, step: int) -> None:
+        """Calibration forecasts, their scores and the neighbourhoods, for the fitted ``model_``."""
+        auto = "recency" if self.model.is_global else "length"
+        self.local_by_ = auto if self.local_by == "auto" else self.local_by
+        self.n_windows_ = self._windows_used(panel, h)
+        need = self.model.min_length + h + (self.n_windows_ - 1) * step
         rows = np.flatnonzero(panel.lengths >= need)
         if not len(rows):
-            raise DataError(f"Conformal: no series has the {need} values that {self.n_windows} calibration "
+            raise DataError(f"Conformal: no series has the {need} values that {self.n_windows_} calibration "
                             f"window(s) of h={h} every {step} step(s) need ({type(self.model).__name__} needs "
                             f"{self.model.min_length} to fit); use fewer windows, a smaller step or h")
         cal = panel if len(rows) == panel.n_series else panel.subset(rows)
         spread = self.method == "normalized"
-        res = backtest(self.model, cal, h, n_windows=self.n_windows, step=step, refit=self.refit,
-                       quantiles=SPREAD_QUANTILES if spread else (),
-                       num_samples=self.num_samples if spread and self.needs_samples_ else None,
-                       seed=self.seed, progress=False, n_jobs=1)
-        frame, lay = res.forecasts, cal.layout
-        y = frame[lay.target_col].to_numpy().reshape(-1, h)
-        point = frame["mean"].to_numpy().reshape(-1, h)
-        series = rows[rows_of_ids(cal.ids, frame[lay.id_col].to_numpy()[::h])[0]]   # rows of `panel`
-        ends = res.windows.ends[res.windows.present]                  # series-major, like the frame
-        if spread:
-            qcols = [f"q{q:g}" for q in SPREAD_QUANTILES]
-            width = frame[qcols[1]].to_numpy().reshape(-1, h) - frame[qcols[0]].to_numpy().reshape(-1, h)
+        if isinstance(self.refit, str):
+            y, point, width, series, ends = self._final_windows(cal, rows, h, step, spread)
         else:
-            width = None
+            y, point, width, series, ends = self._backtest_windows(cal, rows, h, step, spread)
         base = _at_rows(panel, series, ends)
         scale = self._scale(width, base, y.shape)
         scores = (y - point) / scale
@@ -203,9 +228,63 @@ class Conformal(Forecaster):
         self.n_calibration_ = int(len(scores))
         self.calibration_lengths_ = np.asarray(ends, dtype=np.float64)
         self.calibration_offsets_ = panel.lengths[series] - np.asarray(ends)   # h for the last window
-        self.local_by_ = "recency" if self.model.is_global else "length"
         self._errors, self._local_cache = scores, {}
         self.n_local_ = self._n_local(len(rows), len(scores))
+
+    def _backtest_windows(self, cal: Panel, rows: np.ndarray, h: int, step: int, spread: bool) -> tuple:
+        """Calibration forecasts of fits at the calibration origins (:func:`arforecast.backtest`)."""
+        res = backtest(self.model, cal, h, n_windows=self.n_windows_, step=step, refit=self.refit,
+                       quantiles=SPREAD_QUANTILES if spread else (),
+                       num_samples=self.num_samples if spread and self.needs_samples_ else None,
+                       seed=self.seed, progress=False, n_jobs=1)
+        frame, lay = res.forecasts, cal.layout
+        y = frame[lay.target_col].to_numpy().reshape(-1, h)
+        point = frame["mean"].to_numpy().reshape(-1, h)
+        series = rows[rows_of_ids(cal.ids, frame[lay.id_col].to_numpy()[::h])[0]]   # rows of the fit panel
+        ends = res.windows.ends[res.windows.present]                  # series-major, like the frame
+        width = None
+        if spread:
+            qcols = [f"q{q:g}" for q in SPREAD_QUANTILES]
+            width = frame[qcols[1]].to_numpy().reshape(-1, h) - frame[qcols[0]].to_numpy().reshape(-1, h)
+        return y, point, width, series, ends
+
+    def _final_windows(self, cal: Panel, rows: np.ndarray, h: int, step: int, spread: bool) -> tuple:
+        """``refit="final"``: calibration forecasts of the final model, re-conditioned on each
+        series cut at each calibration origin (window ``j`` ends ``j * step`` before the end)."""
+        held = getattr(self.model_, "validation_length_", None)
+        span = h + (self.n_windows_ - 1) * step
+        if held is None or held < span:
+            warnings.warn(f"Conformal(refit='final'): {type(self.model).__name__} did not hold the last {span} "
+                          f"values out of its fit (validation_length_={held}), so its calibration errors are "
+                          f"in-sample and the intervals may come out too narrow", UserWarning, stacklevel=4)
+        ys, points, widths, series, ends = [], [], [], [], []
+        for j in range(self.n_windows_):
+            cut = cal.lengths - h - j * step
+            fc = self.model_.predict(h, y=cal.head(cut), num_samples=self.num_samples if self.needs_samples_
+                                     else None, seed=self.seed)
+            idx = cal.indptr[:-1, None] + cut[:, None] + np.arange(h)[None, :]
+            ys.append(cal.values[idx])
+            points.append(fc.point)
+            if spread:
+                lo, hi = fc.quantile_values(list(SPREAD_QUANTILES))
+                widths.append(hi - lo)
+            series.append(rows)
+            ends.append(cut)
+        order = np.argsort(np.concatenate(series), kind="stable")      # series-major, like a backtest
+        cat = lambda parts: np.concatenate(parts)[order]            # noqa: E731
+        return (cat(ys), cat(points), cat(widths) if spread else None, cat(series), cat(ends))
+
+    def _windows_used(self, panel: Panel, h: int) -> int:
+        """``n_windows``, or fewer when the newest windows already hold every neighbour: with
+        ``local_by_ == "recency"`` only the ``n_local_`` newest calibration forecasts are used, so
+        older windows would be fitted for nothing (a global model on 100+ series: one window)."""
+        if self.method == "series" or self.local is False or self.local_by_ != "recency":
+            return int(self.n_windows)
+        n_series = int(np.sum(panel.lengths >= self.model.min_length + h))   # series one window can calibrate
+        if not n_series:
+            return int(self.n_windows)
+        k = max(n_series, MIN_LOCAL) if self.local is True else int(self.local)
+        return int(min(self.n_windows, -(-k // n_series)))
 
     def _n_local(self, n_series: int, n_forecasts: int) -> int | None:
         """How many calibration forecasts each new one is calibrated on (``None``: all of them)."""
