@@ -206,6 +206,25 @@ class Forecaster(BaseEstimator):
         return rows
 
 
+def covariate_kwargs(model: Any, covariates: Covariates | None) -> dict:
+    """The ``fit``/``predict`` keywords handing ``covariates`` on to a wrapped ``model``: ``X`` (and
+    ``static``) when the model reads covariates, nothing otherwise (the wrapper has warned, or
+    another of its models uses them)."""
+    if covariates is None or not getattr(model, "supports_covariates", False):
+        return {}
+    return {"X": covariates, "static": covariates if covariates.static_names else None}
+
+
+def one_step_probe(model: Forecaster, panel: Panel, covariates: Covariates | None) -> Any:
+    """A one-step forecast of the fitted ``model``, to see what kind of forecast it gives
+    (marginals or samples only); with covariates, from each history less its last value, so that
+    the covariates of fit cover the step forecast."""
+    kw = covariate_kwargs(model, covariates)
+    if not kw:
+        return model.predict(1)
+    return model.predict(1, y=panel.head(np.maximum(panel.lengths - 1, 1)), **kw)
+
+
 def _warn_ignored(model: Forecaster) -> None:
     import warnings
     warnings.warn(f"{type(model).__name__} does not use covariates: X, X_future and static are ignored "

@@ -414,3 +414,30 @@ def test_neural_ar_with_covariates_saves_and_loads_the_same_forecasts(tmp_path):
     np.testing.assert_array_equal(a, b)
     with pytest.raises(DataError):
         loaded.predict(20)                               # still needs the future values
+
+
+def test_wrappers_hand_covariates_to_the_models_that_read_them():
+    """Ensemble, WithFallback and Conformal pass X / X_future on to ARX (not to AR or Naive): the
+    ARX parts equal ARX alone, bit for bit; Conformal's point is ARX's and its calibration fits
+    see the covariates (intervals near ARX's own, far narrower than without them)."""
+    y, X = long_frames()
+    train_y, train_X = y.groupby("unique_id").head(280), X.groupby("unique_id").head(280)
+    future = X.groupby("unique_id").tail(20).groupby("unique_id").head(10)
+    alone = ARX(p=1).fit(train_y, X=train_X).predict(10, X_future=future)
+    plain = af.AR(p=1).fit(train_y).predict(10)
+    ens = af.Ensemble([ARX(p=1), af.AR(p=1)], weights=[0.75, 0.25]).fit(train_y, X=train_X)
+    np.testing.assert_allclose(ens.predict(10, X_future=future).point, 0.75 * alone.point + 0.25 * plain.point,
+                               rtol=1e-12)
+    short = pd.concat([train_y[train_y.unique_id != "s2"], train_y[train_y.unique_id == "s2"].head(3)])
+    with pytest.warns(af.FallbackWarning):
+        fb = af.WithFallback(ARX(p=1), af.Naive()).fit(short, X=train_X)
+    got = fb.predict(10, X=X).point                      # s2 ends early: X holds its future too
+    np.testing.assert_array_equal(got[:2], ARX(p=1).fit(short[short.unique_id != "s2"], X=train_X)
+                                  .predict(10, X_future=future[future.unique_id != "s2"]).point)
+    conf = af.Conformal(ARX(p=1), h=10, n_windows=2).fit(train_y, X=train_X)
+    fc = conf.predict(10, X_future=future)
+    np.testing.assert_array_equal(fc.point, alone.point)
+    blind = af.Conformal(af.AR(p=1), h=10, n_windows=2).fit(train_y).predict(10)
+    width = lambda f: np.mean(np.diff(f.interval_values(0.9), axis=0))            # noqa: E731
+    own = width(alone)                         # ARX's own interval, which knows x
+    assert 0.7 * own < width(fc) < 1.4 * own < width(blind), (width(fc), own, width(blind))

@@ -80,7 +80,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
-from arforecast.base import Forecaster
+from arforecast.base import Forecaster, covariate_kwargs, one_step_probe
+from arforecast.data.covariates import Covariates
 from arforecast.data.frames import check_horizon
 from arforecast.data.panel import Panel, rows_of_ids
 from arforecast.evaluation.backtest import backtest
@@ -197,14 +198,20 @@ class Conformal(Forecaster):
             raise ValueError(f"step must be a positive integer or None, got {self.step!r}")
         return h, int(step)
 
-    def _fit(self, panel: Panel) -> None:
-        h, step = self._check_params()
-        self.model_ = clone(self.model).fit(panel)
-        probe = self.model_.predict(1)
-        self.needs_samples_ = probe.marginals is None      # the spread then comes from sample paths
-        self._calibrate(panel, h, step)
+    @property
+    def supports_covariates(self) -> bool:  # type: ignore[override]
+        """The wrapped model's: covariates are handed on to it, in the calibration fits too."""
+        return bool(getattr(self.model, "supports_covariates", False))
 
-    def _calibrate(self, panel: Panel, h: int, step: int) -> None:
+    def _fit(self, panel: Panel, covariates: Covariates | None = None) -> None:
+        h, step = self._check_params()
+        kw = covariate_kwargs(self.model, covariates)
+        self.model_ = clone(self.model).fit(panel, **kw)
+        probe = one_step_probe(self.model_, panel, covariates)
+        self.needs_samples_ = probe.marginals is None      # the spread then comes from sample paths
+        self._calibrate(panel, h, step, covariates)
+
+    def _calibrate(self, panel: Panel, h: int, step: int, covariates: Covariates | None = None) -> None:
         """Calibration forecasts, their scores and the neighbourhoods, for the fitted ``model_``."""
         auto = "recency" if self.model.is_global else "length"
         self.local_by_ = auto if self.local_by == "auto" else self.local_by
@@ -218,9 +225,9 @@ class Conformal(Forecaster):
         cal = panel if len(rows) == panel.n_series else panel.subset(rows)
         spread = self.method == "normalized"
         if isinstance(self.refit, str):
-            y, point, width, series, ends = self._final_windows(cal, rows, h, step, spread)
+            y, point, width, series, ends = self._final_windows(cal, rows, h, step, spread, covariates)
         else:
-            y, point, width, series, ends = self._backtest_windows(cal, rows, h, step, spread)
+            y, point, width, series, ends = self._backtest_windows(cal, rows, h, step, spread, covariates)
         base = _at_rows(panel, series, ends)
         scale = self._scale(width, base, y.shape)
         scores = (y - point) / scale
@@ -231,12 +238,13 @@ class Conformal(Forecaster):
         self._errors, self._local_cache = scores, {}
         self.n_local_ = self._n_local(len(rows), len(scores))
 
-    def _backtest_windows(self, cal: Panel, rows: np.ndarray, h: int, step: int, spread: bool) -> tuple:
+    def _backtest_windows(self, cal: Panel, rows: np.ndarray, h: int, step: int, spread: bool,
+                          covariates: Covariates | None = None) -> tuple:
         """Calibration forecasts of fits at the calibration origins (:func:`arforecast.backtest`)."""
         res = backtest(self.model, cal, h, n_windows=self.n_windows_, step=step, refit=self.refit,
                        quantiles=SPREAD_QUANTILES if spread else (),
                        num_samples=self.num_samples if spread and self.needs_samples_ else None,
-                       seed=self.seed, progress=False, n_jobs=1)
+                       seed=self.seed, progress=False, n_jobs=1, **covariate_kwargs(self.model, covariates))
         frame, lay = res.forecasts, cal.layout
         y = frame[lay.target_col].to_numpy().reshape(-1, h)
         point = frame["mean"].to_numpy().reshape(-1, h)
@@ -248,7 +256,8 @@ class Conformal(Forecaster):
             width = frame[qcols[1]].to_numpy().reshape(-1, h) - frame[qcols[0]].to_numpy().reshape(-1, h)
         return y, point, width, series, ends
 
-    def _final_windows(self, cal: Panel, rows: np.ndarray, h: int, step: int, spread: bool) -> tuple:
+    def _final_windows(self, cal: Panel, rows: np.ndarray, h: int, step: int, spread: bool,
+                       covariates: Covariates | None = None) -> tuple:
         """``refit="final"``: calibration forecasts of the final model, re-conditioned on each
         series cut at each calibration origin (window ``j`` ends ``j * step`` before the end)."""
         held = getattr(self.model_, "validation_length_", None)
@@ -261,7 +270,7 @@ class Conformal(Forecaster):
         for j in range(self.n_windows_):
             cut = cal.lengths - h - j * step
             fc = self.model_.predict(h, y=cal.head(cut), num_samples=self.num_samples if self.needs_samples_
-                                     else None, seed=self.seed)
+                                     else None, seed=self.seed, **covariate_kwargs(self.model_, covariates))
             idx = cal.indptr[:-1, None] + cut[:, None] + np.arange(h)[None, :]
             ys.append(cal.values[idx])
             points.append(fc.point)
@@ -344,13 +353,14 @@ class Conformal(Forecaster):
         return np.where(own[:, None] >= 0, self.h + own[:, None] * self.h + steps, steps)
 
     def _predict(self, panel: Panel, h: int, num_samples: int | None, seed: int | None,
-                 **options: Any) -> Forecast:
+                 covariates: Covariates | None = None, **options: Any) -> Forecast:
         if h > self.h:
             raise ValueError(f"this Conformal model was calibrated for horizons up to h={self.h}, got h={h}; "
                              f"refit it with Conformal(..., h={h})")
         if self.method == "series":
             self._series_rows(panel)                       # clear error for series not seen in fit
         history = None if panel is self.panel_ else panel
+        options = {**covariate_kwargs(self.model_, covariates), **options}
         fc = self.model_.predict(h, num_samples=num_samples, seed=seed, y=history, **options)
         width = None
         if self.method == "normalized":

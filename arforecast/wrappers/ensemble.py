@@ -33,7 +33,8 @@ import numpy as np
 from scipy.optimize import minimize
 from sklearn.base import clone
 
-from arforecast.base import Forecaster
+from arforecast.base import Forecaster, covariate_kwargs, one_step_probe
+from arforecast.data.covariates import Covariates
 from arforecast.data.frames import check_horizon
 from arforecast.data.panel import Panel
 from arforecast.evaluation.backtest import backtest
@@ -101,19 +102,24 @@ class Ensemble(Forecaster):
                 raise ValueError(f"weights must be {len(self.members)} non-negative numbers with a positive sum, "
                                  f"got {self.weights!r}")
 
-    def _fit(self, panel: Panel) -> None:
+    @property
+    def supports_covariates(self) -> bool:  # type: ignore[override]
+        """True when a member reads covariates (they are handed to those members only)."""
+        return any(getattr(m, "supports_covariates", False) for m in self.members)
+
+    def _fit(self, panel: Panel, covariates: Covariates | None = None) -> None:
         self._check_params()
-        self.members_ = [clone(m).fit(panel) for m in self.members]
+        self.members_ = [clone(m).fit(panel, **covariate_kwargs(m, covariates)) for m in self.members]
         if self.weights is None:
             weights = np.full(len(self.members), 1.0 / len(self.members))
         elif isinstance(self.weights, str):
-            weights = self._learn(panel)
+            weights = self._learn(panel, covariates)
         else:
             w = np.asarray(self.weights, dtype=np.float64)
             weights = w / w.sum()
         self.weights_ = weights
 
-    def _learn(self, panel: Panel) -> np.ndarray:
+    def _learn(self, panel: Panel, covariates: Covariates | None = None) -> np.ndarray:
         """Weights minimizing the scaled pinball loss of the quantile average on backtest windows."""
         if len(self.members) == 1:
             return np.ones(1)
@@ -127,8 +133,8 @@ class Ensemble(Forecaster):
         qs = list(LEARN_QUANTILES)
         preds, y = [], None
         for m, fitted in zip(self.members, self.members_):
-            probe = fitted.predict(1)
-            res = backtest(m, cal, h, n_windows=self.n_windows, refit=False, quantiles=qs,
+            probe = one_step_probe(fitted, panel, covariates)
+            res = backtest(m, cal, h, n_windows=self.n_windows, refit=False, quantiles=qs, **covariate_kwargs(m, covariates),
                            num_samples=self.num_samples if probe.marginals is None else None,
                            seed=self.seed, progress=False, n_jobs=1)
             frame = res.forecasts
@@ -154,18 +160,19 @@ class Ensemble(Forecaster):
 
     # ------------------------------------------------------------------ predict
     def _predict(self, panel: Panel, h: int, num_samples: int | None, seed: int | None,
-                 **options: Any) -> Forecast:
+                 covariates: Covariates | None = None, **options: Any) -> Forecast:
         history = None if panel is self.panel_ else panel
         w = self.weights_
         if len(self.members_) == 1:
-            fc = self.members_[0].predict(h, num_samples=num_samples, seed=seed, y=history, **options)
+            fc = self.members_[0].predict(h, num_samples=num_samples, seed=seed, y=history,
+                                          **covariate_kwargs(self.members_[0], covariates), **options)
             return Forecast(panel, h, fc.point, samples=fc.samples, marginals=fc.marginals,
                             model=f"Ensemble({fc.model})", log_prob=fc.log_prob)
         counts = _allocate(w, num_samples) if num_samples is not None and self.combine == "mixture" else None
         fcs = []
         for k, m in enumerate(self.members_):
             ns = num_samples if counts is None else (int(counts[k]) or None)
-            fcs.append(m.predict(h, num_samples=ns, seed=seed, y=history, **options))
+            fcs.append(m.predict(h, num_samples=ns, seed=seed, y=history, **covariate_kwargs(m, covariates), **options))
         point = w[0] * fcs[0].point
         for wk, fc in zip(w[1:], fcs[1:]):
             point = point + wk * fc.point

@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
-from arforecast.base import Forecaster
+from arforecast.base import Forecaster, covariate_kwargs
+from arforecast.data.covariates import Covariates
 from arforecast.data.panel import Panel, rows_of_ids
 from arforecast.exceptions import DataError, TrainingError
 from arforecast.forecasts import Forecast
@@ -71,8 +72,14 @@ class WithFallback(Forecaster):
     def can_recondition(self) -> bool:  # type: ignore[override]
         return self.model.can_recondition and self.fallback.can_recondition
 
+    @property
+    def supports_covariates(self) -> bool:  # type: ignore[override]
+        """True when the model or the fallback reads covariates (each gets them if it does)."""
+        return bool(getattr(self.model, "supports_covariates", False) or
+                    getattr(self.fallback, "supports_covariates", False))
+
     # ------------------------------------------------------------------ fit
-    def _fit(self, panel: Panel) -> None:
+    def _fit(self, panel: Panel, covariates: Covariates | None = None) -> None:
         for m, name in ((self.model, "model"), (self.fallback, "fallback")):
             if not isinstance(m, Forecaster):
                 raise TypeError(f"{name} must be an arforecast Forecaster, got {type(m).__name__}")
@@ -84,13 +91,13 @@ class WithFallback(Forecaster):
         main = np.array([uid not in reasons for uid in panel.ids])
         self.model_ = None
         if main.any():
-            self.model_, failed = self._fit_main(panel, np.flatnonzero(main))
+            self.model_, failed = self._fit_main(panel, np.flatnonzero(main), covariates)
             for uid, why in failed.items():
                 reasons[uid] = why
                 main[list(panel.ids).index(uid)] = False
         long_enough = np.flatnonzero(panel.lengths >= self.fallback.min_length)
         fb_panel = panel if len(long_enough) == panel.n_series else panel.subset(long_enough)
-        self.fallback_model_ = clone(self.fallback).fit(fb_panel)
+        self.fallback_model_ = clone(self.fallback).fit(fb_panel, **covariate_kwargs(self.fallback, covariates))
         orphans = [uid for uid in reasons if uid not in set(fb_panel.ids)]
         if orphans:
             raise DataError(f"series {orphans[:5]} fit neither {name} ({[reasons[u] for u in orphans[:2]]}) nor "
@@ -99,12 +106,14 @@ class WithFallback(Forecaster):
         self.uses_fallback_ = ~main
         self._warn(list(reasons))
 
-    def _fit_main(self, panel: Panel, rows: np.ndarray) -> tuple[Forecaster | None, dict[Any, str]]:
+    def _fit_main(self, panel: Panel, rows: np.ndarray, covariates: Covariates | None = None
+                  ) -> tuple[Forecaster | None, dict[Any, str]]:
         """The main model fitted on ``rows``; a local model that fails is fitted on the series that
         fit alone, the others are returned with the error."""
         sub = panel if len(rows) == panel.n_series else panel.subset(rows)
+        kw = covariate_kwargs(self.model, covariates)
         try:
-            return clone(self.model).fit(sub), {}
+            return clone(self.model).fit(sub, **kw), {}
         except FIT_ERRORS as err:
             if self.model.is_global:
                 raise
@@ -112,13 +121,13 @@ class WithFallback(Forecaster):
         failed = {}
         for i in range(sub.n_series):
             try:
-                clone(self.model).fit(sub.subset([i]))
+                clone(self.model).fit(sub.subset([i]), **kw)
             except FIT_ERRORS as err:
                 failed[sub.ids[i]] = f"{type(self.model).__name__}.fit failed: {err}"
         if not failed or len(failed) == sub.n_series:
             raise whole                     # no single series to blame, or a model that fits none
         good = [i for i in range(sub.n_series) if sub.ids[i] not in failed]
-        return (clone(self.model).fit(sub.subset(good)) if good else None), failed
+        return (clone(self.model).fit(sub.subset(good), **kw) if good else None), failed
 
     def _warn(self, ids: list) -> None:
         if ids:
@@ -129,7 +138,7 @@ class WithFallback(Forecaster):
 
     # ------------------------------------------------------------------ predict
     def _predict(self, panel: Panel, h: int, num_samples: int | None, seed: int | None,
-                 **options: Any) -> Forecast:
+                 covariates: Covariates | None = None, **options: Any) -> Forecast:
         if panel is self.panel_:
             fb = self.uses_fallback_.copy()
         else:
@@ -144,7 +153,8 @@ class WithFallback(Forecaster):
             history = None
             if not (panel is self.panel_ and self.model_.panel_.n_series == len(main_rows)):
                 history = panel if len(main_rows) == panel.n_series else panel.subset(main_rows)
-            main_fc = self.model_.predict(h, num_samples=num_samples, seed=seed, y=history, **options)
+            main_fc = self.model_.predict(h, num_samples=num_samples, seed=seed, y=history,
+                                          **covariate_kwargs(self.model_, covariates), **options)
             bad = ~np.isfinite(main_fc.point).all(axis=1)
             if main_fc.samples is not None:
                 bad |= ~np.isfinite(main_fc.samples).all(axis=(1, 2))
@@ -160,7 +170,8 @@ class WithFallback(Forecaster):
         history = None if (panel is self.panel_ and len(fb_rows) == self.fallback_model_.panel_.n_series
                            and np.array_equal(self.fallback_model_.ids_, panel.ids)) \
             else panel.subset(fb_rows)
-        fb_fc = self.fallback_model_.predict(h, num_samples=num_samples, seed=seed, y=history, **options)
+        fb_fc = self.fallback_model_.predict(h, num_samples=num_samples, seed=seed, y=history,
+                                             **covariate_kwargs(self.fallback_model_, covariates), **options)
         if len(fb_rows) == panel.n_series:
             return fb_fc
         keep = ~fb[main_rows]                             # main rows whose forecast stands
