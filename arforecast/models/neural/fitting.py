@@ -111,7 +111,8 @@ def fit_network(model: Any, panel: Panel, covariates: list[np.ndarray] | None = 
 
     # exposure-bias options (exposure.py): scheduled sampling's share follows the budget used
     budget = {"fraction": 0.0}
-    generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
+    # its own stream (not drawn from rng: the options at 0 leave the training windows as they were)
+    generator = torch.Generator().manual_seed(int(np.random.SeedSequence(model.seed).generate_state(1)[0]))
     exposed = cfg.scheduled_sampling > 0 or (cfg.rollout_steps > 0 and cfg.rollout_weight > 0)
 
     def exposed_loss(batch: dict[str, np.ndarray]) -> torch.Tensor:
