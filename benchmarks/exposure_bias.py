@@ -19,6 +19,7 @@ to the teacher-forced run of the same invocation.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import time
@@ -41,12 +42,14 @@ DATASETS = {"m4_hourly": (lambda n: load_m4_hourly(n), 48, 24),
 REFERENCE = "teacher forcing"
 
 
-def variants(h: int, share: float, steps: int | None, weight: float) -> dict[str, dict[str, Any]]:
+def variants(h: int, share: float, steps: int | None, weight: float,
+             schedule: str = "linear") -> dict[str, dict[str, Any]]:
     """The compared training objectives (``Training`` fields); the first is the reference."""
     k = max(2, h // 6) if steps is None else steps
+    ss = {"scheduled_sampling": share, "sampling_schedule": schedule}
     return {REFERENCE: {},
-            f"scheduled sampling {share:g} (draws)": {"scheduled_sampling": share},
-            f"scheduled sampling {share:g} (mean)": {"scheduled_sampling": share, "sampling_feed": "mean"},
+            f"scheduled sampling {share:g} {schedule} (draws)": ss,
+            f"scheduled sampling {share:g} {schedule} (mean)": {**ss, "sampling_feed": "mean"},
             f"multi-step k={k} w={weight:g}": {"rollout_steps": k, "rollout_weight": weight}}
 
 
@@ -120,17 +123,18 @@ def report(results: dict[str, dict[str, Any]], part: str, h: int) -> str:
 
 def run(dataset: str, time_limit: float, backbone: str, values: str, num_samples: int, n_series: int | None,
         share: float, steps: int | None, weight: float, only: list[str] | None,
-        seed: int) -> tuple[str, dict[str, Any]]:
+        seed: int, overrides: dict[str, Any] | None = None, schedule: str = "linear") -> tuple[str, dict[str, Any]]:
     load, h, m = DATASETS[dataset]
     train, test = load(n_series)
     fit_part, val_part = split_last(train, h)
     naive = {"validation": naive2_scores(fit_part, val_part, h, m), "test": naive2_scores(train, test, h, m)}
     results: dict[str, dict[str, Any]] = {}
-    for name, options in variants(h, share, steps, weight).items():
+    for name, options in variants(h, share, steps, weight, schedule).items():
         if only and name != REFERENCE and not any(name.startswith(o) for o in only):
             continue
         model = af.NeuralAR(**grouped({"backbone": backbone, "values": values, "time_limit": time_limit,
-                                       "max_steps": 1_000_000, "seed": seed, "progress": False, **options}))
+                                       "max_steps": 1_000_000, "seed": seed, "progress": False,
+                                       **(overrides or {}), **options}))
         t0 = time.perf_counter()
         model.fit(fit_part)
         fit_s = time.perf_counter() - t0
@@ -143,7 +147,7 @@ def run(dataset: str, time_limit: float, backbone: str, values: str, num_samples
               f"{r['validation']['scores']['MASE']:.4f}, test MASE {r['test']['scores']['MASE']:.4f}", flush=True)
     text = (f"Exposure bias on {dataset} ({af.to_panel(train).n_series} series, h={h}, m={m}); NeuralAR "
             f"{backbone}-{values}, time_limit {time_limit:g} s per variant, {num_samples} paths, seed {seed}, "
-            f"torch threads {torch.get_num_threads()}\n"
+            f"torch threads {torch.get_num_threads()}{', overrides ' + str(overrides) if overrides else ''}\n"
             f"Naive2: validation sMAPE {naive['validation']['sMAPE']:.3f} MASE {naive['validation']['MASE']:.3f}; "
             f"test sMAPE {naive['test']['sMAPE']:.3f} MASE {naive['test']['MASE']:.3f}\n"
             + report(results, "validation", h) + "\n" + report(results, "test", h) + "\n")
@@ -159,11 +163,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--num-samples", type=int, default=100)
     ap.add_argument("--n-series", type=int, default=None)
     ap.add_argument("--share", type=float, default=0.5, help="final scheduled-sampling share")
+    ap.add_argument("--schedule", default="linear", choices=["linear", "sigmoid"], help="scheduled-sampling schedule")
     ap.add_argument("--rollout-steps", type=int, default=None, help="multi-step k (default max(2, h // 6))")
     ap.add_argument("--rollout-weight", type=float, default=1.0)
     ap.add_argument("--only", nargs="*", default=None, help="variants (name prefixes) besides teacher forcing")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--set", nargs="*", default=[], help="NeuralAR overrides for every variant, key=value")
     ap.add_argument("--tag", default="")
     ap.add_argument("--quick", action="store_true", help="12 series, 5 s per variant, 20 paths (smoke test)")
     args = ap.parse_args(argv)
@@ -172,7 +178,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         args.n_series, args.time_limit, args.num_samples = 12, 5.0, 20
     text, results = run(args.dataset, args.time_limit, args.backbone, args.values, args.num_samples, args.n_series,
-                        args.share, args.rollout_steps, args.rollout_weight, args.only, args.seed)
+                        args.share, args.rollout_steps, args.rollout_weight, args.only, args.seed,
+                        {k: ast.literal_eval(v) for k, v in (item.split("=", 1) for item in args.set)}, args.schedule)
     print(text, flush=True)
     if not args.quick:
         RESULTS.mkdir(exist_ok=True)

@@ -25,7 +25,7 @@ Example:
     >>> [round(sampling_share(p, 0.5, "linear"), 3) for p in (0.0, 0.5, 1.0)]
     [0.0, 0.25, 0.5]
     >>> [round(sampling_share(p, 0.5, "sigmoid"), 3) for p in (0.0, 0.5, 1.0)]
-    [0.0, 0.077, 0.5]
+    [0.0, 0.041, 0.5]
 """
 from __future__ import annotations
 
