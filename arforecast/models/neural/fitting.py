@@ -4,7 +4,9 @@
 across all series (:class:`~arforecast.nn.training.WindowSampler`), every target of a window
 scored in one teacher-forced pass, the head's scale started at the local AR's one-step error
 spread, the budgeted AdamW loop of :func:`~arforecast.nn.training.train` with validation on the
-last ``validation_length`` values of each series, then optional spread calibration.
+last ``validation_length`` values of each series, then optional spread calibration. With the
+exposure-bias options of ``Training`` (scheduled sampling, a multi-step rollout objective) the
+loss comes from :mod:`~arforecast.models.neural.exposure` instead of the teacher-forced pass.
 """
 from __future__ import annotations
 
