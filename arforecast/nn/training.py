@@ -136,7 +136,7 @@ def train(model: nn.Module, loss_fn: Callable[[], torch.Tensor], *, max_steps: i
           time_limit: float | None = None, learning_rate: float = 3e-3, weight_decay: float = 0.01,
           warmup_steps: int = 50, grad_clip: float = 1.0, val_fn: Callable[[], float] | None = None,
           val_every: int = 50, patience: int | None = None, ema_decay: float | None = None,
-          progress: bool = True) -> TrainResult:
+          progress: bool = True, on_step: Callable[[float], None] | None = None) -> TrainResult:
     """Minimize ``loss_fn()`` (which draws its own batch) by AdamW within the budget.
 
     ``val_fn()`` returns the validation loss (evaluated on the averaged weights when
@@ -149,6 +149,8 @@ def train(model: nn.Module, loss_fn: Callable[[], torch.Tensor], *, max_steps: i
     progress bar counts steps up to whichever budget binds: ``max_steps``, or the steps the
     time left allows at the measured pace (its total is revised as training goes).
     ``progress`` is subject to the library-wide switch (:mod:`arforecast.progress`).
+    ``on_step(fraction)`` is called before each step with the fraction of the budget used (what
+    the learning-rate schedule follows), for losses that change over training.
     """
     # the clock starts first: building the optimizer imports torch._dynamo (about 2 s the first
     # time in a process), and that is part of the time training takes
@@ -216,6 +218,8 @@ def train(model: nn.Module, loss_fn: Callable[[], torch.Tensor], *, max_steps: i
             frac = max(step / max_steps, elapsed / time_limit if time_limit else 0.0)
             for group in opt.param_groups:
                 group["lr"] = learning_rate * lr_factor(frac, step, warmup_steps)
+            if on_step is not None:
+                on_step(frac)
             model.train()
             loss = loss_fn()
             if not torch.isfinite(loss):

@@ -151,6 +151,12 @@ class Training:
         calibrate: after training, scale every step's spread by one factor ``spread_`` chosen
             on the validation windows: ``"crps"`` (lowest CRPS of the sample paths) or
             ``"interval"`` (lowest 95% interval score); ``None`` keeps the network's spread.
+        scheduled_sampling, sampling_schedule, sampling_feed: against exposure bias, feed the
+            model's own one-step predictions (``"sample"``: draws; ``"mean"``) for a share of the
+            target-side inputs that rises over the budget (``"linear"`` or ``"sigmoid"``) to
+            ``scheduled_sampling`` (0: teacher forcing). rollout_steps, rollout_weight: add
+            ``rollout_weight`` times the error of a ``rollout_steps``-step mean rollout from each
+            window's origin to the loss (0: off). See :mod:`arforecast.models.neural.exposure`.
     """
 
     window_length: int | None = None
@@ -165,6 +171,11 @@ class Training:
     patience: int | None = None
     ema_decay: float | None = 0.99
     calibrate: str | None = None
+    scheduled_sampling: float = 0.0
+    sampling_schedule: str = "linear"
+    sampling_feed: str = "sample"
+    rollout_steps: int = 0
+    rollout_weight: float = 0.0
 
     def __post_init__(self) -> None:
         positive = {"learning_rate": self.learning_rate, "grad_clip": self.grad_clip}
@@ -178,6 +189,15 @@ class Training:
                "a positive integer or None", self.patience)
         _check(self.ema_decay is None or (_is_number(self.ema_decay) and 0 < self.ema_decay < 1), "ema_decay",
                "a number strictly between 0 and 1, or None", self.ema_decay)
+        _check(_is_number(self.scheduled_sampling) and 0 <= self.scheduled_sampling <= 1, "scheduled_sampling",
+               "a number in [0, 1]", self.scheduled_sampling)
+        _check(self.sampling_schedule in ("linear", "sigmoid"), "sampling_schedule", "'linear' or 'sigmoid'",
+               self.sampling_schedule)
+        _check(self.sampling_feed in ("sample", "mean"), "sampling_feed", "'sample' or 'mean'", self.sampling_feed)
+        _check(_is_int(self.rollout_steps) and self.rollout_steps >= 0, "rollout_steps", "an integer >= 0",
+               self.rollout_steps)
+        _check(_is_number(self.rollout_weight) and self.rollout_weight >= 0, "rollout_weight", "a number >= 0",
+               self.rollout_weight)
 
 
 #: constructor argument of each group

@@ -4,7 +4,9 @@
 across all series (:class:`~arforecast.nn.training.WindowSampler`), every target of a window
 scored in one teacher-forced pass, the head's scale started at the local AR's one-step error
 spread, the budgeted AdamW loop of :func:`~arforecast.nn.training.train` with validation on the
-last ``validation_length`` values of each series, then optional spread calibration.
+last ``validation_length`` values of each series, then optional spread calibration. With the
+exposure-bias options of ``Training`` (scheduled sampling, a multi-step rollout objective) the
+loss comes from :mod:`~arforecast.models.neural.exposure` instead of the teacher-forced pass.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import numpy as np
 import torch
 
 from arforecast.data.panel import Panel
+from arforecast.models.neural import exposure
 from arforecast.nn.training import WindowSampler, train
 from arforecast.rollout.protocol import Context
 
@@ -108,6 +111,24 @@ def fit_network(model: Any, panel: Panel, covariates: list[np.ndarray] | None = 
         mask = torch.from_numpy(batch["mask"]).to(device)
         return (nll * mask).sum() / mask.sum().clamp_min(1)
 
+    # exposure-bias options (exposure.py): scheduled sampling's share follows the budget used
+    budget = {"fraction": 0.0}
+    # its own stream (not drawn from rng: the options at 0 leave the training windows as they were)
+    generator = torch.Generator().manual_seed(int(np.random.SeedSequence(model.seed).generate_state(1)[0]))
+    exposed = cfg.scheduled_sampling > 0 or (cfg.rollout_steps > 0 and cfg.rollout_weight > 0)
+
+    def exposed_loss(batch: dict[str, np.ndarray]) -> torch.Tensor:
+        cov = torch.from_numpy(batch["covariates"]) if "covariates" in batch else None
+        w = exposure.encode_window(model, torch.from_numpy(batch["values"]).to(device),
+                                   torch.from_numpy(batch["positions"]).to(device), F, cov)
+        share = exposure.sampling_share(budget["fraction"], float(cfg.scheduled_sampling), cfg.sampling_schedule)
+        z, tokens = exposure.sampled_inputs(model, w, share, cfg.sampling_feed, generator)
+        mask = torch.from_numpy(batch["mask"]).to(device)
+        loss = (exposure.window_nll(model, w, z, tokens) * mask).sum() / mask.sum().clamp_min(1)
+        if cfg.rollout_steps > 0 and cfg.rollout_weight > 0:
+            loss = loss + float(cfg.rollout_weight) * exposure.rollout_loss(model, w, int(cfg.rollout_steps))
+        return loss
+
     vbatch = sampler.validation() if model.validation_length_ > 0 else None
     t0 = time.perf_counter()
     if net.local_ar is not None:
@@ -115,7 +136,8 @@ def fit_network(model: Any, panel: Panel, covariates: list[np.ndarray] | None = 
     spent += time.perf_counter() - t0
 
     def loss_fn() -> torch.Tensor:
-        return batch_loss(sampler.sample(int(cfg.batch_size), rng))
+        batch = sampler.sample(int(cfg.batch_size), rng)
+        return exposed_loss(batch) if exposed else batch_loss(batch)
 
     val_fn = None
     if vbatch is not None:
@@ -134,7 +156,7 @@ def fit_network(model: Any, panel: Panel, covariates: list[np.ndarray] | None = 
             learning_rate=float(cfg.learning_rate), weight_decay=float(cfg.weight_decay),
             warmup_steps=int(cfg.warmup_steps), grad_clip=float(cfg.grad_clip), val_fn=val_fn,
             val_every=int(cfg.val_every), patience=cfg.patience, ema_decay=cfg.ema_decay,
-            progress=bool(model.progress))
+            progress=bool(model.progress), on_step=lambda fraction: budget.update(fraction=fraction))
     net.eval()
     if cfg.calibrate is not None and val_fn is not None:
         with torch.no_grad():
