@@ -33,18 +33,7 @@ def read_series_csv(path: str, id_col: str = "unique_id", time_col: str = "ds",
     Returns a long frame with the given column names (wide files are melted, series named by
     their column).
     """
-    file = Path(path)
-    if not file.exists():
-        raise CliError(f"{path}: no such file")
-    if file.is_dir():
-        raise CliError(f"{path}: is a folder, not a CSV file")
-    try:
-        # ids are labels, not numbers: "007" stays "007"
-        df = pd.read_csv(file, dtype={id_col: str})
-    except pd.errors.EmptyDataError:
-        raise CliError(f"{path}: the file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise CliError(f"{path}: not a readable CSV ({str(err).splitlines()[0]})") from None
+    df = _read_csv(path, id_col, str(path))
     if df.empty:
         raise CliError(f"{path}: the file has a header but no rows")
     if time_col not in df.columns:
@@ -72,15 +61,7 @@ def read_covariates_csv(path: str, id_col: str = "unique_id", time_col: str = "d
     Returns a long frame keyed by id and time, or a frame indexed by time (covariates shared by
     every series) when the file has no id column; the layouts of docs/covariates.md.
     """
-    file = Path(path)
-    if not file.exists() or file.is_dir():
-        raise CliError(f"--covariates {path}: no such file")
-    try:
-        df = pd.read_csv(file, dtype={id_col: str})
-    except pd.errors.EmptyDataError:
-        raise CliError(f"--covariates {path}: the file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise CliError(f"--covariates {path}: not a readable CSV ({str(err).splitlines()[0]})") from None
+    df = _read_csv(path, id_col, f"--covariates {path}")
     if time_col not in df.columns:
         raise CliError(f"--covariates {path}: missing time column {time_col!r} (name it with --time-col)")
     df[time_col] = _parse_times(df[time_col], path, time_col)
@@ -94,6 +75,21 @@ def read_covariates_csv(path: str, id_col: str = "unique_id", time_col: str = "d
     if id_col in df.columns:
         return df[[id_col, time_col] + names]
     return df.set_index(time_col)[names]
+
+
+def _read_csv(path: str, id_col: str, what: str) -> pd.DataFrame:
+    """The CSV at ``path`` (ids read as labels: "007" stays "007"); errors name ``what``."""
+    file = Path(path)
+    if not file.exists():
+        raise CliError(f"{what}: no such file")
+    if file.is_dir():
+        raise CliError(f"{what}: is a folder, not a CSV file")
+    try:
+        return pd.read_csv(file, dtype={id_col: str})
+    except pd.errors.EmptyDataError:
+        raise CliError(f"{what}: the file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise CliError(f"{what}: not a readable CSV ({str(err).splitlines()[0]})") from None
 
 
 def _parse_times(col: pd.Series, path: str, name: str) -> pd.Series:

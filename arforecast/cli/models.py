@@ -148,13 +148,7 @@ def build_model(args: argparse.Namespace) -> Any:
             kwargs["deseasonalize"] = args.deseasonalize == "yes"
         if args.season_length is not None:
             kwargs["season_length"] = args.season_length
-        if args.trend is not None:
-            kwargs["trend"] = args.trend
-        if args.seasonal_lags is not None:
-            kwargs["seasonal_lags"] = args.seasonal_lags
-        if args.bootstrap:
-            kwargs["bootstrap"] = True
-        return af.AR(**kwargs)
+        return af.AR(**kwargs, **_linear_options(args))
     if args.model == "arx":
         return _arx(args)
     kwargs = {"backbone": args.backbone, "values": args.values, "max_steps": args.max_steps,
@@ -184,10 +178,16 @@ def _arx(args: argparse.Namespace) -> Any:
             raise CliError(f"--p must be a non-negative integer with --model arx, got {args.p!r}") from None
         if kwargs["p"] < 0:
             raise CliError(f"--p must be a non-negative integer with --model arx, got {args.p!r}")
+    return af.ARX(**kwargs, **_linear_options(args))
+
+
+def _linear_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The flags AR and ARX share: ``--trend``, ``--seasonal-lags``, ``--bootstrap``."""
+    out: dict[str, Any] = {}
     if args.trend is not None:
-        kwargs["trend"] = args.trend
+        out["trend"] = args.trend
     if args.seasonal_lags is not None:
-        kwargs["seasonal_lags"] = args.seasonal_lags
+        out["seasonal_lags"] = args.seasonal_lags
     if args.bootstrap:
-        kwargs["bootstrap"] = True
-    return af.ARX(**kwargs)
+        out["bootstrap"] = True
+    return out
