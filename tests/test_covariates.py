@@ -441,3 +441,23 @@ def test_wrappers_hand_covariates_to_the_models_that_read_them():
     width = lambda f: np.mean(np.diff(f.interval_values(0.9), axis=0))            # noqa: E731
     own = width(alone)                         # ARX's own interval, which knows x
     assert 0.7 * own < width(fc) < 1.4 * own < width(blind), (width(fc), own, width(blind))
+
+
+@pytest.mark.parametrize("calibrate", [False, True])
+def test_streaming_detector_with_covariates_equals_detect_anomalies(calibrate):
+    """AnomalyDetector.fit(history, X=...) then update(new, X=...) in two parts gives the batch
+    detection's rows exactly; updates without X, or X for a detector fitted without, are refused."""
+    y, X = simulated(n=400)
+    batch = af.detect_anomalies(y, ARX(p=1), X=X, past_only=["z"], start=200, calibrate=calibrate)
+    det = af.AnomalyDetector(ARX(p=1), calibrate=calibrate).fit(y.iloc[:200], X=X.iloc[:200], past_only=["z"])
+    with pytest.raises(DataError, match="update\\(new_points, X=...\\)"):
+        det.update(y.iloc[200:210])
+    first = det.update(y.iloc[200:330], X=X.iloc[200:330])
+    second = det.update(y.iloc[330:], X=X.iloc[330:])
+    streamed = pd.concat([first, second], ignore_index=True)
+    scored = batch.iloc[200:].reset_index(drop=True)
+    for col in ("mean", "lower", "upper", "is_anomaly"):
+        np.testing.assert_array_equal(streamed[col].to_numpy(), scored[col].to_numpy())
+    plain = af.AnomalyDetector(ARX(p=1)).fit(y.iloc[:200])
+    with pytest.raises(DataError, match="without covariates"):
+        plain.update(y.iloc[200:210], X=X.iloc[200:210])

@@ -32,6 +32,7 @@ from sklearn.base import BaseEstimator, clone
 from arforecast.anomaly.scores import CALIBRATION_MODES, CalibrationLaw, DistributionPredictive, Recalibrated
 from arforecast.anomaly.sources import stream_covariates
 from arforecast.anomaly.sources import Group, PredictSource, Source, StepperSource
+from arforecast.data.covariates import build_covariates
 from arforecast.data.frames import check_data_options, split_data_options, tidy, to_panel
 from arforecast.data.panel import Panel, rows_of_ids
 from arforecast.exceptions import DataError, NotFittedError
@@ -122,19 +123,29 @@ class AnomalyDetector(BaseEstimator):
         self.progress = progress
 
     # ------------------------------------------------------------------ public API
-    def fit(self, y: Any, *, freq: Any = None, **columns: str) -> "AnomalyDetector":
+    def fit(self, y: Any, X: Any = None, *, static: Any = None, past_only: Any = (), freq: Any = None,
+            **columns: str) -> "AnomalyDetector":
         """Fit the model on the history ``y`` and start the rolling state (nothing is scored).
 
         ``y`` may hold NaN inside a series (e.g. gaps marked by
         :func:`~arforecast.data.regularize.regularize`); they are interpolated for fitting.
+        ``X``, ``static``, ``past_only``: covariates on ``y``'s timestamps, as in a forecaster's
+        ``fit`` (docs/covariates.md); each :meth:`update` then gives them on its new points.
         """
         self._check_params()
         panel, _ = panel_with_missing(y, freq=freq, fill="interpolate", **columns)
+        self.__dict__.pop("covariates_", None)
+        if X is not None or static is not None:
+            self.covariates_ = build_covariates(panel, X, static=static, past_only=(
+                (past_only,) if isinstance(past_only, str) else tuple(past_only)))
         self._fit_panel(panel)
         return self
 
-    def update(self, new_points: Any, **columns: str) -> pd.DataFrame:
+    def update(self, new_points: Any, X: Any = None, **columns: str) -> pd.DataFrame:
         """Score ``new_points`` (continuing the fitted series in time) and learn them.
+
+        ``X``: the covariates on the new points' timestamps (a detector fitted with covariates
+        needs them: each point is forecast with the future-known values of its own time).
 
         Returns a long frame ``unique_id, ds, y, mean, lower, upper, score, is_anomaly`` with
         one row per new point, in the order of the series then time.
@@ -144,6 +155,7 @@ class AnomalyDetector(BaseEstimator):
         cols = {"id_col": lay.id_col, "time_col": lay.time_col, "target_col": lay.target_col, **dict(lay.options),
                 **columns}
         panel, missing = panel_with_missing(new_points, freq=self.panel_.freq, fill="mark_all", **cols)
+        self._extend_covariates(panel, X)
         return self._update_panel(panel, missing)
 
     # ------------------------------------------------------------------ internals
@@ -172,7 +184,27 @@ class AnomalyDetector(BaseEstimator):
         if not hasattr(self, "model_"):
             raise NotFittedError("this AnomalyDetector is not fitted yet: call fit(history) first")
 
-    def _update_panel(self, panel: Panel, missing: Panel) -> pd.DataFrame:
+    def _extend_covariates(self, panel: Panel, X: Any) -> None:
+        """Append the covariates of the new points to those held, and restart the forecasts of the
+        next points with them (the state comes from the histories, so nothing else changes)."""
+        cov = getattr(self, "covariates_", None)
+        if cov is None:
+            if X is not None:
+                raise DataError("this AnomalyDetector was fitted without covariates: fit(history, X=...) to use X")
+            return
+        rows = self._check_continues(panel)
+        if X is None:
+            if np.any(cov.ends[rows] < panel.next_positions()):
+                raise DataError("this AnomalyDetector was fitted with covariates: update(new_points, X=...) needs "
+                                "them on the new points' timestamps")
+            return
+        new = build_covariates(panel, X, spec=cov.spec(), static=cov if cov.static_names else None)
+        self.covariates_ = cov.extended(new)
+        self.source_ = self._make_source()
+        self.groups_ = [self.source_.open(np.arange(len(self.history_)), self._histories())]
+
+    def _check_continues(self, panel: Panel) -> np.ndarray:
+        """The rows of ``panel``'s series, each checked to continue its series without a gap."""
         rows = self._rows_of(panel)
         for k, i in enumerate(rows):
             expected = self._next_time(i)
@@ -180,6 +212,10 @@ class AnomalyDetector(BaseEstimator):
             if got != expected:
                 raise DataError(f"series {panel.ids[k]!r}: new points must continue the series at "
                                 f"{expected!r}, got {got!r}; updates must be contiguous and in order")
+        return rows
+
+    def _update_panel(self, panel: Panel, missing: Panel) -> pd.DataFrame:
+        rows = self._check_continues(panel)
         values = []
         for k in range(panel.n_series):
             v = panel.series(k).copy()

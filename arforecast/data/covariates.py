@@ -139,12 +139,37 @@ class Covariates:
         values[np.ix_(late, self.past_only)] = np.nan
         return replace(self, values=values)
 
+    def extended(self, other: "Covariates") -> "Covariates":
+        """These covariates with ``other``'s rows appended to the series of the same ids; each of
+        ``other``'s series must continue its series here (start where it ends). Static values stay."""
+        rows, missing = rows_of_ids(self.ids, other.ids)
+        if missing:
+            raise DataError(f"covariates for series {missing[:5]} that were not fitted")
+        if tuple(other.names) != tuple(self.names):
+            raise DataError(f"covariates {list(other.names)} differ from those of fit {list(self.names)}")
+        if np.any(other.origins != self.ends[rows]):
+            bad = int(np.flatnonzero(other.origins != self.ends[rows])[0])
+            raise DataError(f"covariates of series {other.ids[bad]!r} must continue at the end of those held")
+        old, add = np.diff(self.indptr), np.zeros(self.n_series, dtype=np.int64)
+        add[rows] = np.diff(other.indptr)
+        indptr = np.concatenate([[0], np.cumsum(old + add)]).astype(np.int64)
+        values = np.empty((int(indptr[-1]), self.k))
+        values[np.repeat(indptr[:-1], old) + _within(self.indptr)] = self.values
+        values[np.repeat(indptr[rows] + old[rows], add[rows]) + _within(other.indptr)] = other.values
+        return replace(self, values=values, indptr=indptr)
+
     def window(self, first: np.ndarray, count: int) -> "Covariates":
         """Each series' rows from calendar ``first[i]`` for ``count`` steps (NaN outside what is held)."""
         block = self.block(first, count)
         indptr = np.arange(self.n_series + 1, dtype=np.int64) * int(count)
         return replace(self, origins=np.asarray(first, dtype=np.int64).copy(),
                        values=block.reshape(-1, self.k), indptr=indptr)
+
+
+def _within(indptr: np.ndarray) -> np.ndarray:
+    """Each row's index within its series, for rows laid out by ``indptr``."""
+    lengths = np.diff(indptr)
+    return np.arange(int(indptr[-1])) - np.repeat(indptr[:-1], lengths)
 
 
 # ---------------------------------------------------------------------------- building
