@@ -42,7 +42,7 @@ def _batch(model: af.NeuralAR, n: int = 6) -> dict:
 
 
 def _window(model, batch):
-    return exposure.encode_window(model, torch.from_numpy(batch["values"]), torch.from_numpy(batch["positions"]), F)
+    return model._encode_window(torch.from_numpy(batch["values"]), torch.from_numpy(batch["positions"]), F)
 
 
 @pytest.mark.parametrize("backbone", ["conv", "transformer"])
@@ -76,7 +76,7 @@ def test_sampled_inputs_are_causal(backbone):
     c = F + 3
     values = batch["values"].copy()
     values[:, c] += 10.0 * np.nanmean(np.abs(values), axis=1)
-    w2 = exposure.encode_window(model, torch.from_numpy(values), torch.from_numpy(batch["positions"]), F)
+    w2 = model._encode_window(torch.from_numpy(values), torch.from_numpy(batch["positions"]), F)
     z2, _ = exposure.sampled_inputs(model, w2, 1.0, "mean")
     assert torch.allclose(z2[:, :c + 1], z[:, :c + 1], atol=1e-6)
     assert not torch.allclose(z2[:, c + 1:], z[:, c + 1:])      # ... but the later predictions see it

@@ -57,22 +57,6 @@ def sampling_share(progress: float, final: float, schedule: str = "linear") -> f
     raise ValueError(f"sampling_schedule must be one of {SCHEDULES}, got {schedule!r}")
 
 
-def encode_window(model: Any, values: torch.Tensor, positions: torch.Tensor, context: int,
-                  cov: torch.Tensor | None = None) -> dict[str, Any]:
-    """A window batch (original units) as the network's inputs, exactly as ``_window_nll`` builds them."""
-    net = model.network_
-    scale = model.scaler_.scale(values[:, :context])
-    first_obs = (~torch.isnan(values)).to(torch.int64).argmax(1)
-    z, obs, tokens = model._encode(values[:, :-1], scale, first_obs)
-    coef = net.fit_ar(z[:, :context], obs[:, :context])
-    first = max(context - net.span, 0)
-    exog = model._exog_inputs(cov)
-    target = (values[:, context:] / scale[:, None]).to(model.dtype_)
-    return {"z": z, "obs": obs, "tokens": tokens, "scale": scale, "coef": coef, "first": first,
-            "exog": None if exog is None else exog[:, first:], "positions": positions[:, first:],
-            "target": target, "context": context}
-
-
 def _params(model: Any, w: dict[str, Any], z: torch.Tensor, tokens: torch.Tensor | None,
             obs: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Head parameters of input columns ``first .. N - 1`` of ``z [B, N]``."""

@@ -119,8 +119,8 @@ def fit_network(model: Any, panel: Panel, covariates: list[np.ndarray] | None = 
 
     def exposed_loss(batch: dict[str, np.ndarray]) -> torch.Tensor:
         cov = torch.from_numpy(batch["covariates"]) if "covariates" in batch else None
-        w = exposure.encode_window(model, torch.from_numpy(batch["values"]).to(device),
-                                   torch.from_numpy(batch["positions"]).to(device), F, cov)
+        w = model._encode_window(torch.from_numpy(batch["values"]).to(device),
+                                 torch.from_numpy(batch["positions"]).to(device), F, cov)
         share = exposure.sampling_share(budget["fraction"], float(cfg.scheduled_sampling), cfg.sampling_schedule)
         z, tokens = exposure.sampled_inputs(model, w, share, cfg.sampling_feed, generator)
         mask = torch.from_numpy(batch["mask"]).to(device)

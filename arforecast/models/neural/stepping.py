@@ -9,6 +9,8 @@ incremental state (conv queues or key/value cache), so each step costs one posit
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -62,6 +64,25 @@ class NeuralStepper:
                                                                                          device=cov.device)
         return torch.nan_to_num(x, nan=0.0).to(self.dtype_)
 
+    def _encode_window(self, values: torch.Tensor, positions: torch.Tensor, context: int,
+                       cov: torch.Tensor | None = None) -> dict[str, Any]:
+        """A window batch as the network reads it: ``values [B, context + W]`` in original units,
+        ``positions [B, context + W - 1]``. Returns the scaled inputs ``z``, their mask ``obs`` and
+        ``tokens``, the rows' ``scale``, the local AR's ``coef``, the first input column the
+        network reads (``first``) with the ``exog`` and ``positions`` from there, the scaled
+        ``target [B, W]`` and ``context`` (what the exposure-bias options of training also read)."""
+        net = self.network_
+        scale = self.scaler_.scale(values[:, :context])
+        first_obs = (~torch.isnan(values)).to(torch.int64).argmax(1)
+        z, obs, tokens = self._encode(values[:, :-1], scale, first_obs)
+        coef = net.fit_ar(z[:, :context], obs[:, :context])
+        first = max(context - net.span, 0)
+        exog = self._exog_inputs(cov)
+        target = (values[:, context:] / scale[:, None]).to(self.dtype_)
+        return {"z": z, "obs": obs, "tokens": tokens, "scale": scale, "coef": coef, "first": first,
+                "exog": None if exog is None else exog[:, first:], "positions": positions[:, first:],
+                "target": target, "context": context}
+
     def _window_nll(self, values: torch.Tensor, positions: torch.Tensor, context: int,
                     cov: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Teacher-forced NLL (scaled units) of the values after column ``context`` of each row.
@@ -70,20 +91,12 @@ class NeuralStepper:
         Returns ``nll [B, W]`` and the rows' ``scale [B]``. Exactly what a forecast from the
         first ``context`` values computes, with the true values fed back.
         """
-        net = self.network_
-        scale = self.scaler_.scale(values[:, :context])
-        first_obs = (~torch.isnan(values)).to(torch.int64).argmax(1)
-        z, obs, tokens = self._encode(values[:, :-1], scale, first_obs)
-        coef = net.fit_ar(z[:, :context], obs[:, :context])
-        first = max(context - net.span, 0)
-        exog = self._exog_inputs(cov)
-        params = net(z, obs, positions[:, first:], first, coef, tokens, None if exog is None else exog[:, first:])
-        W = values.shape[1] - context
+        net, w = self.network_, self._encode_window(values, positions, context, cov)
+        params = net(w["z"], w["obs"], w["positions"], w["first"], w["coef"], w["tokens"], w["exog"])
+        W = w["target"].shape[1]
         params = {k: v[:, -W:] for k, v in params.items()}
-        target = (values[:, context:] / scale[:, None]).to(self.dtype_)
-        return net.head.nll(params, torch.nan_to_num(target)), scale
+        return net.head.nll(params, torch.nan_to_num(w["target"])), w["scale"]
 
-    # ------------------------------------------------------------------ the Stepper protocol
     def start(self, context: Context) -> State:
         """Scale each row by its context, fit its local AR, run the network over it.
 
