@@ -27,6 +27,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -123,6 +124,32 @@ CALIBRATION = {"NeuralAR": {"n_windows": 1}, "Ensemble(AR, NeuralAR)": {"n_windo
 def conformal(model: af.Forecaster, spec: Spec, **kw) -> af.Conformal:
     kw = {"n_windows": spec.n_windows, "step": spec.step, **kw}
     return af.Conformal(model, h=spec.h, **kw)
+
+
+def split_data(dataset: str, split: str) -> tuple[Spec, pd.DataFrame, pd.DataFrame]:
+    """The spec, the data to fit on and the part to score: the test part, or for ``"validation"``
+    the last ``h`` values of the training part."""
+    spec = SPECS[dataset]
+    train, test = load(dataset, None)
+    if split == "validation":
+        train, test = holdout(train, spec.h)
+    return spec, train, test
+
+
+def compare_calibrations(cp: af.Conformal, name: str, variants: list[tuple[str, Callable[[], None]]], spec: Spec,
+                         test: pd.DataFrame, num_samples: int, title: str, start: float) -> None:
+    """Print the raw model's scores and those of ``cp`` after each variant's ``prepare()`` (which
+    switches the calibration in place), each against the raw ones, then the wall time."""
+    raw = scores(cp.model_.predict(spec.h, num_samples=num_samples, seed=0), test, cp.panel_, spec.season_length)
+    rows, ref = [(f"{name} raw", raw, 0.0)], {}
+    for label, prepare in variants:
+        t = time.time()
+        prepare()
+        s = scores(cp.predict(spec.h, num_samples=num_samples, seed=0), test, cp.panel_, spec.season_length)
+        rows.append((f"Conformal({name}, {label})", s, time.time() - t))
+        ref[rows[-1][0]] = raw
+    print(f"## {title}\n" + table(rows, ref), flush=True)
+    print(f"wall {time.time() - start:.0f} s (1 torch thread, shared 2-core machine)")
 
 
 def table(rows: list[tuple[str, dict, float]], ref: dict[str, dict]) -> str:

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conformal import SPECS, conformal, holdout, load, neural, scores, table  # noqa: E402
+from conformal import SPECS, compare_calibrations, conformal, neural, split_data  # noqa: E402
 
 
 def main() -> None:
@@ -38,28 +38,17 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
-    spec = SPECS[args.dataset]
-    train, test = load(args.dataset, None)
-    if args.split == "validation":
-        train, test = holdout(train, spec.h)
+    spec, train, test = split_data(args.dataset, args.split)
     start = time.time()
     cp = conformal(neural(spec, None, args.max_steps), spec, n_windows=1, step=spec.h).fit(train)
     print(f"$ python benchmarks/conformal_final.py {' '.join(sys.argv[1:])}\nfit (2 NeuralAR fits) "
           f"{time.time() - start:.0f} s, validation_length_ {cp.model_.validation_length_}", flush=True)
-    S = args.num_samples
-    raw = scores(cp.model_.predict(spec.h, num_samples=S, seed=0), test, cp.panel_, spec.season_length)
-    rows, ref = [("NeuralAR raw", raw, 0.0)], {}
-    for refit in (True, "final"):
-        t = time.time()
-        if refit == "final":                          # the same final model, calibrated on itself
-            cp.refit = "final"
-            cp._calibrate(cp.panel_, spec.h, spec.h)
-        s = scores(cp.predict(spec.h, num_samples=S, seed=0), test, cp.panel_, spec.season_length)
-        rows.append((f"Conformal(NeuralAR, refit={refit!r})", s, time.time() - t))
-        ref[rows[-1][0]] = raw
-    print(f"## {args.dataset} {args.split}\n" + table(rows, ref), flush=True)
-    print(f"wall {time.time() - start:.0f} s (1 torch thread, shared 2-core machine)")
 
+    def final() -> None:                              # the same final model, calibrated on itself
+        cp.refit = "final"
+        cp._calibrate(cp.panel_, spec.h, spec.h)
+    compare_calibrations(cp, "NeuralAR", [("refit=True", lambda: None), ("refit='final'", final)], spec, test,
+                         args.num_samples, f"{args.dataset} {args.split}", start)
 
 if __name__ == "__main__":
     main()

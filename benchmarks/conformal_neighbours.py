@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import arforecast as af  # noqa: E402
-from conformal import SPECS, ar, conformal, holdout, load, neural, scores, table  # noqa: E402
+from conformal import SPECS, ar, compare_calibrations, conformal, neural, split_data  # noqa: E402
 
 
 def model_of(kind: str, spec, steps: int) -> af.Forecaster:
@@ -54,10 +54,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
-    spec = SPECS[args.dataset]
-    train, test = load(args.dataset, None)
-    if args.split == "validation":
-        train, test = holdout(train, spec.h)
+    spec, train, test = split_data(args.dataset, args.split)
     start = time.time()
     kw = {} if args.n_windows is None else {"n_windows": args.n_windows}
     cp = conformal(model_of(args.model, spec, args.max_steps), spec, **kw).fit(train)
@@ -65,28 +62,23 @@ def main() -> None:
           f"n_local_ {cp.n_local_}", flush=True)
     name = {"ar": "AR", "ar_auto": "AR()", "neural": "NeuralAR", "ensemble": "Ensemble",
             "ensemble_auto": "Ensemble(AR(), NeuralAR)"}[args.model]
-    S = args.num_samples
-    fc = cp.model_.predict(spec.h, num_samples=S, seed=0)
-    raw = scores(fc, test, cp.panel_, spec.season_length)
     if args.save:
+        fc = cp.model_.predict(spec.h, num_samples=args.num_samples, seed=0)
         qs = [0.025, 0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 0.95, 0.975]
         y = np.stack([g["y"].to_numpy() for _, g in test.groupby(pd.Categorical(test["unique_id"], list(fc.ids)),
                                                                  observed=True, sort=True)])
         np.savez(args.save, errors=cp._errors, lengths=cp.calibration_lengths_, offsets=cp.calibration_offsets_,
                  point=fc.point, quantiles=np.stack(fc.quantile_values(qs)), qs=np.array(qs), y=y,
                  final_lengths=cp.panel_.lengths)
-    rows, ref = [(f"{name} raw", raw, 0.0)], {}
     n_local = cp.n_local_
-    for label, k, by in (("local=False", None, None), ("by length", n_local, "length"),
-                         ("by recency", n_local, "recency")):
-        cp.n_local_, cp.local_by_, cp._local_cache = k, by, {}     # same calibration, other neighbours
-        t = time.time()
-        s = scores(cp.predict(spec.h, num_samples=S, seed=0), test, cp.panel_, spec.season_length)
-        rows.append((f"Conformal({name}, {label})", s, time.time() - t))
-        ref[rows[-1][0]] = raw
-    print(f"## {args.dataset} {args.split}\n" + table(rows, ref), flush=True)
-    print(f"wall {time.time() - start:.0f} s (1 torch thread, shared 2-core machine)")
 
+    def neighbours(k: int | None, by: str | None):
+        def prepare() -> None:                         # same calibration, other neighbours
+            cp.n_local_, cp.local_by_, cp._local_cache = k, by, {}
+        return prepare
+    compare_calibrations(cp, name, [("local=False", neighbours(None, None)), ("by length", neighbours(n_local, "length")),
+                                    ("by recency", neighbours(n_local, "recency"))], spec, test, args.num_samples,
+                         f"{args.dataset} {args.split}", start)
 
 if __name__ == "__main__":
     main()
