@@ -33,9 +33,9 @@ from arforecast.datasets import (M3_GROUPS, M3_HORIZONS, M3_SEASONS, M4_HOURLY_H
 from arforecast.evaluation import metrics
 
 try:
-    from benchmarks.measure import Measured, machine, markdown, measure, record, set_threads
+    from benchmarks.measure import Measured, measure, report, set_threads
 except ImportError:  # run as a script: benchmarks/ itself is on the path
-    from measure import Measured, machine, markdown, measure, record, set_threads  # type: ignore[no-redef]
+    from measure import Measured, measure, report, set_threads  # type: ignore[no-redef]
 
 REFERENCE = "ref Naive2(m)"
 POOLED = "all M3"
@@ -137,19 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     table = run(n_series, neural, args.datasets)
     total = time.perf_counter() - start
     command = "python benchmarks/defaults.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    text = "\n".join([
-        "## Every model with its default arguments (M3 and M4 Hourly)", "",
-        f"Command: `{command.strip()}` ({total:.0f} s); {machine()}.", "",
-        "Fit on the training part, forecast the test horizon; sMAPE (M3's definition) and MASE (in-sample "
-        "seasonal-naive scale, season m) averaged over series, and their ratios to `ref Naive2(m)` of the same run. "
-        "The two `ref` rows are given the season m; every other model runs with its defaults. seconds: fit + predict. "
-        "chosen: fitted attributes that show what the defaults became. \"all M3\": mean over the 3,003 series of each "
-        "series' figure. error: the message of a model that raised or forecast NaN; warnings: those it emitted.",
-        "", markdown(table), ""])
-    print()
-    print(text)
-    if args.record:
-        record("defaults_quick" if args.quick else "defaults", text, command, total, table)
+    report("Every model with its default arguments (M3 and M4 Hourly)", command, total,
+           ("Fit on the training part, forecast the test horizon; sMAPE (M3's definition) and MASE (in-sample "
+            "seasonal-naive scale, season m) averaged over series, and their ratios to `ref Naive2(m)` of the same run. "
+            "The two `ref` rows are given the season m; every other model runs with its defaults. seconds: fit + predict. "
+            "chosen: fitted attributes that show what the defaults became. \"all M3\": mean over the 3,003 series of each "
+            "series' figure. error: the message of a model that raised or forecast NaN; warnings: those it emitted."),
+           table, ("defaults_quick" if args.quick else "defaults") if args.record else None)
     return 0
 
 

@@ -155,3 +155,16 @@ def record(stem: str, text: str, command: str, total: float, table: pd.DataFrame
         {"command": command.strip(), "seconds_total": total, "machine": machine(),
          "table": table.to_dict(orient="records")}, indent=2, default=float))
     print(f"saved {RESULTS / stem}.md and .json")
+
+
+def report(title: str, command: str, total: float, description: str, table: pd.DataFrame,
+           stem: str | None = None) -> str:
+    """Print a benchmark's table under its title, command, machine and description; with
+    ``stem``, also :func:`record` it. Returns the printed text."""
+    text = "\n".join([f"## {title}", "", f"Command: `{command.strip()}` ({total:.0f} s); {machine()}.", "",
+                      description, "", markdown(table), ""])
+    print()
+    print(text)
+    if stem is not None:
+        record(stem, text, command, total, table)
+    return text

@@ -31,9 +31,9 @@ from arforecast.datasets import M3_GROUPS, M3_HORIZONS, M3_SEASONS, load_m3
 from arforecast.evaluation import metrics
 
 try:
-    from benchmarks.measure import machine, markdown, record, set_threads
+    from benchmarks.measure import report, set_threads
 except ImportError:  # run as a script: benchmarks/ itself is on the path
-    from measure import machine, markdown, record, set_threads  # type: ignore[no-redef]
+    from measure import report, set_threads  # type: ignore[no-redef]
 
 
 def budgets(sizes: dict[str, int], total: float, floor: float) -> dict[str, float]:
@@ -124,16 +124,11 @@ def main(argv: list[str] | None = None) -> int:
     table = run(args.groups, args.total, args.floor, args.n_series)
     wall = time.perf_counter() - start
     command = "python benchmarks/neural_m3.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    text = "\n".join([
-        "## NeuralAR on M3, one model per frequency (issue 24)", "",
-        f"Command: `{command.strip()}` ({wall:.0f} s); {machine()}.", "",
-        "sMAPE (M3's definition) and MASE of the test horizon, ratios to Naive2 of the same run; budget: NeuralAR's "
-        "time_limit (s); seconds: fit + predict. \"network alone\": the same trained NeuralAR with the AR() anchor "
-        "switched off (share 1).", "", markdown(table), ""])
-    print()
-    print(text)
-    if args.record:
-        record("neural_m3_quick" if args.quick else "neural_m3", text, command, wall, table)
+    report("NeuralAR on M3, one model per frequency (issue 24)", command, wall,
+           ("sMAPE (M3's definition) and MASE of the test horizon, ratios to Naive2 of the same run; budget: NeuralAR's "
+            "time_limit (s); seconds: fit + predict. \"network alone\": the same trained NeuralAR with the AR() anchor "
+            "switched off (share 1)."),
+           table, ("neural_m3_quick" if args.quick else "neural_m3") if args.record else None)
     return 0
 
 

@@ -34,9 +34,9 @@ from arforecast.datasets import SIM_DAILY_H, SIM_HOURLY_H, simulate_daily_panel,
 from arforecast.evaluation import metrics
 
 try:
-    from benchmarks.measure import machine, markdown, measure, record, set_threads
+    from benchmarks.measure import measure, report, set_threads
 except ImportError:  # run as a script: benchmarks/ itself is on the path
-    from measure import machine, markdown, measure, record, set_threads  # type: ignore[no-redef]
+    from measure import measure, report, set_threads  # type: ignore[no-redef]
 
 REFERENCE = "ref SeasonalNaive(m)"
 COMBINATIONS = [("conv", "quantized"), ("conv", "continuous"), ("transformer", "quantized"),
@@ -106,18 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     table = run(n_series, time_limit, args.seed)
     total = time.perf_counter() - start
     command = "python benchmarks/simulated_panels.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    text = "\n".join([
-        "## Simulated panels with a known process: NeuralAR against seasonal naive", "",
-        f"Command: `{command.strip()}` ({total:.0f} s); {machine()}.", "",
-        f"{n_series} series per panel (seed {args.seed}); hourly: daily cycle + AR(2), 576 training values, h=48, "
-        "NeuralAR `context_length=96`; daily: weekly cycle + AR(1), 386 training values, h=28, NeuralAR defaults. "
-        f"NeuralAR `time_limit={time_limit:g}, seed=0`. MAE and sMAPE of the h-step forecasts over the test part; "
-        "ratios to `ref SeasonalNaive(m)` (the true season, 24 / 7) of the same run; `beats SN`: MAE ratio below 1.",
-        "", markdown(table), ""])
-    print()
-    print(text)
-    if args.record:
-        record("simulated_panels_quick" if args.quick else "simulated_panels", text, command, total, table)
+    report("Simulated panels with a known process: NeuralAR against seasonal naive", command, total,
+           (f"{n_series} series per panel (seed {args.seed}); hourly: daily cycle + AR(2), 576 training values, h=48, "
+            "NeuralAR `context_length=96`; daily: weekly cycle + AR(1), 386 training values, h=28, NeuralAR defaults. "
+            f"NeuralAR `time_limit={time_limit:g}, seed=0`. MAE and sMAPE of the h-step forecasts over the test part; "
+            "ratios to `ref SeasonalNaive(m)` (the true season, 24 / 7) of the same run; `beats SN`: MAE ratio below 1."),
+           table, ("simulated_panels_quick" if args.quick else "simulated_panels") if args.record else None)
     return 0
 
 
