@@ -384,7 +384,7 @@ class AR(Forecaster):
         its own forecasts of the last values of its training part (:mod:`arforecast.models.ar_calibration`)."""
         m = self.season_length_
         H = ar_calibration.calibration_horizon(m, panel.lengths)
-        params = self._init_args()
+        params = {**self.get_params(deep=False), "calibrate": False}   # the same model, uncalibrated
 
         def forecast(history: Panel, h: int, actual: np.ndarray) -> np.ndarray:
             model = AR(**params)
@@ -402,12 +402,6 @@ class AR(Forecaster):
             self.interval_factor_ = np.full(panel.n_series, ar_calibration.pooled_factor(scores))
         else:
             self.interval_factor_ = ar_calibration.series_factors(scores)
-
-    def _init_args(self) -> dict[str, Any]:
-        return {"p": self.p, "trend": self.trend, "max_p": self.max_p, "seasonal_lags": self.seasonal_lags,
-                "bootstrap": self.bootstrap, "d": self.d, "D": self.D, "season_length": self.season_length,
-                "deseasonalize": self.deseasonalize, "combine": self.combine, "transform": self.transform,
-                "bias_adjust": self.bias_adjust, "calibrate": False}
 
     def __getstate__(self) -> dict[str, Any]:
         # the tensors are a cache of the parameters (rebuilt on the next predict): not pickled
