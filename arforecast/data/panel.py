@@ -5,7 +5,6 @@ Every model and tool goes through :func:`to_panel` (pandas in) and :meth:`Panel.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Sequence
