@@ -137,10 +137,13 @@ def split_data(dataset: str, split: str) -> tuple[Spec, pd.DataFrame, pd.DataFra
 
 
 def compare_calibrations(cp: af.Conformal, name: str, variants: list[tuple[str, Callable[[], None]]], spec: Spec,
-                         test: pd.DataFrame, num_samples: int, title: str, start: float) -> None:
-    """Print the raw model's scores and those of ``cp`` after each variant's ``prepare()`` (which
-    switches the calibration in place), each against the raw ones, then the wall time."""
-    raw = scores(cp.model_.predict(spec.h, num_samples=num_samples, seed=0), test, cp.panel_, spec.season_length)
+                         test: pd.DataFrame, num_samples: int, title: str, start: float,
+                         raw_forecast: af.Forecast | None = None) -> None:
+    """Print the raw model's scores (of ``raw_forecast`` when it is already made) and those of
+    ``cp`` after each variant's ``prepare()`` (which switches the calibration in place), each
+    against the raw ones, then the wall time."""
+    fc = cp.model_.predict(spec.h, num_samples=num_samples, seed=0) if raw_forecast is None else raw_forecast
+    raw = scores(fc, test, cp.panel_, spec.season_length)
     rows, ref = [(f"{name} raw", raw, 0.0)], {}
     for label, prepare in variants:
         t = time.time()

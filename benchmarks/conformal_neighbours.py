@@ -62,8 +62,8 @@ def main() -> None:
           f"n_local_ {cp.n_local_}", flush=True)
     name = {"ar": "AR", "ar_auto": "AR()", "neural": "NeuralAR", "ensemble": "Ensemble",
             "ensemble_auto": "Ensemble(AR(), NeuralAR)"}[args.model]
+    fc = cp.model_.predict(spec.h, num_samples=args.num_samples, seed=0)
     if args.save:
-        fc = cp.model_.predict(spec.h, num_samples=args.num_samples, seed=0)
         qs = [0.025, 0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 0.95, 0.975]
         y = np.stack([g["y"].to_numpy() for _, g in test.groupby(pd.Categorical(test["unique_id"], list(fc.ids)),
                                                                  observed=True, sort=True)])
@@ -78,7 +78,7 @@ def main() -> None:
         return prepare
     compare_calibrations(cp, name, [("local=False", neighbours(None, None)), ("by length", neighbours(n_local, "length")),
                                     ("by recency", neighbours(n_local, "recency"))], spec, test, args.num_samples,
-                         f"{args.dataset} {args.split}", start)
+                         f"{args.dataset} {args.split}", start, raw_forecast=fc)
 
 if __name__ == "__main__":
     main()
