@@ -461,3 +461,20 @@ def test_streaming_detector_with_covariates_equals_detect_anomalies(calibrate):
     plain = af.AnomalyDetector(ARX(p=1)).fit(y.iloc[:200])
     with pytest.raises(DataError, match="without covariates"):
         plain.update(y.iloc[200:210], X=X.iloc[200:210])
+
+
+def test_covariates_extended_appends_continuing_rows_and_refuses_the_rest():
+    y, X = long_frames(n_series=2, n=40)
+    head_y, tail_y = y.groupby("unique_id").head(30), y.groupby("unique_id").tail(10)
+    held = build_covariates(to_panel(head_y), X)
+    new = build_covariates(to_panel(tail_y), X)
+    whole = build_covariates(to_panel(y), X)
+    both = held.extended(new)
+    np.testing.assert_array_equal(both.values, whole.values)
+    np.testing.assert_array_equal(both.indptr, whole.indptr)
+    with pytest.raises(DataError, match="must continue"):
+        held.extended(build_covariates(to_panel(y.groupby("unique_id").tail(5)), X))
+    with pytest.raises(DataError, match="not fitted"):
+        held.subset([0]).extended(new)
+    with pytest.raises(DataError, match="differ"):
+        held.extended(build_covariates(to_panel(tail_y), X.drop(columns="z")))

@@ -132,3 +132,12 @@ def test_lag_abs_means_equals_a_loop_over_overlapping_segments(values, lag, seed
         d = np.abs(v[a + lag:a + n] - v[a:a + n - lag])
         want = np.nan if np.isnan(d).all() else np.nanmean(d)
         np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-9, equal_nan=True)
+
+
+def test_lag_abs_means_refuses_segments_too_short_for_the_lag():
+    from arforecast.data.panel import lag_abs_means
+    with pytest.raises(ValueError, match="more than lag=2"):
+        lag_abs_means(np.arange(5.0), np.array([0]), np.array([2]), 2)
+    with pytest.raises(ValueError, match="lag=0"):
+        lag_abs_means(np.arange(5.0), np.array([0]), np.array([5]), 0)
+    assert lag_abs_means(np.arange(5.0), np.array([], dtype=int), np.array([], dtype=int), 1).shape == (0,)

@@ -209,3 +209,12 @@ def test_a_file_with_tampered_settings_is_refused(tmp_path):
     torch.save(payload, bad)
     with pytest.raises(ModelFileError, match="context_length_"):
         af.NeuralAR.load(bad)
+
+
+def test_damaged_model_file_refuses_unknown_kinds_and_evil_without_its_object(tmp_path):
+    good = tmp_path / "good.pt"
+    good.write_bytes(b"0123456789")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        damaged_model_file(good, "melted", tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="evil="):
+        damaged_model_file(good, "evil", tmp_path / "bad.pt")
