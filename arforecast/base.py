@@ -209,7 +209,21 @@ class Forecaster(BaseEstimator):
 def covariate_kwargs(model: Any, covariates: Covariates | None) -> dict:
     """The ``fit``/``predict`` keywords handing ``covariates`` on to a wrapped ``model``: ``X`` (and
     ``static``) when the model reads covariates, nothing otherwise (the wrapper has warned, or
-    another of its models uses them)."""
+    another of its models uses them).
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> import arforecast as af
+        >>> from arforecast.data import to_panel
+        >>> from arforecast.data.covariates import build_covariates
+        >>> idx = pd.date_range("2024-01-01", periods=30, freq="D")
+        >>> panel = to_panel(pd.Series(np.sin(np.arange(30.0)) + 5, index=idx))
+        >>> cov = build_covariates(panel, pd.DataFrame({"temp": np.cos(np.arange(30.0))}, index=idx))
+        >>> covariate_kwargs(af.Naive(), cov)             # Naive reads no covariates
+        {}
+        >>> sorted(covariate_kwargs(af.ARX(p=1), cov))
+        ['X', 'static']
+    """
     if covariates is None or not getattr(model, "supports_covariates", False):
         return {}
     return {"X": covariates, "static": covariates if covariates.static_names else None}
@@ -218,7 +232,20 @@ def covariate_kwargs(model: Any, covariates: Covariates | None) -> dict:
 def one_step_probe(model: Forecaster, panel: Panel, covariates: Covariates | None) -> Any:
     """A one-step forecast of the fitted ``model``, to see what kind of forecast it gives
     (marginals or samples only); with covariates, from each history less its last value, so that
-    the covariates of fit cover the step forecast."""
+    the covariates of fit cover the step forecast.
+
+    Example:
+        >>> import numpy as np, pandas as pd
+        >>> import arforecast as af
+        >>> from arforecast.data import to_panel
+        >>> from arforecast.data.covariates import build_covariates
+        >>> idx = pd.date_range("2024-01-01", periods=30, freq="D")
+        >>> panel = to_panel(pd.Series(np.sin(np.arange(30.0)) + 5, index=idx))
+        >>> cov = build_covariates(panel, pd.DataFrame({"temp": np.cos(np.arange(30.0))}, index=idx))
+        >>> fc = one_step_probe(af.ARX(p=1).fit(panel, X=cov), panel, cov)
+        >>> fc.point.shape, fc.marginals is not None       # one step; closed-form marginals
+        ((1, 1), True)
+    """
     kw = covariate_kwargs(model, covariates)
     if not kw:
         return model.predict(1)

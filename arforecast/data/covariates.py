@@ -141,7 +141,20 @@ class Covariates:
 
     def extended(self, other: "Covariates") -> "Covariates":
         """These covariates with ``other``'s rows appended to the series of the same ids; each of
-        ``other``'s series must continue its series here (start where it ends). Static values stay."""
+        ``other``'s series must continue its series here (start where it ends). Static values stay.
+
+        Example:
+            >>> import numpy as np, pandas as pd
+            >>> from arforecast.data import to_panel
+            >>> def daily(start, values):
+            ...     return pd.Series(values, index=pd.date_range(start, periods=len(values), freq="D"))
+            >>> old = daily("2024-01-01", np.arange(8.0))
+            >>> cov = build_covariates(to_panel(old), old.to_frame("temp"))
+            >>> new = daily("2024-01-09", [8.0, 9.0])
+            >>> more = build_covariates(to_panel(new), new.to_frame("temp"))
+            >>> cov.extended(more).values[-3:, 0]
+            array([7., 8., 9.])
+        """
         rows, missing = rows_of_ids(self.ids, other.ids)
         if missing:
             raise DataError(f"covariates for series {missing[:5]} that were not fitted")
