@@ -9,7 +9,7 @@ with a message that names the value passed. Quantile probabilities are always fr
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -33,7 +33,7 @@ import torch
 import arforecast as af
 from arforecast.datasets import M3_HORIZONS, M3_SEASONS, load_m3, load_m4_hourly
 from arforecast.evaluation import metrics
-from arforecast.evaluation.scoring import actuals_matrix, add_owa, score
+from arforecast.evaluation.scoring import actuals_matrix, score
 from arforecast.models.neural import grouped
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -42,7 +42,7 @@ from arforecast.anomaly.incidents import (INCIDENT_THRESHOLD, LONG_WINDOW, SCALE
 from arforecast.data.frequency import season_lengths
 from arforecast.datasets_nab import (NAB_REGULARIZE, grid_positions, load_nab_file, load_nab_series,
                                      load_nab_windows, nab_files, nab_root)
-from arforecast.evaluation.nab import PROBATION, PROFILES, NABRows, nab_raw_score, nab_rows, nab_sweep, \
+from arforecast.evaluation.nab import PROFILES, NABRows, nab_raw_score, nab_rows, nab_sweep, \
     probation_length
 
 RESULTS = Path(__file__).resolve().parent / "results"

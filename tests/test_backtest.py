@@ -250,7 +250,7 @@ def test_metrics_equal_a_hand_written_loop_of_fit_predict_and_library_metrics():
     res = af.backtest(af.SeasonalNaive(m), train, h=h, n_windows=n_win, step=step, num_samples=50, seed=7,
                       quantiles=[0.1, 0.5, 0.9], levels=[0.8], season_length=m, progress=False)
     panel = af.to_panel(train)
-    ys, fs, los, his, qvs, crps, insample, rows = [], [], [], [], [], [], [], []
+    ys, fs, los, his, qvs, insample, rows = [], [], [], [], [], [], []
     for w in range(n_win):
         ends = panel.lengths - h - (n_win - 1 - w) * step
         hist = panel.head(ends)

@@ -273,7 +273,6 @@ def covariate_panel(n_series: int = 4, n: int = 400, seed: int = 0):
 
 def test_neural_rollout_with_covariates_is_exact_incremental_equals_naive():
     from arforecast.rollout.checks import assert_incremental_matches_naive
-    from arforecast.models.neural.stepping import exog_block
     y, X = covariate_panel(n_series=2, n=200)
     static = pd.DataFrame({"unique_id": [0, 1], "size": [1.0, 2.0]})
     model = neural(steps=5).fit(y, X=X, static=static)

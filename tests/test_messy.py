@@ -3,7 +3,6 @@ result with each option, through to_panel, fit, predict(y=...), backtest, detect
 CLI; the caller's frame is never modified; the 18 raw NAB files run with one option set."""
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pandas as pd

@@ -20,7 +20,6 @@ rest, so the streaming and batch flags are the same by construction.
 """
 from __future__ import annotations
 
-from collections import deque
 import warnings
 from typing import Any
 

@@ -314,7 +314,6 @@ def _wide_fast(y: pd.DataFrame, freq: Any, layout: Layout, missing: str = "allow
     length = matrix.shape[1]
     last = length - np.argmax(observed[:, ::-1], axis=1)           # one past each column's last value
     if (last == length).all():
-        keep = None
         values = matrix.reshape(-1)
         codes = np.repeat(np.arange(matrix.shape[0]), length)
         pos = np.tile(np.arange(length), matrix.shape[0])

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 
 from arforecast.data.frequency import calendar_positions, season_lengths, shift_times
-from arforecast.exceptions import DataError
 
 LONG_COLUMNS = ("unique_id", "ds", "y")
 

@@ -174,7 +174,7 @@ def load(cls: type, path: str | Path, device: str | None = None) -> Any:
         payload = torch.load(str(path), map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise
-    except Exception as err:        # pickle/zip errors, torch's UnpicklingError for code-running objects
+    except Exception:               # pickle/zip errors, torch's UnpicklingError for code-running objects
         raise ModelFileError(f"{path} cannot be read as a NeuralAR model file (empty, truncated, not written by "
                              "NeuralAR.save(), or holding objects other than tensors, numbers and strings); "
                              "it was not loaded") from None
