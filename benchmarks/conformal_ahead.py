@@ -1,6 +1,7 @@
 """How far one window's conformal coverage can stray from the level: calibrate window ``w`` on the
-newest window before it (``Conformal``'s ``local_by="recency"``) and on the 4 before it (every
-calibration window pooled), ``w`` running back through the data's own history.
+newest window before it (``Conformal``'s ``local_by="recency"``), on the 4 before it (every
+calibration window pooled) and on all earlier windows weighted by recency (the ``j``-th newest with
+weight ``rho ** j``), ``w`` running back through the data's own history.
 
 AR (the benchmarks/conformal.py configuration) is backtested on train + test at 14 origins
 ``step`` apart (window 1 = the test part, refitted at every origin; only series long enough for
@@ -33,6 +34,16 @@ import arforecast as af  # noqa: E402
 from conformal import SPECS, ar, load  # noqa: E402
 
 N_WINDOWS, N_CALS = 14, (1, 4)
+#: recency-weighted calibration: every earlier window, the ``j``-th newest with weight ``rho ** j``
+#: (a weighted conformal quantile in the manner of non-exchangeable conformal prediction)
+DECAYS = (0.5, 0.8)
+
+
+def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
+    """The smallest ``x`` whose weight share at or below it reaches ``q``."""
+    order = np.argsort(x)
+    share = np.cumsum(w[order]) / w.sum()
+    return float(x[order][min(np.searchsorted(share, q), len(x) - 1)])
 
 
 def volatility_ratio(full: pd.DataFrame, f: pd.DataFrame, w: np.ndarray, h: int, step: int, m: int) -> np.ndarray:
@@ -67,18 +78,26 @@ def ahead(name: str, volatility: float = 0.0) -> str:
              f"windows every {spec.step} steps; window 1 = the test part"
              + (f"; scores over IQR x (recent / whole mean |diff|)^{volatility:g}" if volatility else ""),
              f"{'window':>6s} {'q95 of its scores':>18s} " + " ".join(f"{f'coverage, the {k} before':>22s}"
-                                                                   for k in N_CALS)]
+                                                                   for k in N_CALS)
+             + " ".join(f"{f'weights {rho:g}^j':>16s}" for rho in DECAYS)]
     last = N_WINDOWS - gap - max(N_CALS) + 1
-    covs = np.zeros((last, len(N_CALS)))
+    rules = [f"the {n_cal} before" for n_cal in N_CALS] + [f"weights {rho:g}^j" for rho in DECAYS]
+    covs = np.zeros((last, len(rules)))
     for k in range(1, last + 1):
         for j, n_cal in enumerate(N_CALS):
             cal = s[(w >= k + gap) & (w < k + gap + n_cal)]
             q = np.quantile(cal, 0.95, method="weibull")
             covs[k - 1, j] = np.mean(s[w == k] <= q)
-        lines.append(f"{k:6d} {np.quantile(s[w == k], 0.95):18.3f} " + " ".join(f"{c:22.3f}" for c in covs[k - 1]))
-    for j, n_cal in enumerate(N_CALS):
+        for j, rho in enumerate(DECAYS):
+            earlier = w >= k + gap
+            q = weighted_quantile(s[earlier], rho ** (w[earlier] - k - gap).astype(float), 0.95)
+            covs[k - 1, len(N_CALS) + j] = np.mean(s[w == k] <= q)
+        lines.append(f"{k:6d} {np.quantile(s[w == k], 0.95):18.3f} "
+                     + " ".join(f"{c:22.3f}" for c in covs[k - 1, :len(N_CALS)])
+                     + " ".join(f"{c:16.3f}" for c in covs[k - 1, len(N_CALS):]))
+    for j, rule in enumerate(rules):
         past = covs[1:, j]
-        lines.append(f"the {n_cal} before, windows 2..{last} (history only): "
+        lines.append(f"{rule}, windows 2..{last} (history only): "
                      f"coverage {past.min():.3f}..{past.max():.3f}, "
                      f"rms distance from 0.95 {np.sqrt(np.mean((past - 0.95) ** 2)):.3f}, "
                      f"{np.mean((past >= 0.94) & (past <= 0.96)):.0%} in [0.94, 0.96]")

@@ -8,7 +8,8 @@ then the raw forecast and the conformal ones calibrated on every calibration for
 
 ``model`` is ``ar``, ``neural`` or ``ensemble`` (their benchmarks/conformal.py configurations), or
 ``ar_auto``: ``AR()`` with its defaults (orders chosen from the data, holdout-calibrated intervals),
-and ``ensemble_auto`` its ensemble with NeuralAR.
+``neural_auto``: ``NeuralAR()`` with its defaults (settings chosen from the data, anchored on ``AR()``)
+trained for ``--max-steps`` steps, and ``ensemble_auto`` the ensemble of the two.
 ``validation`` holds out the last ``h`` values of the train part (the split that chooses);
 ``test`` fits on the train part and scores the test part.
 """
@@ -36,15 +37,17 @@ def model_of(kind: str, spec, steps: int) -> af.Forecaster:
         return af.AR()
     if kind == "neural":
         return neural(spec, None, steps)
+    if kind == "neural_auto":                    # NeuralAR with its defaults (anchored on AR()), `steps` steps
+        return af.NeuralAR(max_steps=steps, seed=0, progress=False)
     if kind == "ensemble_auto":
-        return af.Ensemble([af.AR(), neural(spec, None, steps)])
+        return af.Ensemble([af.AR(), model_of("neural_auto", spec, steps)])
     return af.Ensemble([ar(spec), neural(spec, None, steps)])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dataset", choices=list(SPECS))
-    parser.add_argument("model", choices=("ar", "ar_auto", "neural", "ensemble", "ensemble_auto"))
+    parser.add_argument("model", choices=("ar", "ar_auto", "neural", "neural_auto", "ensemble", "ensemble_auto"))
     parser.add_argument("split", choices=("validation", "test"))
     parser.add_argument("--max-steps", type=int, default=200, help="NeuralAR training steps per fit")
     parser.add_argument("--n-windows", type=int, default=None, help="calibration windows (default: the spec's)")
@@ -60,8 +63,8 @@ def main() -> None:
     cp = conformal(model_of(args.model, spec, args.max_steps), spec, **kw).fit(train)
     print(f"$ python benchmarks/conformal_neighbours.py {' '.join(sys.argv[1:])}\nfit {time.time() - start:.0f} s, "
           f"n_local_ {cp.n_local_}", flush=True)
-    name = {"ar": "AR", "ar_auto": "AR()", "neural": "NeuralAR", "ensemble": "Ensemble",
-            "ensemble_auto": "Ensemble(AR(), NeuralAR)"}[args.model]
+    name = {"ar": "AR", "ar_auto": "AR()", "neural": "NeuralAR", "neural_auto": "NeuralAR()", "ensemble": "Ensemble",
+            "ensemble_auto": "Ensemble(AR(), NeuralAR())"}[args.model]
     fc = cp.model_.predict(spec.h, num_samples=args.num_samples, seed=0)
     if args.save:
         qs = [0.025, 0.05, 0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.9, 0.95, 0.975]
@@ -76,9 +79,16 @@ def main() -> None:
         def prepare() -> None:                         # same calibration, other neighbours
             cp.n_local_, cp.local_by_, cp._local_cache = k, by, {}
         return prepare
-    compare_calibrations(cp, name, [("local=False", neighbours(None, None)), ("by length", neighbours(n_local, "length")),
-                                    ("by recency", neighbours(n_local, "recency"))], spec, test, args.num_samples,
-                         f"{args.dataset} {args.split}", start, raw_forecast=fc)
+    variants = [("local=False", neighbours(None, None)), ("by length", neighbours(n_local, "length")),
+                ("by recency", neighbours(n_local, "recency"))]
+    if args.model == "neural_auto":                 # the final network calibrated on its own held-out values
+
+        def final() -> None:
+            cp.refit = "final"
+            cp._calibrate(cp.panel_, spec.h, cp.step or spec.h)
+        variants.append(("refit='final'", final))
+    compare_calibrations(cp, name, variants, spec, test, args.num_samples, f"{args.dataset} {args.split}", start,
+                         raw_forecast=fc)
 
 if __name__ == "__main__":
     main()
