@@ -100,6 +100,19 @@ def test_conformal_calibrated_on_the_final_model_covers(exchangeable):
         af.Conformal(af.AR(p=1), h=H, refit="last").fit(train)
 
 
+def test_conformal_refit_auto_calibrates_the_final_model_only_when_it_held_the_windows_out(exchangeable):
+    """``refit="auto"`` (default) is ``"final"`` exactly when the fitted model held out every
+    calibration window (``validation_length_`` at least their span), else ``True``; either way
+    its intervals equal those of that explicit choice."""
+    train, _ = exchangeable
+    cases = [(HeldOutAR(p=1), 1, "final"), (HeldOutAR(p=1), 2, True), (af.AR(p=1), 1, True)]
+    for model, n_windows, expected in cases:
+        auto = af.Conformal(model, h=H, n_windows=n_windows).fit(train)
+        assert auto.refit_ == expected
+        explicit = af.Conformal(model, h=H, n_windows=n_windows, refit=expected).fit(train)
+        np.testing.assert_array_equal(auto.predict(H).interval_values(LEVEL), explicit.predict(H).interval_values(LEVEL))
+
+
 def _two_lengths(n: int, h: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """Random walks: ``n`` short ones (60 values, noise sd 1) and ``n`` long ones (200 values, sd 3);
     train part, the last ``h`` values and which series are long."""
