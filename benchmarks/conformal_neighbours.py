@@ -55,6 +55,9 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=200, help="NeuralAR training steps per fit")
     parser.add_argument("--n-windows", type=int, default=None, help="calibration windows (default: the spec's)")
     parser.add_argument("--num-samples", type=int, default=100)
+    parser.add_argument("--spread-levels", default=None,
+                        help="compare these spread_level values (comma-separated) instead: the central interval "
+                             "whose width scales the scores (method='normalized')")
     parser.add_argument("--save", default=None, help="write the calibration scores and the final forecast's "
                                                      "quantiles to this .npz (for offline looks)")
     args = parser.parse_args()
@@ -92,6 +95,15 @@ def main() -> None:
                 cp._calibrate(cp.panel_, spec.h, cp.step or spec.h)
             return prepare
         variants = [("refit=True", fits(True)), ("refit='final'", fits("final"))]
+    if args.spread_levels:                  # the same fit, its scores scaled by other central intervals' widths
+
+        def spread(level: float):
+            def prepare() -> None:
+                if level != cp.spread_level:          # the fit's own calibration is that of the default
+                    cp.spread_level = level
+                    cp._calibrate(cp.panel_, spec.h, cp.step or spec.h)
+            return prepare
+        variants = [(f"spread_level={float(v):g}", spread(float(v))) for v in args.spread_levels.split(",")]
     compare_calibrations(cp, name, variants, spec, test, args.num_samples, f"{args.dataset} {args.split}", start,
                          raw_forecast=fc)
 

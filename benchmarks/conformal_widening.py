@@ -65,7 +65,7 @@ def main() -> None:
     print(f"$ python benchmarks/conformal_widening.py {' '.join(sys.argv[1:])}\n## {args.dataset} validation, "
           f"{type(model).__name__}(): upper / lower tail of its 95% interval about the point, median "
           f"{np.median((hi - point) / np.maximum(point - lo, 1e-12)):.3f}; 95% width / IQR, median "
-          f"{np.median((hi - lo) / (q75 - q25)):.3f}")
+          f"{np.median(((hi - lo) / (q75 - q25))[q75 > q25]):.3f} (where the IQR is positive: {np.mean(q75 > q25):.1%})")
     print(f"{'c':>4s} {'own shape: MSIS':>16s} {'cov':>8s} {'symmetric: MSIS':>16s} {'cov':>8s} "
           f"{'normal from IQR: MSIS':>22s} {'cov':>8s}")
     for c in FACTORS:

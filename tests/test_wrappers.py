@@ -91,7 +91,7 @@ def test_conformal_calibrated_on_the_final_model_covers(exchangeable):
     cut = train.groupby("unique_id", sort=False).head(120 - H)
     ref = cp.model_.predict(H, y=cut)
     last = train.groupby("unique_id", sort=False).tail(H)["y"].to_numpy().reshape(-1, H)
-    lo_q, hi_q = ref.quantile_values([0.25, 0.75])
+    lo_q, hi_q = ref.quantile_values(list(cp._spread_quantiles))        # the central 90% interval by default
     np.testing.assert_allclose(np.sort(np.abs(cp._errors), axis=0), np.sort(np.abs((last - ref.point) / (hi_q - lo_q)),
                                                                              axis=0), rtol=1e-10)
     with pytest.warns(UserWarning, match="did not hold the last 3 values out of its fit"):
@@ -111,6 +111,19 @@ def test_conformal_refit_auto_calibrates_the_final_model_only_when_it_held_the_w
         assert auto.refit_ == expected
         explicit = af.Conformal(model, h=H, n_windows=n_windows, refit=expected).fit(train)
         np.testing.assert_array_equal(auto.predict(H).interval_values(LEVEL), explicit.predict(H).interval_values(LEVEL))
+
+
+def test_conformal_spread_level_does_not_matter_for_a_location_scale_model(exchangeable):
+    """With normal marginals every central interval's width is one multiple of the scale, so the
+    normalized scores, and the calibrated intervals, do not depend on which width scales them;
+    a spread_level outside (0, 1) is refused."""
+    train, _ = exchangeable
+    iqr = af.Conformal(af.AR(p=1), h=H, n_windows=2).fit(train).predict(H).interval_values(LEVEL)
+    wide = af.Conformal(af.AR(p=1), h=H, n_windows=2, spread_level=0.9).fit(train).predict(H).interval_values(LEVEL)
+    np.testing.assert_allclose(wide, iqr, rtol=1e-9)
+    for bad in (0.0, 1.0, True, "0.9"):
+        with pytest.raises(ValueError, match="spread_level"):
+            af.Conformal(af.AR(p=1), h=H, spread_level=bad).fit(train)
 
 
 def _two_lengths(n: int, h: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
