@@ -93,7 +93,7 @@ def _recorded_separately() -> str:
         parts += ["## Rollout: incremental vs naive recomputation (recorded separately)", "",
                   "Recorded by the command on the first line below (torch on 1 thread; the naive reference runs on a "
                   "subset of paths and is compared per sample-step).", "", "```", rollout.read_text().strip(), "```", ""]
-    for name in ("defaults", "simulated_panels", "neural_m3_defaults_60s"):   # issues 15, 24 (their own headers)
+    for name in ("defaults", "simulated_panels", "neural_m3_defaults_60s", "probe"):   # their own headers
         recorded = folder / f"{name}.md"
         if recorded.exists():
             heading, _, body = recorded.read_text().strip().partition("\n")
@@ -102,12 +102,13 @@ def _recorded_separately() -> str:
     if conformal.exists():
         parts += ["## Conformal calibration (recorded separately)", "",
                   "Recorded by `benchmarks/conformal.py`, `conformal_neighbours.py`, `conformal_final.py`, "
-                  "`conformal_ahead.py` and `conformal_spread.py` (each run "
-                  "starts with its command): 95% coverage, MSIS and "
-                  "WQL (quantiles 0.1..0.9) of each model raw and wrapped in `Conformal` with its defaults; the "
-                  "validation tables (the last h values of each training series held out) chose the default "
-                  "method, the test tables score the test parts. NeuralAR is a small conv model (d_model 32) "
-                  "trained for 200 steps on one CPU thread, untuned for M3: a stand-in, not its best.", "",
+                  "`conformal_ahead.py`, `conformal_widening.py` and `conformal_spread.py` (each run "
+                  "starts with its command), oldest first: 95% coverage, MSIS and "
+                  "WQL (quantiles 0.1..0.9) of each model raw and wrapped in `Conformal`; the "
+                  "validation tables (the last h values of each training series held out) chose the defaults, "
+                  "the test tables score the test parts. The earlier runs use a small explicitly configured "
+                  "NeuralAR (d_model 32, 200 steps); the runs of 2026-12-01 use `NeuralAR()` with its defaults "
+                  "(1,000 steps). The summary is in [Conformal](conformal.md#measured).", "",
                   "```", conformal.read_text().strip(), "```", ""]
     nab = sorted(folder.glob("nab_full_*.md"))
     incidents = folder / "nab_incidents.md"
