@@ -66,6 +66,8 @@ def main() -> None:
     spec, train, test = split_data(args.dataset, args.split)
     start = time.time()
     kw = {} if args.n_windows is None else {"n_windows": args.n_windows}
+    if args.model in ("neural", "ensemble"):  # the explicit configurations: the settings of their recorded figures
+        kw.update(refit=True, spread_level=0.5)
     cp = conformal(model_of(args.model, spec, args.max_steps), spec, **kw).fit(train)
     print(f"$ python benchmarks/conformal_neighbours.py {' '.join(sys.argv[1:])}\nfit {time.time() - start:.0f} s, "
           f"n_local_ {cp.n_local_}", flush=True)
