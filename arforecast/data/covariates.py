@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from arforecast.data.frequency import calendar_positions
-from arforecast.data.panel import Panel, rows_of_ids
+from arforecast.data.panel import Panel, rows_of_ids, within_series
 from arforecast.exceptions import DataError
 
 
@@ -114,7 +114,7 @@ class Covariates:
         rows = np.asarray(rows, dtype=np.int64)
         lengths = np.diff(self.indptr)[rows]
         indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        src = np.repeat(self.indptr[rows], lengths) + (np.arange(indptr[-1]) - np.repeat(indptr[:-1], lengths))
+        src = np.repeat(self.indptr[rows], lengths) + within_series(indptr)
         return replace(self, ids=self.ids[rows], origins=self.origins[rows], values=self.values[src], indptr=indptr,
                        static=None if self.static is None else self.static[rows])
 
@@ -133,7 +133,7 @@ class Covariates:
         if not np.any(self.past_only):
             return self
         lengths = np.diff(self.indptr)
-        pos = np.repeat(self.origins, lengths) + (np.arange(self.indptr[-1]) - np.repeat(self.indptr[:-1], lengths))
+        pos = np.repeat(self.origins, lengths) + within_series(self.indptr)
         late = pos >= np.repeat(np.asarray(positions, dtype=np.int64), lengths)
         values = self.values.copy()
         values[np.ix_(late, self.past_only)] = np.nan
@@ -167,8 +167,8 @@ class Covariates:
         add[rows] = np.diff(other.indptr)
         indptr = np.concatenate([[0], np.cumsum(old + add)]).astype(np.int64)
         values = np.empty((int(indptr[-1]), self.k))
-        values[np.repeat(indptr[:-1], old) + _within(self.indptr)] = self.values
-        values[np.repeat(indptr[rows] + old[rows], add[rows]) + _within(other.indptr)] = other.values
+        values[np.repeat(indptr[:-1], old) + within_series(self.indptr)] = self.values
+        values[np.repeat(indptr[rows] + old[rows], add[rows]) + within_series(other.indptr)] = other.values
         return replace(self, values=values, indptr=indptr)
 
     def window(self, first: np.ndarray, count: int) -> "Covariates":
@@ -177,12 +177,6 @@ class Covariates:
         indptr = np.arange(self.n_series + 1, dtype=np.int64) * int(count)
         return replace(self, origins=np.asarray(first, dtype=np.int64).copy(),
                        values=block.reshape(-1, self.k), indptr=indptr)
-
-
-def _within(indptr: np.ndarray) -> np.ndarray:
-    """Each row's index within its series, for rows laid out by ``indptr``."""
-    lengths = np.diff(indptr)
-    return np.arange(int(indptr[-1])) - np.repeat(indptr[:-1], lengths)
 
 
 # ---------------------------------------------------------------------------- building

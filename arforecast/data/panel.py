@@ -43,6 +43,16 @@ def pack(arrays: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return values, indptr
 
 
+def within_series(indptr: np.ndarray) -> np.ndarray:
+    """Each row's index within its series (``0 .. length - 1``), for rows laid out by ``indptr``.
+
+    Example:
+        >>> within_series(np.array([0, 2, 5])).tolist()
+        [0, 1, 0, 1, 2]
+    """
+    return np.arange(int(indptr[-1])) - np.repeat(indptr[:-1], np.diff(indptr))
+
+
 def rows_of_ids(known: Sequence[Any], wanted: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
     """Position of each of ``wanted`` in ``known``, and the ids of ``wanted`` not in ``known``
     (the rows are only meaningful when that list is empty).
@@ -261,8 +271,7 @@ class Panel:
         if np.any(lengths < 0) or np.any(lengths > self.lengths):
             raise ValueError("head(): lengths must lie between 0 and each series' length")
         indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        within = np.arange(indptr[-1]) - np.repeat(indptr[:-1], lengths)      # 0.. lengths[i]-1 in each series
-        values = self.values[np.repeat(self.indptr[:-1], lengths) + within]
+        values = self.values[np.repeat(self.indptr[:-1], lengths) + within_series(indptr)]
         return Panel(values, indptr, self.ids, self.starts, self.freq, self.step, self.layout)
 
     def tail(self, lengths: Sequence[int] | np.ndarray | int) -> "Panel":
@@ -281,8 +290,7 @@ class Panel:
         keep = np.maximum(keep, 0)
         shift = np.where(keep > 0, self.lengths - keep, 0)          # an emptied series keeps its start
         indptr = np.concatenate([[0], np.cumsum(keep)]).astype(np.int64)
-        within = np.arange(indptr[-1]) - np.repeat(indptr[:-1], keep)      # 0.. keep[i]-1 in each series
-        values = self.values[np.repeat(self.indptr[1:] - keep, keep) + within]
+        values = self.values[np.repeat(self.indptr[1:] - keep, keep) + within_series(indptr)]
         if self.freq is None:
             starts = tuple(int(s) + int(k) * self.step for s, k in zip(self.starts, shift))
         else:
