@@ -21,6 +21,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+#: ``Training.sampling_schedule`` and ``Training.sampling_feed`` values (:mod:`~arforecast.models.neural.exposure`)
+SAMPLING_SCHEDULES = ("linear", "sigmoid")
+SAMPLING_FEEDS = ("sample", "mean")
+
 
 def _ints(value: Any) -> tuple[int, ...] | None:
     return None if value is None else tuple(int(k) for k in value)
@@ -191,9 +195,9 @@ class Training:
                "a number strictly between 0 and 1, or None", self.ema_decay)
         _check(_is_number(self.scheduled_sampling) and 0 <= self.scheduled_sampling <= 1, "scheduled_sampling",
                "a number in [0, 1]", self.scheduled_sampling)
-        _check(self.sampling_schedule in ("linear", "sigmoid"), "sampling_schedule", "'linear' or 'sigmoid'",
+        _check(self.sampling_schedule in SAMPLING_SCHEDULES, "sampling_schedule", "'linear' or 'sigmoid'",
                self.sampling_schedule)
-        _check(self.sampling_feed in ("sample", "mean"), "sampling_feed", "'sample' or 'mean'", self.sampling_feed)
+        _check(self.sampling_feed in SAMPLING_FEEDS, "sampling_feed", "'sample' or 'mean'", self.sampling_feed)
         _check(_is_int(self.rollout_steps) and self.rollout_steps >= 0, "rollout_steps", "an integer >= 0",
                self.rollout_steps)
         _check(_is_number(self.rollout_weight) and self.rollout_weight >= 0, "rollout_weight", "a number >= 0",

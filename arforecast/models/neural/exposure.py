@@ -34,8 +34,8 @@ from typing import Any
 
 import torch
 
-SCHEDULES = ("linear", "sigmoid")
-FEEDS = ("sample", "mean")
+from arforecast.models.neural.config import SAMPLING_FEEDS as FEEDS
+from arforecast.models.neural.config import SAMPLING_SCHEDULES as SCHEDULES
 
 
 def sampling_share(progress: float, final: float, schedule: str = "linear") -> float:

@@ -49,7 +49,7 @@ def save(model: Any, path: str | Path) -> None:
         # the network's share against AR() (anchor.py); AR() itself is refitted to the panel at predict
         "anchor_share": float(getattr(model, "anchor_share_", 1.0)),
         "panel": {"values": torch.from_numpy(p.values.copy()), "indptr": torch.from_numpy(p.indptr.copy()),
-                  "ids": [x.item() if hasattr(x, "item") else x for x in p.ids],
+                  "ids": _plain(p.ids),
                   "starts": [str(s) for s in p.starts], "tz": _tz_name(p.starts), "freq": _freq_to_dict(p.freq),
                   "step": int(p.step), "layout": [p.layout.kind, p.layout.name, p.layout.id_col,
                                                   p.layout.time_col, p.layout.target_col]},
@@ -59,12 +59,17 @@ def save(model: Any, path: str | Path) -> None:
     _atomic_write(payload, Path(path))
 
 
+def _plain(ids: Any) -> list:
+    """Series ids as Python scalars (numpy scalars are not among what ``weights_only`` loads)."""
+    return [x.item() if hasattr(x, "item") else x for x in ids]
+
+
 def _covariates_to_dict(model: Any) -> dict:
     """The covariates a fitted model forecasts with: those kept at fit, their kinds, the input
     normalisation (tensors, numbers and strings only)."""
     c = model.covariates_
     return {"names": list(c.names), "past_only": torch.from_numpy(np.asarray(c.past_only, dtype=bool).copy()),
-            "ids": [x.item() if hasattr(x, "item") else x for x in c.ids],
+            "ids": _plain(c.ids),
             "origins": torch.from_numpy(np.asarray(c.origins, dtype=np.int64).copy()),
             "values": torch.from_numpy(np.asarray(c.values, dtype=np.float64).copy()),
             "indptr": torch.from_numpy(np.asarray(c.indptr, dtype=np.int64).copy()),
