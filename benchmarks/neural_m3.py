@@ -29,6 +29,7 @@ import pandas as pd
 import arforecast as af
 from arforecast.datasets import M3_GROUPS, M3_HORIZONS, M3_SEASONS, load_m3
 from arforecast.evaluation import metrics
+from arforecast.evaluation.scoring import actuals_matrix
 
 try:
     from benchmarks.measure import report, set_threads
@@ -48,11 +49,6 @@ def budgets(sizes: dict[str, int], total: float, floor: float) -> dict[str, floa
     return {k: round(floor + rest * v / n, 1) for k, v in sizes.items()}
 
 
-def _actuals(test: pd.DataFrame, ids: np.ndarray, h: int) -> np.ndarray:
-    by = {k: g["y"].to_numpy()[:h] for k, g in test.groupby("unique_id", sort=False)}
-    return np.stack([by[i] for i in ids])
-
-
 def run(groups: list[str], total: float, floor: float, n_series: int | None = None) -> pd.DataFrame:
     data = {g: load_m3(g, n_series) for g in groups}
     sizes = {g: int(af.to_panel(train).lengths.sum()) for g, (train, _) in data.items()}
@@ -61,15 +57,15 @@ def run(groups: list[str], total: float, floor: float, n_series: int | None = No
     for g, (train, test) in data.items():
         h, m = M3_HORIZONS[g], M3_SEASONS[g]
         panel = af.to_panel(train)
-        y = _actuals(test, panel.ids, h)
         print(f"== M3 {g}: {panel.n_series} series, {sizes[g]} values, h={h}, budget {seconds[g]:g} s", flush=True)
         forecasts: dict[str, tuple[np.ndarray, float, str]] = {}
         for name, model in (("Naive2", af.Naive2(m)), ("SeasonalNaive", af.SeasonalNaive(m)), ("AR()", af.AR())):
             t0 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                point = model.fit(train).predict(h).point
-            forecasts[name] = (point, time.perf_counter() - t0, "")
+                fc = model.fit(train).predict(h)
+            forecasts[name] = (fc.point, time.perf_counter() - t0, "")
+        y = actuals_matrix(fc, test)                       # [n, h], the forecasts' series order
         t0 = time.perf_counter()
         net = af.NeuralAR(time_limit=seconds[g], max_steps=10**6, seed=0, progress=False)
         with warnings.catch_warnings():
