@@ -32,12 +32,7 @@ def patched(self, raw, base_loc, base_scale=None):
         k = self.quantizer.bin_of(out["loc"].detach().double())
         w = self.log_widths.exp()[k.clamp(max=self.log_widths.numel() - 1)]
         out["scale"] = torch.sqrt(out["scale"] ** 2 + (FLOOR["c"] * w) ** 2)
-    z = (self.centers - out["loc"].unsqueeze(-1)) / out["scale"].unsqueeze(-1)
-    normal = -0.5 * z * z - 0.5 * math.log(2 * math.pi)
-    t3 = -2.0 * torch.log1p(z * z / 3.0) + (math.lgamma(2.0) - math.lgamma(1.5) - 0.5 * math.log(3 * math.pi))
-    wts = torch.nn.functional.logsigmoid(torch.stack([-self.tail_logit, self.tail_logit]))
-    base = torch.logaddexp(wts[0] + normal, wts[1] + t3) - out["scale"].log().unsqueeze(-1) + self.log_widths
-    out["logits"] = base + raw["logits"]
+    out["logits"] = self.base_logits(out["loc"], out["scale"]) + raw["logits"]
     return out
 
 

@@ -140,15 +140,18 @@ class CategoricalHead(Head):
     def domain_map(self, raw: dict[str, torch.Tensor], base_loc: torch.Tensor,
                    base_scale: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         out = super().domain_map(raw, base_loc, base_scale)
-        z = (self.centers - out["loc"].unsqueeze(-1)) / out["scale"].unsqueeze(-1)   # [..., K]
-        # Base law: Normal mixed with a little Student-t(3) (weight learned, starting at 1%), so
-        # that an outlier (or a clipped edge bin) cannot dominate the cross-entropy.
+        out["logits"] = self.base_logits(out["loc"], out["scale"]) + raw["logits"]
+        return out
+
+    def base_logits(self, loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """``[..., K]`` log-mass of each bin under the base law about ``loc`` with ``scale``: a
+        Normal mixed with a little Student-t(3) (weight learned, starting at 1%), so that an
+        outlier (or a clipped edge bin) cannot dominate the cross-entropy."""
+        z = (self.centers - loc.unsqueeze(-1)) / scale.unsqueeze(-1)
         normal = -0.5 * z * z - 0.5 * math.log(2 * math.pi)
         t3 = -2.0 * torch.log1p(z * z / 3.0) + (math.lgamma(2.0) - math.lgamma(1.5) - 0.5 * math.log(3 * math.pi))
         w = F.logsigmoid(torch.stack([-self.tail_logit, self.tail_logit]))
-        base = torch.logaddexp(w[0] + normal, w[1] + t3) - out["scale"].log().unsqueeze(-1) + self.log_widths
-        out["logits"] = base + raw["logits"]
-        return out
+        return torch.logaddexp(w[0] + normal, w[1] + t3) - scale.log().unsqueeze(-1) + self.log_widths
 
     def nll(self, params: dict[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
         k = self.quantizer.bin_of(z)
